@@ -1,0 +1,70 @@
+"""genzoo: the families of generative models under one API.
+
+    import genzoo as gz
+    train = gz.data.load("mnist5k", split="train")
+    model = gz.create("vae", data=train, latent_dim=16)
+    gz.fit(model, train, max_steps=2000, out="runs/vae")
+    images = model.sample(64)
+    model = gz.load("runs/vae")
+    gz.evaluate(model, gz.data.load("mnist5k", split="test"), metrics=["fid", "nll"])
+    gz.list_models()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genzoo import data
+from genzoo.errors import GenzooError
+
+__version__ = "0.1.0"
+__all__ = ["GenzooError", "create", "data", "evaluate", "fit", "list_models", "load", "save"]
+
+
+def create(name: str, data: Any = None, **overrides: Any) -> Any:
+    """Build model `name`; shape fields come from `data.info`, every other field from `overrides`."""
+    from genzoo.config import build_config
+    from genzoo.registry import model_entry
+
+    entry = model_entry(name)
+    info = getattr(data, "info", None) if data is not None else None
+    if data is not None and info is None:
+        raise GenzooError("data must be a genzoo dataset (with .info); load one with genzoo.data.load")
+    implied = entry.cls.config_from_data(info) if info is not None else {}
+    config = build_config(entry.cls.Config, {**implied, **overrides}, what=f"{name!r}")
+    return entry.cls(config, info)
+
+
+def fit(model: Any, data: Any, **kwargs: Any) -> Any:
+    """Train with Lightning (imported only now); see `genzoo.engine.fit.fit` for every option."""
+    from genzoo.engine.fit import fit as _fit
+
+    return _fit(model, data, **kwargs)
+
+
+def load(path: str, map_location: str = "cpu") -> Any:
+    """Rebuild any saved model from its directory (config.json + model.safetensors)."""
+    from genzoo.hub import load as _load
+
+    return _load(path, map_location=map_location)
+
+
+def save(model: Any, path: str) -> Any:
+    from genzoo.hub import save as _save
+
+    return _save(model, path)
+
+
+def evaluate(model: Any, data: Any, metrics: list[str] | tuple[str, ...] = ("nll",), **kwargs: Any) -> dict[str, float]:
+    """Compute named metrics of `model` on `data` (e.g. fid, kid, precision, recall, nll)."""
+    from genzoo.metrics import evaluate as _evaluate
+
+    return _evaluate(model, data, metrics=list(metrics), **kwargs)
+
+
+def list_models() -> list[dict[str, Any]]:
+    """Every registered model: name, family, capabilities, description."""
+    from genzoo.registry import all_models
+
+    return [{"name": e.name, "family": e.family, "capabilities": list(e.capabilities),
+             "description": e.description} for e in all_models()]

@@ -1,0 +1,91 @@
+"""The one protocol every model follows (see DESIGN.md).
+
+A model is a `torch.nn.Module` with a config dataclass and a `loss(batch)`; `sample`, `log_prob`,
+`encode`/`decode` where its family allows. The engine, hub, metrics, CLI and apps only ever talk to this
+surface, which is what lets any application use any model that can do what it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.data.info import DataInfo
+from genzoo.errors import GenzooError
+
+
+class GenerativeModel(nn.Module):
+    """Base class: holds the config and the data description; subclasses supply the maths.
+
+    Subclasses set `Config` (a dataclass with complete defaults) and implement `loss`. They may override
+    `config_from_data` to fill shape fields (channels, image size, classes, vocabulary) from a dataset.
+    Multi-optimizer models (GANs) set `manual_optimization = True` and implement `optimizers_for` and
+    `manual_step`; the engine then drives them with Lightning's manual optimisation.
+    """
+
+    Config: ClassVar[type]
+    model_name: ClassVar[str] = ""
+    #: precision `fit` uses when the caller names none; likelihood models that need fp32 override it.
+    default_precision: ClassVar[str] = "bf16-mixed"
+    #: True for models that step several optimizers themselves (GANs); see `optimizers_for`/`manual_step`.
+    manual_optimization: ClassVar[bool] = False
+
+    def __init__(self, config: Any, data_info: DataInfo | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.data_info = data_info
+
+    # -- construction ----------------------------------------------------------------------------------
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        """Config fields implied by a dataset (e.g. channels and image size). Overrides win over these."""
+        return {}
+
+    # -- the protocol ------------------------------------------------------------------------------------
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        """Training objective on one batch: {"loss": scalar, plus named parts that are logged}."""
+        raise NotImplementedError
+
+    def sample(self, n: int, **condition: Any) -> Tensor:
+        raise GenzooError(f"model {self.model_name!r} cannot sample")
+
+    def log_prob(self, x: Tensor, **condition: Any) -> Tensor:
+        raise GenzooError(f"model {self.model_name!r} has no log_prob (likelihood)")
+
+    def encode(self, x: Tensor) -> Tensor:
+        raise GenzooError(f"model {self.model_name!r} has no encoder")
+
+    def decode(self, z: Tensor) -> Tensor:
+        raise GenzooError(f"model {self.model_name!r} has no decoder")
+
+    # -- optional hooks for the engine -------------------------------------------------------------------
+    def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
+        """Optimizers for training. One AdamW over all parameters unless a model knows better."""
+        return [torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=0.0)]
+
+    def manual_step(self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any) -> dict[str, Tensor]:
+        """One training step for `manual_optimization` models: zero, `backward(loss)`, step each optimizer."""
+        raise NotImplementedError
+
+    def sample_grid(self, n: int = 64) -> Tensor | None:
+        """Images for the periodic sample grid during training; None where samples are not images."""
+        if self.data_info is None or self.data_info.kind != "image":
+            return None
+        return self.sample(n)
+
+    def check_input(self, x: Tensor, what: str = "input") -> None:
+        """Refuse data whose shape does not match what the model was built for, in one line."""
+        if self.data_info is None or self.data_info.shape is None:
+            return
+        expected = tuple(self.data_info.shape)
+        if tuple(x.shape[1:]) != expected:
+            raise GenzooError(
+                f"{what} has shape {tuple(x.shape[1:])} per example but model {self.model_name!r} "
+                f"was built for {expected}"
+            )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device

@@ -1,0 +1,9 @@
+"""Datasets that work offline, download loaders with checksums, and user files.
+
+`genzoo.data.load(name, split)` returns a torch Dataset with `.info`; see `list_datasets()` for names.
+"""
+
+from genzoo.data.info import DataInfo
+from genzoo.data.registry import list_datasets, load, register_dataset
+
+__all__ = ["DataInfo", "list_datasets", "load", "register_dataset"]

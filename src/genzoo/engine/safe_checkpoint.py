@@ -1,0 +1,104 @@
+"""Lightning checkpoints as one safetensors file: tensors as tensors, everything else as JSON metadata.
+
+Lightning's own format is a pickle, and unpickling a stranger's file can run code. This CheckpointIO
+plugin keeps the full resume state (weights, optimizer moments, EMA, loop counters, RNG) but stores it as
+raw tensors plus a JSON skeleton, and writes atomically (temp file + rename) so a kill mid-save loses
+nothing that was saved before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from genzoo.errors import GenzooError
+from genzoo.hub import atomic_write
+
+_META_KEY = "genzoo_checkpoint"
+
+
+def flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """JSON skeleton of `obj`; tensors are moved into `tensors` and referenced by key."""
+    if isinstance(obj, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = obj.detach().to("cpu").clone().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, np.ndarray):
+        key = f"t{len(tensors)}"
+        tensors[key] = torch.from_numpy(np.ascontiguousarray(obj)).clone()
+        return {"__ndarray__": key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[_key(k), flatten(v, tensors)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [flatten(v, tensors) for v in obj]}
+    if isinstance(obj, list):
+        return [flatten(v, tensors) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in a safetensors checkpoint")
+
+
+def _key(k: Any) -> Any:
+    if k is None or isinstance(k, (bool, int, float, str)):
+        return k
+    raise TypeError(f"checkpoint dict key of type {type(k).__name__} is not supported")
+
+
+def unflatten(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(node, list):
+        return [unflatten(v, tensors) for v in node]
+    if isinstance(node, dict):
+        if "__tensor__" in node:
+            return tensors[node["__tensor__"]]
+        if "__ndarray__" in node:
+            return tensors[node["__ndarray__"]].numpy()
+        if "__tuple__" in node:
+            return tuple(unflatten(v, tensors) for v in node["__tuple__"])
+        if "__dict__" in node:
+            return {k: unflatten(v, tensors) for k, v in node["__dict__"]}
+    return node
+
+
+def save_state(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = flatten(state, tensors)
+    atomic_write(Path(path), lambda p: save_file(tensors, p, metadata={_META_KEY: json.dumps(skeleton)}))
+
+
+def load_state(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            if _META_KEY not in meta:
+                raise GenzooError(f"{path} is not a genzoo training checkpoint")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+    except (SafetensorError, OSError) as e:
+        raise GenzooError(f"checkpoint {path} is corrupt or unreadable ({str(e).splitlines()[0]})") from None
+    if map_location not in (None, "cpu") and not callable(map_location):
+        tensors = {k: v.to(map_location) for k, v in tensors.items()}
+    return unflatten(json.loads(meta[_META_KEY]), tensors)
+
+
+class SafeCheckpointIO(CheckpointIO):
+    """Lightning plugin: every checkpoint the Trainer writes or reads goes through safetensors + JSON."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        save_state(checkpoint, path)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
+        return load_state(path, map_location)
+
+    def remove_checkpoint(self, path: Any) -> None:
+        Path(path).unlink(missing_ok=True)

@@ -1,0 +1,101 @@
+"""Save and load any model as `config.json` + `model.safetensors` — never a pickle.
+
+A checkpoint from a stranger must not be able to run code, so loading reads JSON and raw tensors only and
+rebuilds the model from its registered class. Writes go to a temporary file first and are renamed into
+place, so a crash mid-write never destroys the previous save.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model as _st_load_model
+from safetensors.torch import save_model as _st_save_model
+
+from genzoo.config import build_config, config_to_dict
+from genzoo.data.info import DataInfo
+from genzoo.errors import GenzooError
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "genzoo-model"
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call `write(tmp_path)` then rename onto `path` (same directory, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save(model: torch.nn.Module, directory: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
+    """Write `config.json` and `model.safetensors` for `model` into `directory`; returns the directory."""
+    from genzoo import __version__
+
+    directory = Path(directory)
+    meta = {
+        "format": FORMAT,
+        "genzoo_version": __version__,
+        "model": model.model_name,
+        "config": config_to_dict(model.config),
+        "data_info": model.data_info.to_dict() if model.data_info is not None else None,
+        **(extra or {}),
+    }
+    atomic_write(directory / WEIGHTS_FILE, lambda p: _st_save_model(model, p, metadata={"format": FORMAT}))
+    atomic_write(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+    return directory
+
+
+def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed `config.json` of a saved model, with a clear error for anything that is not one."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise GenzooError(f"no saved model at {directory} (the directory does not exist)")
+    cfg = directory / CONFIG_FILE if directory.is_dir() else directory
+    if not cfg.is_file():
+        raise GenzooError(f"{directory} is not a genzoo run: {CONFIG_FILE} is missing")
+    try:
+        meta = json.loads(cfg.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GenzooError(f"{cfg} is corrupt: not valid JSON ({e.msg if hasattr(e, 'msg') else e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "model" not in meta:
+        raise GenzooError(f"{cfg} is not a genzoo model config (foreign or corrupt checkpoint)")
+    return meta
+
+
+def load(directory: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> torch.nn.Module:
+    """Rebuild a saved model from `config.json` and fill it from `model.safetensors`."""
+    from genzoo.registry import model_entry
+
+    directory = Path(directory)
+    meta = read_meta(directory)
+    entry = model_entry(meta["model"])
+    config = build_config(entry.cls.Config, meta.get("config") or {})
+    model = entry.cls(config, DataInfo.from_dict(meta.get("data_info")))
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise GenzooError(f"{directory} has no {WEIGHTS_FILE}; the run may not have finished saving")
+    try:
+        missing, unexpected = _st_load_model(model, str(weights), strict=False, device=str(map_location))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as e:
+        raise GenzooError(f"{weights} is corrupt or does not match its config ({str(e).splitlines()[0]})") from None
+    if missing or unexpected:
+        raise GenzooError(
+            f"{weights} does not match model {meta['model']!r}: "
+            f"{len(missing)} missing and {len(unexpected)} unexpected tensors (e.g. {(missing + unexpected)[0]})"
+        )
+    model.eval()
+    return model

@@ -1,0 +1,1 @@
+"""Model families; each sub-package registers its models with `genzoo.registry.register_model`."""
