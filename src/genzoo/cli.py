@@ -1,0 +1,212 @@
+"""`genzoo` command line: list | train | sample | eval | demo, plus every application's verbs.
+
+Application modules in `genzoo.apps` add their own verbs through `add_commands(subparsers)`; each verb's
+handler takes the parsed args and returns an exit code (or None for 0). User errors (GenzooError) print
+one plain line and exit 2; no torch traceback reaches the user unless GENZOO_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from genzoo.errors import GenzooError
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` options for the model config; values parse as JSON where they can (numbers, lists)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise GenzooError(f"model option {pair!r} must look like key=value")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    """The training options every `train`-like verb shares (mirrors `genzoo.fit`)."""
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--devices", default="auto", help="number of devices, or auto")
+    p.add_argument("--accelerator", default="auto", help="cpu, gpu, auto")
+    p.add_argument("--strategy", default="auto", help="auto, ddp, fsdp, ...")
+    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--precision", default=None, help="auto (default), 32-true, bf16-mixed, 16-mixed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ema", type=float, default=None, help="EMA decay of weights, e.g. 0.999")
+    p.add_argument("--sample-every", type=int, default=None, help="save a sample grid every N steps")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    devices: Any = args.devices
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    return dict(max_steps=args.max_steps, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
+                devices=devices, accelerator=args.accelerator, strategy=args.strategy,
+                num_nodes=args.num_nodes, precision=args.precision, seed=args.seed, ema=args.ema,
+                sample_every=args.sample_every, progress=not args.no_progress)
+
+
+# -- core verbs ---------------------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> None:
+    import genzoo as gz
+
+    rows = gz.list_models()
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'model':<{width}}  {'family':<15} capabilities")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['family']:<15} {', '.join(r['capabilities'])}   {r['description']}")
+    print("\ndatasets: " + ", ".join(gz.data.list_datasets()))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import genzoo as gz
+
+    if args.max_steps is None and args.max_epochs is None:
+        args.max_steps = 1000
+    train = gz.data.load(args.data, split="train")
+    model = gz.create(args.model, data=train, **parse_overrides(args.option))
+    gz.fit(model, train, out=args.out, **fit_kwargs(args))
+    if _is_rank_zero():
+        print(f"genzoo: trained {args.model} -> {args.out}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    import torch
+
+    import genzoo as gz
+    from genzoo.viz import save_grid
+
+    if args.n < 1:
+        raise GenzooError(f"-n must be at least 1, got {args.n}")
+    model = gz.load(args.run)
+    torch.manual_seed(args.seed)
+    out = Path(args.output)
+    if args.interpolate:
+        from genzoo.latent import interpolate
+
+        data = gz.data.load(model.data_info.name, split="test") if model.data_info else None
+        if data is None:
+            raise GenzooError("--interpolate needs a model that knows its dataset")
+        images = torch.cat([interpolate(model, data[2 * i][0], data[2 * i + 1][0], steps=10) for i in range(4)])
+        save_grid(images, out, nrow=10, scale=args.scale)
+    else:
+        kwargs: dict[str, Any] = {}
+        if args.label is not None:
+            kwargs["labels"] = torch.full((args.n,), args.label)
+        images = model.sample(args.n, **kwargs)
+        if out.suffix == ".npy":
+            import numpy as np
+
+            np.save(out, images.float().cpu().numpy())
+        else:
+            save_grid(images, out, scale=args.scale)
+    print(f"genzoo: wrote {out}")
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    import genzoo as gz
+
+    model = gz.load(args.run)
+    name = args.data or (model.data_info.name if model.data_info else None)
+    if name is None:
+        raise GenzooError("--data is required: the model does not record its dataset")
+    test = gz.data.load(name, split="test")
+    results = gz.evaluate(model, test, metrics=args.metrics.split(","), n_samples=args.n)
+    print(json.dumps(results, indent=2))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from genzoo.demo import run_demo
+
+    run_demo(Path(args.out), steps=args.steps)
+
+
+# -- plumbing --------------------------------------------------------------------------------------------------
+def _is_rank_zero() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors follow the house rule: one line, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise GenzooError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="genzoo", description="Generative models, one API.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", help="models and datasets")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("train", help="train a model")
+    p.add_argument("model")
+    p.add_argument("--data", required=True, help="dataset name or path (folder of images, .npy, .npz)")
+    p.add_argument("--out", required=True, help="run directory (resumes if it holds a checkpoint)")
+    p.add_argument("-o", "--option", action="append", default=[], help="model config key=value (repeatable)")
+    add_fit_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples from a trained model")
+    p.add_argument("run")
+    p.add_argument("-n", type=int, default=64)
+    p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npy array")
+    p.add_argument("--label", type=int, default=None, help="class for conditional models")
+    p.add_argument("--interpolate", action="store_true", help="write latent interpolation strips instead")
+    p.add_argument("--scale", type=int, default=2, help="enlarge the PNG by this factor")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="evaluate a trained model on a test split")
+    p.add_argument("run")
+    p.add_argument("--data", default=None)
+    p.add_argument("--metrics", default="nll,fid")
+    p.add_argument("-n", type=int, default=1000, help="samples for fid/kid/precision/recall")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("demo", help="train a small VAE on mnist5k (~1 min) and write samples + metrics")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--steps", type=int, default=400)
+    p.set_defaults(func=cmd_demo)
+
+    import genzoo.apps as apps_pkg
+
+    for info in pkgutil.iter_modules(apps_pkg.__path__):
+        module = importlib.import_module(f"genzoo.apps.{info.name}")
+        if hasattr(module, "add_commands"):
+            module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = os.environ.get("GENZOO_DEBUG") == "1"
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except GenzooError as e:
+        if debug:
+            raise
+        print(f"genzoo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genzoo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
