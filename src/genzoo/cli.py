@@ -47,6 +47,7 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ema", type=float, default=None, help="EMA decay of weights, e.g. 0.999")
     p.add_argument("--sample-every", type=int, default=None, help="save a sample grid every N steps")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="write out/checkpoints/last.ckpt every N steps")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -57,7 +58,8 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(max_steps=args.max_steps, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
                 devices=devices, accelerator=args.accelerator, strategy=args.strategy,
                 num_nodes=args.num_nodes, precision=args.precision, seed=args.seed, ema=args.ema,
-                sample_every=args.sample_every, progress=not args.no_progress)
+                sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
+                progress=not args.no_progress)
 
 
 # -- core verbs ---------------------------------------------------------------------------------------------

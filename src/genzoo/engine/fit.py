@@ -167,4 +167,6 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*defined a `validation_step` but have no `val_dataloader`.*")
+    warnings.filterwarnings("ignore", message=".*modules? in eval mode at the start of training.*")
     torch.set_float32_matmul_precision("high")

@@ -42,7 +42,10 @@ def evaluate(model: torch.nn.Module, data: Any, metrics: list[str], n_samples: i
         from genzoo.metrics.fid import sample_metrics
 
         train_data = train_data if train_data is not None else load(info.name, split="train")
-        real = data.images[:n_samples] if hasattr(data, "images") else torch.stack([data[i][0] for i in range(min(n_samples, len(data)))])
+        if hasattr(data, "images"):
+            real = data.images[:n_samples]
+        else:
+            real = torch.stack([data[i][0] for i in range(min(n_samples, len(data)))])
         fake = _draw(model, n_samples, info)
         out.update(sample_metrics(real, fake, info.name, train_data, data, which=wanted))
     return out

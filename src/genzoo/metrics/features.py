@@ -57,7 +57,8 @@ def _rotations(x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @torch.enable_grad()
-def train_feature_net(train: Dataset, test: Dataset | None = None, epochs: int = 8, seed: int = 0) -> tuple[FeatureNet, float]:
+def train_feature_net(train: Dataset, test: Dataset | None = None, epochs: int = 8,
+                      seed: int = 0) -> tuple[FeatureNet, float]:
     """Train the classifier (or rotation predictor) and return it with its test accuracy."""
     images, labels = _tensors(train)
     use_labels = bool((labels >= 0).all()) and int(labels.max()) > 0

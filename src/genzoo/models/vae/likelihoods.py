@@ -27,7 +27,8 @@ def nll(x: Tensor, out: Tensor, likelihood: str, sigma: float = 0.1) -> Tensor:
         return F.binary_cross_entropy_with_logits(out.float(), x, reduction="none").flatten(1).sum(1)
     if likelihood == "gaussian":
         d = x[0].numel()
-        return ((x - out.float()) ** 2).flatten(1).sum(1) / (2 * sigma**2) + d * math.log(sigma * math.sqrt(2 * math.pi))
+        const = d * math.log(sigma * math.sqrt(2 * math.pi))
+        return ((x - out.float()) ** 2).flatten(1).sum(1) / (2 * sigma**2) + const
     if likelihood == "logistic":
         return discretized_logistic_nll(x, *out.float().chunk(2, dim=1))
     raise ValueError(likelihood)

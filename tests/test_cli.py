@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+from PIL import Image
+
+from genzoo.cli import main
+
+
+def test_train_sample_eval_round_trip(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--data", "digits", "--max-steps", "30", "--out", str(run), "--no-progress",
+                 "-o", "latent_dim=4", "-o", "hidden=8"]) == 0
+    assert main(["sample", str(run), "-n", "16", "-o", str(tmp_path / "g.png")]) == 0
+    grid = np.asarray(Image.open(tmp_path / "g.png"))
+    assert grid.ndim == 3 and grid.shape[0] > 16
+    assert main(["sample", str(run), "--interpolate", "-o", str(tmp_path / "i.png")]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--metrics", "nll", "-n", "50"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["nll_nats"] > 0 and metrics["bits_per_dim"] > 0
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    cases = [
+        (["train", "vaee", "--data", "digits", "--out", str(tmp_path / "x")], "unknown model 'vaee'"),
+        (["train", "vae", "--data", "nodata", "--out", str(tmp_path / "x")], "unknown dataset 'nodata'"),
+        (["sample", str(tmp_path / "missing")], "no saved model"),
+        (["train", "vae", "--data", "digits", "--out", str(tmp_path / "x"), "-o", "bogus=1"], "unknown 'vae' option"),
+        (["sample"], "the following arguments are required"),
+        (["eval", str(tmp_path), "--metrics", "nll"], "is not a genzoo run"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_corrupt_checkpoint_through_the_cli(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--data", "digits", "--max-steps", "2", "--out", str(run), "--no-progress"]) == 0
+    (run / "model.safetensors").write_bytes(b"\x00" * 10)
+    assert main(["sample", str(run)]) == 2
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_list_shows_models_and_datasets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "vae" in out and "cvae" in out and "mnist5k" in out
