@@ -16,7 +16,8 @@ class Cfg:
 
 
 def test_unknown_keys_are_refused_with_valid_list():
-    expected = r"unknown model option\(s\) widht \(did you mean 'width'\?\); valid options: flag, name, rate, size, width"
+    expected = (r"unknown model option\(s\) widht \(did you mean 'width'\?\); "
+                "valid options: flag, name, rate, size, width")
     with pytest.raises(GenzooError, match=expected):
         build_config(Cfg, {"widht": 3})
 
