@@ -146,7 +146,7 @@ def fit(
         print(f"genzoo: resuming from {resume}")
     trainer.fit(lit, train_loader, val_loader, ckpt_path=str(resume) if resume else None)
     if ckpt_dir is not None:
-        trainer.save_checkpoint(ckpt_dir / LAST)
+        trainer.save_checkpoint(ckpt_dir / LAST, weights_only=False)
 
     if val_data is not None and ckpt_dir is not None and (ckpt_dir / BEST).is_file():
         best = load_state(ckpt_dir / BEST)["state_dict"]
