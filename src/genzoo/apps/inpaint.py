@@ -134,14 +134,12 @@ def read_image(path: str, what: str = "image") -> Tensor:
 
 
 def write_image(image: Tensor, path: str) -> None:
-    from genzoo.viz import save_grid
+    """One (C, H, W) image in [0, 1] to a PNG of exactly its size (greyscale or RGB)."""
+    from PIL import Image
 
-    save_grid(
-        image.unsqueeze(0) if image.ndim == 3 else image,
-        path,
-        nrow=len(image) if image.ndim == 4 else 1,
-        scale=1,
-    )
+    arr = (image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(path)
 
 
 def cmd_inpaint(args: argparse.Namespace) -> None:

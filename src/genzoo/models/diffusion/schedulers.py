@@ -104,13 +104,14 @@ class Scheduler:
         self.timesteps: list[int] = []
 
     def set_timesteps(self, n: int) -> None:
-        """n evenly spaced training timesteps from T-1 down to 0 (n = T visits every one)."""
+        """n evenly spaced training timesteps from T-1 down (n = T visits every one)."""
         big_t = self.schedule.timesteps
         if not isinstance(n, int) or n < 1:
             raise GenzooError(f"steps must be a positive integer, got {n!r}")
         if n > big_t:
             raise GenzooError(f"steps must be at most the {big_t} training timesteps, got {n}")
-        ts = torch.linspace(big_t - 1, 0, n).round().long().tolist()
+        # "trailing" spacing (Lin et al. 2024): start at T-1, stride T/n, end one stride above clean data
+        ts = (torch.linspace(big_t, 0, n + 1)[:-1].round().long() - 1).tolist()
         self.timesteps = ts
         self._next = {t: (ts[i + 1] if i + 1 < n else -1) for i, t in enumerate(ts)}
         self.reset()
