@@ -75,6 +75,8 @@ class System:
         self.opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1 - EMA)
+            for eb, mb in zip(self.ema.buffers(), self.net.buffers(), strict=True):
+                eb.copy_(mb)
 
 
 def sync(device: torch.device) -> None:
@@ -115,7 +117,7 @@ def main() -> None:
     smoke = args.smoke
     # budgets: train seconds per system, FID samples, timing steps, SR seconds, inpaint images, sweep samples
     train_s, n_fid, t_steps, sr_s, n_inp, n_sweep = (
-        (2, 16, 2, 2, 4, 8) if smoke else (75, 1000, 30, 60, 200, 1000)
+        (2, 16, 2, 2, 4, 8) if smoke else (60, 1000, 30, 45, 200, 1000)
     )
     if not gpu and not smoke:
         t_steps = 5
@@ -245,6 +247,48 @@ def main() -> None:
         res.add(f"{name}-{steps}", "genzoo", "sample_seconds", secs, False, budget)
         if name == "dpm++" and steps == 10:
             save_grid(fake[:64], RESULTS / "diffusion_samples_dpm++10.png", nrow=8)
+
+    # -- latent diffusion: a VAE, then diffusion over its 16-d latents -------------------------------------
+    import tempfile
+
+    vae = gz.create("vae", data=train, latent_dim=16, hidden=32).to(device)
+    vae_sys = System("vae", vae, lambda x: vae.loss(((x + 1) / 2, None))["loss"], device)
+    t0 = time.time()
+    while time.time() - t0 < sr_s / 2:
+        vae_sys.step(batch_x(), False)
+    vae.load_state_dict(vae_sys.ema.state_dict())
+    vae.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        gz.save(vae.cpu(), tmp)
+        ldm = gz.create("ldm", data=train, latent_of=tmp).to(device)
+    ldm.encode(train.images[:500])  # fixes the latent scale from real data before training
+    ldm_sys = System("ldm", ldm, lambda x: ldm.loss(((x + 1) / 2, None))["loss"], device)
+    t0 = time.time()
+    while time.time() - t0 < sr_s / 2:
+        ldm_sys.step(batch_x(), False)
+    ldm.load_state_dict(ldm_sys.ema.state_dict())
+    ldm.eval()
+    budget = (
+        f"VAE {sr_s / 2:.0f}s + latent MLP {sr_s / 2:.0f}s wall-clock; {n_sweep} samples, DDIM-{fid_steps}"
+    )
+    for k, fn in {
+        "genzoo-ldm": lambda: ldm.sample(n_sweep, steps=fid_steps).cpu(),
+        "genzoo-ddpm": lambda: genzoo_sample(model, n_sweep, sample_batch, steps=fid_steps),
+    }.items():
+        torch.manual_seed(6)
+        fn()  # warm-up, so the timed run is not paying for first-call overheads
+        sync(device)
+        t0 = time.time()
+        fake = fn()
+        sync(device)
+        secs = time.time() - t0
+        fid = sample_metrics(test.images[:n_sweep], fake, "mnist5k", train, test, which=("fid",))[
+            "fid_classifier"
+        ]
+        res.add("latent-vs-pixel", k, "sample_seconds", secs, False, budget)
+        res.add("latent-vs-pixel", k, "fid_classifier", fid, False, budget)
+        if k == "genzoo-ldm":
+            save_grid(fake[:64], RESULTS / "diffusion_samples_ldm.png", nrow=8)
 
     # -- inpainting: RePaint with the same model vs mean fill and biharmonic ----------------------------
     images = test.images[:n_inp]

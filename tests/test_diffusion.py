@@ -206,3 +206,25 @@ def test_cli(trained, tmp_path) -> None:
     assert main([*base, "--image", str(rgb), "--mask", str(mask)]) == 2  # wrong channels
     assert main(["inpaint", str(run), "--image", str(img), "--mask", str(mask), "--steps", "0"]) == 2
     assert main(["upscale", str(run), "--image", str(img)]) == 2  # a ddpm cannot upscale
+
+
+# -- latent diffusion ---------------------------------------------------------------------------------------
+def test_latent_diffusion_on_a_saved_vae(digits, tmp_path) -> None:
+    vae = gz.create("vae", data=digits, latent_dim=8, hidden=16)
+    gz.fit(vae, digits, max_steps=60, batch_size=64, progress=False)
+    gz.save(vae, tmp_path / "vae")
+    ldm = gz.create("ldm", data=digits, latent_of=str(tmp_path / "vae"), hidden=64, depth=2, timesteps=100)
+    x = digits.images[:256]
+    torch.manual_seed(0)
+    before = float(ldm.loss((x, None))["loss"])
+    gz.fit(ldm, digits, max_steps=100, batch_size=64, ema=0, progress=False)
+    torch.manual_seed(0)
+    assert float(ldm.loss((x, None))["loss"]) < 0.8 * before
+    images = ldm.sample(6, scheduler="dpm++", steps=10)
+    assert images.shape == (6, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
+    gz.save(ldm, tmp_path / "ldm")
+    again = gz.load(str(tmp_path / "ldm"))
+    a = ldm.sample(3, steps=5, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, again.sample(3, steps=5, generator=torch.Generator().manual_seed(2)))
+    with pytest.raises(gz.GenzooError, match="latent_of"):
+        gz.create("ldm", data=digits)

@@ -1,5 +1,5 @@
-"""Diffusion family: DDPM-style denoisers (`ddpm`, `cddpm`, `sr3`) and samplers apart from the networks."""
+"""Diffusion family: `ddpm`, `cddpm`, `sr3` (U-Net denoisers), `ldm` (latent); samplers apart."""
 
-from genzoo.models.diffusion import ddpm, schedulers, sr3
+from genzoo.models.diffusion import ddpm, latent, schedulers, sr3
 
-__all__ = ["ddpm", "schedulers", "sr3"]
+__all__ = ["ddpm", "latent", "schedulers", "sr3"]
