@@ -228,3 +228,28 @@ def test_latent_diffusion_on_a_saved_vae(digits, tmp_path) -> None:
     assert torch.equal(a, again.sample(3, steps=5, generator=torch.Generator().manual_seed(2)))
     with pytest.raises(gz.GenzooError, match="latent_of"):
         gz.create("ldm", data=digits)
+
+
+def test_v_prediction_cosine_and_cross_attention_paths(digits) -> None:
+    """The options the samplers and text-to-image rely on: v/x0 targets, cosine schedule, context input."""
+    from genzoo.nn.unet import UNet
+
+    for prediction in ("v", "x0"):
+        model = gz.create("ddpm", data=digits, prediction=prediction, schedule="cosine", **TINY)
+        assert torch.isfinite(model.loss((digits.images[:16], None))["loss"])
+        images = model.sample(3, scheduler="dpm++", steps=4)
+        assert images.shape == (3, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
+    net = UNet(1, 1, 8, base_channels=16, channel_mults=(1, 2), attn_resolutions=(4,), heads=2,
+               context_dim=12)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([5, 50])
+    ctx, mask = torch.randn(2, 5, 12), torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    out = net(x, t, context=ctx, context_mask=mask)
+    assert out.shape == (2, 1, 8, 8)
+    ctx2 = ctx.clone()
+    ctx2[0, 3:] = 100.0  # masked-out tokens of example 0 must not matter
+    out2 = net(x, t, context=ctx2, context_mask=mask)
+    assert torch.allclose(out[0], out2[0], atol=1e-5)
+    assert not torch.allclose(out, net(x, t, context=torch.randn(2, 5, 12), context_mask=mask))
