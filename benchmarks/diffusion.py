@@ -1,13 +1,13 @@
 """Diffusion benchmark: genzoo's DDPM side by side with diffusers, samplers, super-resolution, inpainting.
 
-    PYTHONPATH=src python benchmarks/diffusion.py            # full run (sized for one GPU, ~7 min)
-    PYTHONPATH=src python benchmarks/diffusion.py --throughput-only   # on a CPU: the speed rows only
-    PYTHONPATH=src python benchmarks/diffusion.py --smoke    # seconds-long budgets, checks the script runs
+    PYTHONPATH=src python benchmarks/diffusion.py --threads 1   # ~12 min on a (shared) 2-core CPU
+    PYTHONPATH=src python benchmarks/diffusion.py --smoke       # seconds-long budgets: does it run?
 
 Same data (mnist5k padded to 32x32), same U-Net size (+-10% parameters), same batch, optimizer, lr and EMA
 for both systems; each trains in its own loop for the same wall-clock budget and samples with its own
-50-step DDIM. Throughput is the median of interleaved repeats (A, B, A, B, ...). Writes
-benchmarks/results/diffusion.json (diffusion_cpu.json on a CPU) and sample grids beside it.
+DDIM. Throughput is the median of interleaved repeats (A, B, A, B, ...). The budgets are sized for a CPU:
+the sampler sweep, inpainting and latent diffusion use the 8x8 `digits` (a 32x32 model cannot be trained
+to a useful FID in minutes on two cores). Writes benchmarks/results/diffusion.json and PNG grids beside it.
 """
 
 from __future__ import annotations
@@ -35,18 +35,21 @@ from genzoo.viz import save_grid  # noqa: E402
 LR, EMA = 1e-3, 0.995
 
 
+WIDTH = 16  # base channels of both U-Nets: 16/32/32, small enough to train on a CPU
+
+
 def diffusers_unet() -> torch.nn.Module:
     from diffusers import UNet2DModel
 
-    # mirrors genzoo's default: widths 32/64/64, one res block per level, attention at 8x8
+    # mirrors genzoo's U-Net: widths 16/32/32, one res block per level, attention (4 heads) at 8x8
     return UNet2DModel(
         sample_size=32,
         in_channels=1,
         out_channels=1,
-        block_out_channels=(32, 64, 64),
+        block_out_channels=(WIDTH, 2 * WIDTH, 2 * WIDTH),
         layers_per_block=1,
         norm_num_groups=8,
-        attention_head_dim=16,
+        attention_head_dim=WIDTH // 2,
         down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
     )
@@ -110,23 +113,23 @@ def genzoo_sample(model, n: int, batch: int, **kw) -> torch.Tensor:  # noqa: ANN
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="seconds-long budgets: check that the script runs")
-    ap.add_argument("--throughput-only", action="store_true", help="only the training-speed rows")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a loaded machine)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
     smoke = args.smoke
-    # budgets: train seconds per system, FID samples, timing steps, SR seconds, inpaint images, sweep samples
-    train_s, n_fid, t_steps, sr_s, n_inp, n_sweep = (
-        (2, 16, 2, 2, 4, 8) if smoke else (60, 1000, 30, 45, 200, 1000)
-    )
-    if not gpu and not smoke:
-        t_steps = 5
-    sweep = [("ddpm", 1000), ("ddim", 50), ("ddim", 20), ("ddim", 10), ("dpm++", 20), ("dpm++", 10)]
+    # seconds of training: each of genzoo/diffusers, the digits model, SR3, VAE + LDM; then sample counts
+    train_s, digits_s, sr_s, ldm_s = (2, 2, 2, 2) if smoke else (75, 75, 60, 40)
+    n_fid, n_sweep, n_inp, t_steps = (8, 8, 4, 1) if smoke else (100, 200, 100, 3)
+    sweep = [("ddpm", 250), ("ddim", 50), ("ddim", 20), ("ddim", 10), ("dpm++", 20), ("dpm++", 10)]
     if smoke:
         sweep = [("ddpm", 10), ("ddim", 5), ("dpm++", 5)]
-    fid_steps, inp_steps, sr_steps = (5, 5, 3) if smoke else (50, 50, 20)
-    batch = 128 if gpu else 64
-    res = Results("diffusion_smoke" if smoke else "diffusion" if gpu else "diffusion_cpu")
+    fid_steps, inp_steps, sr_steps = (5, 5, 3) if smoke else (20, 50, 20)
+    batch = 128 if gpu else 32
+    prec = "bf16-mixed" if gpu else "fp32"
+    res = Results("diffusion_smoke" if smoke else "diffusion")
     t_all = time.time()
     torch.manual_seed(0)
 
@@ -134,43 +137,56 @@ def main() -> None:
     test = gz.data.load("mnist5k", split="test", size=32)
     data = (train.images * 2 - 1).to(device)
 
-    def batch_x() -> torch.Tensor:
-        return data[torch.randint(0, len(data), (batch,), device=device)]
+    def batch_x(d: torch.Tensor = data) -> torch.Tensor:
+        return d[torch.randint(0, len(d), (batch,), device=device)]
 
-    # -- the two systems --------------------------------------------------------------------------------
+    def train_for(s: System, seconds: float, d: torch.Tensor = data) -> int:
+        t0, n = time.time(), 0
+        while time.time() - t0 < seconds:
+            s.step(batch_x(d), gpu)
+            n += 1
+        sync(device)
+        s.net.load_state_dict(s.ema.state_dict())
+        s.net.eval()
+        return n
+
+    # -- the two systems ---------------------------------------------------------------------------------
     from diffusers import DDPMScheduler
 
-    model = gz.create("ddpm", data=train).to(device)
-    d_unet = diffusers_unet()
-    d_sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
-    d_ac = d_sched.alphas_cumprod.to(device)
+    d_ac = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.to(device)
+
+    def make_systems() -> tuple[dict[str, System], torch.nn.Module, torch.nn.Module]:
+        model = gz.create("ddpm", data=train, base_channels=WIDTH).to(device)
+        unet = diffusers_unet()
+
+        def diffusers_loss(x: torch.Tensor) -> torch.Tensor:
+            t = torch.randint(0, 1000, (len(x),), device=device)
+            noise = torch.randn_like(x)
+            ab = d_ac[t].view(-1, 1, 1, 1)
+            noisy = ab.sqrt() * x + (1 - ab).sqrt() * noise  # = DDPMScheduler.add_noise, kept on device
+            return F.mse_loss(unet(noisy, t).sample.float(), noise)
+
+        systems = {
+            "genzoo": System("genzoo", model, lambda x: model.denoising_loss(x)["loss"], device),
+            "diffusers": System("diffusers", unet, diffusers_loss, device),
+        }
+        return systems, model, unet
+
+    systems, model, d_unet = make_systems()
     n_gz, n_df = (sum(p.numel() for p in m.parameters()) for m in (model, d_unet))
     assert abs(n_gz / n_df - 1) < 0.10, (n_gz, n_df)
+    params = f"{n_gz / 1e6:.3f}M vs {n_df / 1e6:.3f}M params"
 
-    def diffusers_loss(x: torch.Tensor) -> torch.Tensor:
-        t = torch.randint(0, 1000, (len(x),), device=device)
-        noise = torch.randn_like(x)
-        ab = d_ac[t].view(-1, 1, 1, 1)
-        noisy = ab.sqrt() * x + (1 - ab).sqrt() * noise  # = d_sched.add_noise, kept on device
-        return F.mse_loss(d_unet(noisy, t).sample.float(), noise)
-
-    systems = {
-        "genzoo": System("genzoo", model, lambda x: model.denoising_loss(x)["loss"], device),
-        "diffusers": System("diffusers", d_unet, diffusers_loss, device),
-    }
-    params = f"{n_gz / 1e6:.2f}M vs {n_df / 1e6:.2f}M params"
-
-    # -- training throughput, interleaved ---------------------------------------------------------------
-    precisions = ["fp32", "bf16-mixed"] if gpu else ["fp32"]
-    for prec in precisions:
-        bf16 = prec == "bf16-mixed"
+    # -- training throughput, interleaved ----------------------------------------------------------------
+    for p in ["fp32", "bf16-mixed"] if gpu else ["fp32"]:
+        bf16 = p == "bf16-mixed"
 
         def timed(s: System, bf16: bool = bf16) -> float:
             def one() -> None:
                 s.step(batch_x(), bf16)
                 sync(device)
 
-            return throughput(one, batch, steps=t_steps, warmup=2)
+            return throughput(one, batch, steps=t_steps, warmup=1)
 
         med = interleaved_medians({k: (lambda s=s: timed(s)) for k, s in systems.items()}, repeats=3)
         for k, v in med.items():
@@ -180,50 +196,32 @@ def main() -> None:
                 "train_images_per_s",
                 v,
                 True,
-                f"median of 3 interleaved runs x {t_steps} steps, batch {batch}, {prec}, {params}",
+                f"median of 3 interleaved runs x {t_steps} steps, batch {batch}, {p}, "
+                f"{torch.get_num_threads()} thread(s), {params}",
             )
     if not gpu:
-        print("bf16-mixed not timed on this CPU: without AMX/AVX512-BF16 it runs ~15x slower than fp32")
-    if args.throughput_only:
-        return
+        print("bf16-mixed not timed: without AMX/AVX512-BF16 this CPU runs it ~15x slower than fp32")
 
-    # -- same wall-clock budget, then classifier-FID -----------------------------------------------------
-    # fresh weights so the throughput runs above do not count as training
-    model = gz.create("ddpm", data=train).to(device)
-    d_unet = diffusers_unet()
-    systems = {
-        "genzoo": System("genzoo", model, lambda x: model.denoising_loss(x)["loss"], device),
-        "diffusers": System("diffusers", d_unet, diffusers_loss, device),
-    }
-    prec = "bf16-mixed" if gpu else "fp32"
+    # -- same wall-clock budget, then classifier-FID (fresh weights: the timing steps do not count) ------
+    systems, model, d_unet = make_systems()
     steps_done = {}
     for k, s in systems.items():
         torch.manual_seed(1)
-        t0, n = time.time(), 0
-        while time.time() - t0 < train_s:
-            s.step(batch_x(), gpu)
-            n += 1
-        sync(device)
-        steps_done[k] = n
-    model.load_state_dict(systems["genzoo"].ema.state_dict())
-    model.eval()
-    d_ema = systems["diffusers"].ema.eval()
+        steps_done[k] = train_for(s, train_s)
     real = test.images[:n_fid]
-    sample_batch = 500 if gpu else 50
     torch.manual_seed(2)
     fakes = {
-        "genzoo": genzoo_sample(model, n_fid, sample_batch, scheduler="ddim", steps=fid_steps),
-        "diffusers": diffusers_sample(d_ema, n_fid, fid_steps, device, sample_batch),
+        "genzoo": genzoo_sample(model, n_fid, 100, scheduler="ddim", steps=fid_steps),
+        "diffusers": diffusers_sample(d_unet, n_fid, fid_steps, device, 100),
     }
     for k, fake in fakes.items():
         m = sample_metrics(real, fake, "mnist5k", train, test, which=("fid", "precision", "recall"))
         budget = (
-            f"{train_s}s wall-clock ({steps_done[k]} steps, batch {batch}, {prec}, EMA {EMA}); "
+            f"{train_s}s wall-clock each ({steps_done[k]} steps, batch {batch}, {prec}, EMA {EMA}); "
             f"{n_fid} samples, DDIM-{fid_steps}"
         )
-        res.add("mnist5k-32px", k, "fid_classifier", m["fid_classifier"], False, budget)
-        res.add("mnist5k-32px", k, "precision", m["precision"], True, budget)
-        res.add("mnist5k-32px", k, "recall", m["recall"], True, budget)
+        for metric, hib in (("fid_classifier", False), ("precision", True), ("recall", True)):
+            res.add("mnist5k-32px", k, metric, m[metric], hib, budget)
         save_grid(fake[:64], RESULTS / f"diffusion_samples_{k}.png", nrow=8)
     floor = sample_metrics(real, train.images[:n_fid], "mnist5k", train, test, which=("fid",))
     res.add(
@@ -232,112 +230,96 @@ def main() -> None:
         "fid_classifier",
         floor["fid_classifier"],
         False,
-        f"{n_fid} training images vs test: the floor of this FID",
+        f"{n_fid} training images vs {n_fid} test images: this FID's floor at this sample size",
     )
 
-    # -- FID against sampler and steps, one trained model -----------------------------------------------
+    # -- FID against sampler and steps: one genzoo model on 8x8 digits -----------------------------------
+    dtrain, dtest = gz.data.load("digits", split="train"), gz.data.load("digits", split="test")
+    ddata = (dtrain.images * 2 - 1).to(device)
+    dmodel = gz.create("ddpm", data=dtrain, base_channels=WIDTH).to(device)
+    dsys = System("genzoo", dmodel, lambda x: dmodel.denoising_loss(x)["loss"], device)
+    torch.manual_seed(3)
+    dsteps = train_for(dsys, digits_s, ddata)
+    dreal = dtest.images[:n_sweep]
     for name, steps in sweep:
         torch.manual_seed(3)
         t0 = time.time()
-        fake = genzoo_sample(model, n_sweep, 1000 if gpu else 50, scheduler=name, steps=steps)
+        fake = dmodel.sample(n_sweep, scheduler=name, steps=steps).cpu()
         secs = time.time() - t0
-        m = sample_metrics(test.images[:n_sweep], fake, "mnist5k", train, test, which=("fid",))
-        budget = f"genzoo model above, {n_sweep} samples, {steps} network evaluations"
-        res.add(f"{name}-{steps}", "genzoo", "fid_classifier", m["fid_classifier"], False, budget)
-        res.add(f"{name}-{steps}", "genzoo", "sample_seconds", secs, False, budget)
+        fid = sample_metrics(dreal, fake, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
+        budget = f"digits 8x8, {digits_s}s training ({dsteps} steps); {n_sweep} samples, {steps} model calls"
+        res.add(f"digits-{name}-{steps}", "genzoo", "fid_classifier", fid, False, budget)
+        res.add(f"digits-{name}-{steps}", "genzoo", "sample_seconds", secs, False, budget)
         if name == "dpm++" and steps == 10:
-            save_grid(fake[:64], RESULTS / "diffusion_samples_dpm++10.png", nrow=8)
+            save_grid(fake[:64], RESULTS / "diffusion_samples_digits_dpm++10.png", nrow=8, scale=3)
+    floor = sample_metrics(dreal, dtrain.images[:n_sweep], "digits", dtrain, dtest, which=("fid",))
+    res.add(
+        "digits-real",
+        "real-train-images",
+        "fid_classifier",
+        floor["fid_classifier"],
+        False,
+        f"{n_sweep} training digits vs test: the floor",
+    )
 
-    # -- latent diffusion: a VAE, then diffusion over its 16-d latents -------------------------------------
+    # -- latent diffusion: a VAE, then diffusion over its 8-d latents (digits) ---------------------------
     import tempfile
 
-    vae = gz.create("vae", data=train, latent_dim=16, hidden=32).to(device)
+    vae = gz.create("vae", data=dtrain, latent_dim=8, hidden=32).to(device)
     vae_sys = System("vae", vae, lambda x: vae.loss(((x + 1) / 2, None))["loss"], device)
-    t0 = time.time()
-    while time.time() - t0 < sr_s / 2:
-        vae_sys.step(batch_x(), False)
-    vae.load_state_dict(vae_sys.ema.state_dict())
-    vae.eval()
+    train_for(vae_sys, ldm_s / 2, ddata)
     with tempfile.TemporaryDirectory() as tmp:
         gz.save(vae.cpu(), tmp)
-        ldm = gz.create("ldm", data=train, latent_of=tmp).to(device)
-    ldm.encode(train.images[:500])  # fixes the latent scale from real data before training
+        ldm = gz.create("ldm", data=dtrain, latent_of=tmp, hidden=256, depth=3).to(device)
+    ldm.encode(dtrain.images)  # fixes the latent scale from real data before training
     ldm_sys = System("ldm", ldm, lambda x: ldm.loss(((x + 1) / 2, None))["loss"], device)
-    t0 = time.time()
-    while time.time() - t0 < sr_s / 2:
-        ldm_sys.step(batch_x(), False)
-    ldm.load_state_dict(ldm_sys.ema.state_dict())
-    ldm.eval()
+    train_for(ldm_sys, ldm_s / 2, ddata)
     budget = (
-        f"VAE {sr_s / 2:.0f}s + latent MLP {sr_s / 2:.0f}s wall-clock; {n_sweep} samples, DDIM-{fid_steps}"
+        f"digits; VAE {ldm_s / 2:.0f}s + latent MLP {ldm_s / 2:.0f}s vs pixel U-Net {digits_s}s; "
+        f"{n_sweep} samples, DDIM-{fid_steps}"
     )
-    for k, fn in {
-        "genzoo-ldm": lambda: ldm.sample(n_sweep, steps=fid_steps).cpu(),
-        "genzoo-ddpm": lambda: genzoo_sample(model, n_sweep, sample_batch, steps=fid_steps),
-    }.items():
+    for k, mdl in {"genzoo-ldm": ldm, "genzoo-ddpm": dmodel}.items():
         torch.manual_seed(6)
-        fn()  # warm-up, so the timed run is not paying for first-call overheads
-        sync(device)
         t0 = time.time()
-        fake = fn()
-        sync(device)
+        fake = mdl.sample(n_sweep, steps=fid_steps).cpu()
         secs = time.time() - t0
-        fid = sample_metrics(test.images[:n_sweep], fake, "mnist5k", train, test, which=("fid",))[
-            "fid_classifier"
-        ]
-        res.add("latent-vs-pixel", k, "sample_seconds", secs, False, budget)
-        res.add("latent-vs-pixel", k, "fid_classifier", fid, False, budget)
-        if k == "genzoo-ldm":
-            save_grid(fake[:64], RESULTS / "diffusion_samples_ldm.png", nrow=8)
+        fid = sample_metrics(dreal, fake, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
+        res.add("digits-latent-vs-pixel", k, "sample_seconds", secs, False, budget)
+        res.add("digits-latent-vs-pixel", k, "fid_classifier", fid, False, budget)
 
-    # -- inpainting: RePaint with the same model vs mean fill and biharmonic ----------------------------
-    images = test.images[:n_inp]
-    mask = torch.zeros(1, 1, 32, 32)
-    mask[..., 10:22, 10:22] = 1  # a 12x12 hole over the centre of each digit
+    # -- inpainting: RePaint with the digits model vs mean fill and biharmonic ---------------------------
+    images = dtest.images[:n_inp]
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 1  # a 4x4 hole over the centre of each digit
     torch.manual_seed(4)
     fills = {
-        "genzoo-repaint": torch.cat(
-            [
-                inpaint(model, images[i : i + 500], mask, steps=inp_steps, jump=5, resample=5).cpu()
-                for i in range(0, n_inp, 500)
-            ]
-        ),
+        "genzoo-repaint": inpaint(dmodel, images, mask, steps=inp_steps, jump=5, resample=5).cpu(),
         "mean-fill": mean_fill(images, mask),
         "biharmonic": biharmonic_fill(images, mask),
     }
-    budget = f"{n_inp} test digits, 12x12 centre hole; RePaint {inp_steps} steps, jump 5, resample 5"
+    budget = f"{n_inp} test digits (8x8), 4x4 centre hole; RePaint {inp_steps} steps, jump 5, resample 5"
     for k, out in fills.items():
-        res.add(
-            "inpaint-mnist5k-32px", k, "psnr", psnr(out, images, mask), True, budget + "; hole pixels only"
-        )
-        res.add(
-            "inpaint-mnist5k-32px", k, "ssim", ssim(out, images, mask), True, budget + "; hole pixels only"
-        )
-        fid = sample_metrics(images, out, "mnist5k", train, test, which=("fid",))["fid_classifier"]
-        res.add("inpaint-mnist5k-32px", k, "fid_classifier", fid, False, budget + "; whole images")
+        res.add("inpaint-digits", k, "psnr", psnr(out, images, mask), True, budget + "; hole pixels only")
+        res.add("inpaint-digits", k, "ssim", ssim(out, images, mask), True, budget + "; hole pixels only")
+        fid = sample_metrics(images, out, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
+        res.add("inpaint-digits", k, "fid_classifier", fid, False, budget + "; whole images")
     masked = images * (1 - mask) + 0.5 * mask
     save_grid(
         torch.cat([images[:8], masked[:8], *(v[:8] for v in fills.values())]),
         RESULTS / "diffusion_inpaint.png",
         nrow=8,
-        scale=2,
+        scale=4,
     )
 
-    # -- super-resolution x4 on held-out photos --------------------------------------------------------------
-    patches = gz.data.load("photos", split="train", patch=32, n=512 if smoke else 8192)
-    held = gz.data.load("photos", split="test", patch=32, n=8 if smoke else 256)
-    sr = gz.create("sr3", data=patches, scale=4).to(device)
+    # -- super-resolution x4 on held-out photos ----------------------------------------------------------
+    patches = gz.data.load("photos", split="train", patch=32, n=2048)
+    held = gz.data.load("photos", split="test", patch=32, n=8 if smoke else 64)
+    sr = gz.create("sr3", data=patches, scale=4, base_channels=WIDTH).to(device)
     sr_sys = System("sr3", sr, lambda x: sr.loss(((x + 1) / 2, None))["loss"], device)
-    hr_all = (patches.images * 2 - 1).to(device)
-    t0, n = time.time(), 0
-    while time.time() - t0 < sr_s:
-        sr_sys.step(hr_all[torch.randint(0, len(hr_all), (batch,), device=device)], gpu)
-        n += 1
-    sr.load_state_dict(sr_sys.ema.state_dict())
-    sr.eval()
+    torch.manual_seed(5)
+    n = train_for(sr_sys, sr_s, (patches.images * 2 - 1).to(device))
     hr = held.images
     low = downscale(hr, 4)
-    torch.manual_seed(5)
     outs = {
         "genzoo-sr3": sr.upscale(low.to(device), steps=sr_steps).cpu(),
         "bicubic": bicubic_upscale(low, 4),
