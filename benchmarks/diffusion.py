@@ -1,0 +1,345 @@
+"""Diffusion benchmark: genzoo's DDPM side by side with diffusers, samplers, super-resolution, inpainting.
+
+    PYTHONPATH=src python benchmarks/diffusion.py --threads 1   # ~12 min on a (shared) 2-core CPU
+    PYTHONPATH=src python benchmarks/diffusion.py --smoke       # seconds-long budgets: does it run?
+
+Same data (mnist5k padded to 32x32), same U-Net size (+-10% parameters), same batch, optimizer, lr and EMA
+for both systems; each trains in its own loop for the same wall-clock budget and samples with its own
+DDIM. Throughput is the median of interleaved repeats (A, B, A, B, ...). The budgets are sized for a CPU:
+the sampler sweep, inpainting and latent diffusion use the 8x8 `digits` (a 32x32 model cannot be trained
+to a useful FID in minutes on two cores). Writes benchmarks/results/diffusion.json and PNG grids beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, Results, interleaved_medians, throughput  # noqa: E402
+
+import genzoo as gz  # noqa: E402
+from genzoo.apps.inpaint import biharmonic_fill, inpaint, mean_fill  # noqa: E402
+from genzoo.metrics.fid import sample_metrics  # noqa: E402
+from genzoo.metrics.restoration import psnr, ssim  # noqa: E402
+from genzoo.models.diffusion.sr3 import bicubic_upscale, downscale  # noqa: E402
+from genzoo.viz import save_grid  # noqa: E402
+
+LR, EMA = 1e-3, 0.995
+
+
+WIDTH = 16  # base channels of both U-Nets: 16/32/32, small enough to train on a CPU
+
+
+def diffusers_unet() -> torch.nn.Module:
+    from diffusers import UNet2DModel
+
+    # mirrors genzoo's U-Net: widths 16/32/32, one res block per level, attention (4 heads) at 8x8
+    return UNet2DModel(
+        sample_size=32,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(WIDTH, 2 * WIDTH, 2 * WIDTH),
+        layers_per_block=1,
+        norm_num_groups=8,
+        attention_head_dim=WIDTH // 2,
+        down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+    )
+
+
+class System:
+    """One training loop per library: batch -> noise -> loss -> AdamW, with the same EMA."""
+
+    def __init__(
+        self,
+        name: str,
+        net: torch.nn.Module,
+        loss_fn: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device,
+    ) -> None:
+        self.name, self.net, self.loss_fn, self.device = name, net.to(device), loss_fn, device
+        self.opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=0.0)
+        self.ema = copy.deepcopy(net).requires_grad_(False)
+
+    def step(self, x: torch.Tensor, bf16: bool) -> None:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = self.loss_fn(x)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+        self.opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1 - EMA)
+            for eb, mb in zip(self.ema.buffers(), self.net.buffers(), strict=True):
+                eb.copy_(mb)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+@torch.no_grad()
+def diffusers_sample(
+    unet: torch.nn.Module, n: int, steps: int, device: torch.device, batch: int
+) -> torch.Tensor:
+    from diffusers import DDIMScheduler
+
+    sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+    sched.set_timesteps(steps)
+    out = []
+    for start in range(0, n, batch):
+        x = torch.randn(min(batch, n - start), 1, 32, 32, device=device)
+        for t in sched.timesteps:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                eps = unet(x, t).sample.float()
+            x = sched.step(eps, t, x).prev_sample
+        out.append(((x + 1) / 2).clamp(0, 1).cpu())
+    return torch.cat(out)
+
+
+def genzoo_sample(model, n: int, batch: int, **kw) -> torch.Tensor:  # noqa: ANN001
+    return torch.cat([model.sample(min(batch, n - s), **kw).cpu() for s in range(0, n, batch)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="seconds-long budgets: check that the script runs")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a loaded machine)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    gpu = device.type == "cuda"
+    smoke = args.smoke
+    # seconds of training: each of genzoo/diffusers, the digits model, SR3, VAE + LDM; then sample counts
+    train_s, digits_s, sr_s, ldm_s = (2, 2, 2, 2) if smoke else (75, 75, 60, 40)
+    n_fid, n_sweep, n_inp, t_steps = (8, 8, 4, 1) if smoke else (100, 200, 100, 3)
+    sweep = [("ddpm", 250), ("ddim", 50), ("ddim", 20), ("ddim", 10), ("dpm++", 20), ("dpm++", 10)]
+    if smoke:
+        sweep = [("ddpm", 10), ("ddim", 5), ("dpm++", 5)]
+    fid_steps, inp_steps, sr_steps = (5, 5, 3) if smoke else (20, 50, 20)
+    batch = 128 if gpu else 32
+    prec = "bf16-mixed" if gpu else "fp32"
+    res = Results("diffusion_smoke" if smoke else "diffusion")
+    t_all = time.time()
+    torch.manual_seed(0)
+
+    train = gz.data.load("mnist5k", split="train", size=32)
+    test = gz.data.load("mnist5k", split="test", size=32)
+    data = (train.images * 2 - 1).to(device)
+
+    def batch_x(d: torch.Tensor = data) -> torch.Tensor:
+        return d[torch.randint(0, len(d), (batch,), device=device)]
+
+    def train_for(s: System, seconds: float, d: torch.Tensor = data) -> int:
+        t0, n = time.time(), 0
+        while time.time() - t0 < seconds:
+            s.step(batch_x(d), gpu)
+            n += 1
+        sync(device)
+        s.net.load_state_dict(s.ema.state_dict())
+        s.net.eval()
+        return n
+
+    # -- the two systems ---------------------------------------------------------------------------------
+    from diffusers import DDPMScheduler
+
+    d_ac = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.to(device)
+
+    def make_systems() -> tuple[dict[str, System], torch.nn.Module, torch.nn.Module]:
+        model = gz.create("ddpm", data=train, base_channels=WIDTH).to(device)
+        unet = diffusers_unet()
+
+        def diffusers_loss(x: torch.Tensor) -> torch.Tensor:
+            t = torch.randint(0, 1000, (len(x),), device=device)
+            noise = torch.randn_like(x)
+            ab = d_ac[t].view(-1, 1, 1, 1)
+            noisy = ab.sqrt() * x + (1 - ab).sqrt() * noise  # = DDPMScheduler.add_noise, kept on device
+            return F.mse_loss(unet(noisy, t).sample.float(), noise)
+
+        systems = {
+            "genzoo": System("genzoo", model, lambda x: model.denoising_loss(x)["loss"], device),
+            "diffusers": System("diffusers", unet, diffusers_loss, device),
+        }
+        return systems, model, unet
+
+    systems, model, d_unet = make_systems()
+    n_gz, n_df = (sum(p.numel() for p in m.parameters()) for m in (model, d_unet))
+    assert abs(n_gz / n_df - 1) < 0.10, (n_gz, n_df)
+    params = f"{n_gz / 1e6:.3f}M vs {n_df / 1e6:.3f}M params"
+
+    # -- training throughput, interleaved ----------------------------------------------------------------
+    for p in ["fp32", "bf16-mixed"] if gpu else ["fp32"]:
+        bf16 = p == "bf16-mixed"
+
+        def timed(s: System, bf16: bool = bf16) -> float:
+            def one() -> None:
+                s.step(batch_x(), bf16)
+                sync(device)
+
+            return throughput(one, batch, steps=t_steps, warmup=1)
+
+        med = interleaved_medians({k: (lambda s=s: timed(s)) for k, s in systems.items()}, repeats=3)
+        for k, v in med.items():
+            res.add(
+                "mnist5k-32px",
+                k,
+                "train_images_per_s",
+                v,
+                True,
+                f"median of 3 interleaved runs x {t_steps} steps, batch {batch}, {p}, "
+                f"{torch.get_num_threads()} thread(s), {params}",
+            )
+    if not gpu:
+        print("bf16-mixed not timed: without AMX/AVX512-BF16 this CPU runs it ~15x slower than fp32")
+
+    # -- same wall-clock budget, then classifier-FID (fresh weights: the timing steps do not count) ------
+    systems, model, d_unet = make_systems()
+    steps_done = {}
+    for k, s in systems.items():
+        torch.manual_seed(1)
+        steps_done[k] = train_for(s, train_s)
+    real = test.images[:n_fid]
+    torch.manual_seed(2)
+    fakes = {
+        "genzoo": genzoo_sample(model, n_fid, 100, scheduler="ddim", steps=fid_steps),
+        "diffusers": diffusers_sample(d_unet, n_fid, fid_steps, device, 100),
+    }
+    for k, fake in fakes.items():
+        m = sample_metrics(real, fake, "mnist5k", train, test, which=("fid", "precision", "recall"))
+        budget = (
+            f"{train_s}s wall-clock each ({steps_done[k]} steps, batch {batch}, {prec}, EMA {EMA}); "
+            f"{n_fid} samples, DDIM-{fid_steps}"
+        )
+        for metric, hib in (("fid_classifier", False), ("precision", True), ("recall", True)):
+            res.add("mnist5k-32px", k, metric, m[metric], hib, budget)
+        save_grid(fake[:64], RESULTS / f"diffusion_samples_{k}.png", nrow=8)
+    floor = sample_metrics(real, train.images[:n_fid], "mnist5k", train, test, which=("fid",))
+    res.add(
+        "mnist5k-32px",
+        "real-train-images",
+        "fid_classifier",
+        floor["fid_classifier"],
+        False,
+        f"{n_fid} training images vs {n_fid} test images: this FID's floor at this sample size",
+    )
+
+    # -- FID against sampler and steps: one genzoo model on 8x8 digits -----------------------------------
+    dtrain, dtest = gz.data.load("digits", split="train"), gz.data.load("digits", split="test")
+    ddata = (dtrain.images * 2 - 1).to(device)
+    dmodel = gz.create("ddpm", data=dtrain, base_channels=WIDTH).to(device)
+    dsys = System("genzoo", dmodel, lambda x: dmodel.denoising_loss(x)["loss"], device)
+    torch.manual_seed(3)
+    dsteps = train_for(dsys, digits_s, ddata)
+    dreal = dtest.images[:n_sweep]
+    for name, steps in sweep:
+        torch.manual_seed(3)
+        t0 = time.time()
+        fake = dmodel.sample(n_sweep, scheduler=name, steps=steps).cpu()
+        secs = time.time() - t0
+        fid = sample_metrics(dreal, fake, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
+        budget = f"digits 8x8, {digits_s}s training ({dsteps} steps); {n_sweep} samples, {steps} model calls"
+        res.add(f"digits-{name}-{steps}", "genzoo", "fid_classifier", fid, False, budget)
+        res.add(f"digits-{name}-{steps}", "genzoo", "sample_seconds", secs, False, budget)
+        if name == "dpm++" and steps == 10:
+            save_grid(fake[:64], RESULTS / "diffusion_samples_digits_dpm++10.png", nrow=8, scale=3)
+    floor = sample_metrics(dreal, dtrain.images[:n_sweep], "digits", dtrain, dtest, which=("fid",))
+    res.add(
+        "digits-real",
+        "real-train-images",
+        "fid_classifier",
+        floor["fid_classifier"],
+        False,
+        f"{n_sweep} training digits vs test: the floor",
+    )
+
+    # -- latent diffusion: a VAE, then diffusion over its 8-d latents (digits) ---------------------------
+    import tempfile
+
+    vae = gz.create("vae", data=dtrain, latent_dim=8, hidden=32).to(device)
+    vae_sys = System("vae", vae, lambda x: vae.loss(((x + 1) / 2, None))["loss"], device)
+    train_for(vae_sys, ldm_s / 2, ddata)
+    with tempfile.TemporaryDirectory() as tmp:
+        gz.save(vae.cpu(), tmp)
+        ldm = gz.create("ldm", data=dtrain, latent_of=tmp, hidden=256, depth=3).to(device)
+    ldm.encode(dtrain.images)  # fixes the latent scale from real data before training
+    ldm_sys = System("ldm", ldm, lambda x: ldm.loss(((x + 1) / 2, None))["loss"], device)
+    train_for(ldm_sys, ldm_s / 2, ddata)
+    budget = (
+        f"digits; VAE {ldm_s / 2:.0f}s + latent MLP {ldm_s / 2:.0f}s vs pixel U-Net {digits_s}s; "
+        f"{n_sweep} samples, DDIM-{fid_steps}"
+    )
+    for k, mdl in {"genzoo-ldm": ldm, "genzoo-ddpm": dmodel}.items():
+        torch.manual_seed(6)
+        t0 = time.time()
+        fake = mdl.sample(n_sweep, steps=fid_steps).cpu()
+        secs = time.time() - t0
+        fid = sample_metrics(dreal, fake, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
+        res.add("digits-latent-vs-pixel", k, "sample_seconds", secs, False, budget)
+        res.add("digits-latent-vs-pixel", k, "fid_classifier", fid, False, budget)
+
+    # -- inpainting: RePaint with the digits model vs mean fill and biharmonic ---------------------------
+    images = dtest.images[:n_inp]
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 1  # a 4x4 hole over the centre of each digit
+    torch.manual_seed(4)
+    fills = {
+        "genzoo-repaint": inpaint(dmodel, images, mask, steps=inp_steps, jump=5, resample=5).cpu(),
+        "mean-fill": mean_fill(images, mask),
+        "biharmonic": biharmonic_fill(images, mask),
+    }
+    budget = f"{n_inp} test digits (8x8), 4x4 centre hole; RePaint {inp_steps} steps, jump 5, resample 5"
+    for k, out in fills.items():
+        res.add("inpaint-digits", k, "psnr", psnr(out, images, mask), True, budget + "; hole pixels only")
+        res.add("inpaint-digits", k, "ssim", ssim(out, images, mask), True, budget + "; hole pixels only")
+        fid = sample_metrics(images, out, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
+        res.add("inpaint-digits", k, "fid_classifier", fid, False, budget + "; whole images")
+    masked = images * (1 - mask) + 0.5 * mask
+    save_grid(
+        torch.cat([images[:8], masked[:8], *(v[:8] for v in fills.values())]),
+        RESULTS / "diffusion_inpaint.png",
+        nrow=8,
+        scale=4,
+    )
+
+    # -- super-resolution x4 on held-out photos ----------------------------------------------------------
+    patches = gz.data.load("photos", split="train", patch=32, n=2048)
+    held = gz.data.load("photos", split="test", patch=32, n=8 if smoke else 64)
+    sr = gz.create("sr3", data=patches, scale=4, base_channels=WIDTH).to(device)
+    sr_sys = System("sr3", sr, lambda x: sr.loss(((x + 1) / 2, None))["loss"], device)
+    torch.manual_seed(5)
+    n = train_for(sr_sys, sr_s, (patches.images * 2 - 1).to(device))
+    hr = held.images
+    low = downscale(hr, 4)
+    outs = {
+        "genzoo-sr3": sr.upscale(low.to(device), steps=sr_steps).cpu(),
+        "bicubic": bicubic_upscale(low, 4),
+    }
+    budget = (
+        f"8->32 px, {len(hr)} patches of the held-out photos (china, flower); sr3 {sr_s}s wall-clock "
+        f"({n} steps, batch {batch}), DDIM-{sr_steps}, one sample"
+    )
+    for k, out in outs.items():
+        res.add("superres-x4-photos", k, "psnr", psnr(out, hr), True, budget)
+        res.add("superres-x4-photos", k, "ssim", ssim(out, hr), True, budget)
+    nearest = F.interpolate(low, scale_factor=4, mode="nearest")
+    save_grid(
+        torch.cat([nearest[:8], outs["bicubic"][:8], outs["genzoo-sr3"][:8], hr[:8]]),
+        RESULTS / "diffusion_superres.png",
+        nrow=8,
+        scale=2,
+    )
+    print(f"total wall time {time.time() - t_all:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

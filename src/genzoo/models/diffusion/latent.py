@@ -1,0 +1,162 @@
+"""Latent diffusion (Rombach et al. 2022): diffuse in the latent space of a trained genzoo autoencoder.
+
+`gz.create("ldm", data=train, latent_of="runs/vae")` loads the saved model at `latent_of` (anything with
+`encode`/`decode`, e.g. the foundation's `vae`), freezes it, and learns a denoiser over its latents. The
+foundation VAE's latents are vectors, so the denoiser is a residual MLP with the same time embedding as the
+U-Net; sampling runs the same schedulers (unclipped, since latents are unbounded) and decodes at the end.
+The autoencoder is referenced by path, not copied: a saved `ldm` needs its `latent_of` run to reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genzoo.base import GenerativeModel
+from genzoo.data.info import DataInfo
+from genzoo.errors import GenzooError
+from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
+from genzoo.nn.unet import timestep_embedding
+from genzoo.registry import register_model
+
+
+@dataclass
+class LDMConfig:
+    latent_of: str = ""
+    hidden: int = 512
+    depth: int = 4
+    timesteps: int = 1000
+    schedule: str = "cosine"
+    prediction: str = "eps"
+    sampler: str = "ddim"
+    sample_steps: int = 50
+    eta: float = 0.0
+
+
+class ResidualMLP(nn.Module):
+    """Denoiser for vector latents: (z_t, t) -> output, residual blocks modulated by the time embedding."""
+
+    def __init__(self, dim: int, hidden: int, depth: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.inp = nn.Linear(dim, hidden)
+        self.time = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.blocks = nn.ModuleList(
+            nn.ModuleDict(
+                {
+                    "norm": nn.LayerNorm(hidden),
+                    "emb": nn.Linear(hidden, 2 * hidden),
+                    "fc1": nn.Linear(hidden, 2 * hidden),
+                    "fc2": nn.Linear(2 * hidden, hidden),
+                }
+            )
+            for _ in range(depth)
+        )
+        self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, dim))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, z: Tensor, t: Tensor) -> Tensor:
+        h = self.inp(z)
+        emb = F.silu(self.time(timestep_embedding(t, self.hidden)))
+        for b in self.blocks:
+            scale, shift = b["emb"](emb).chunk(2, dim=1)
+            u = b["norm"](h) * (1 + scale) + shift
+            h = h + b["fc2"](F.silu(b["fc1"](u)))
+        return self.out(h)
+
+
+@register_model(
+    "ldm",
+    "diffusion",
+    ("sample",),
+    "latent diffusion over a saved genzoo autoencoder (latent_of=RUN); decodes to images",
+)
+class LatentDiffusion(GenerativeModel):
+    """Diffusion over `latent_of`'s latents; `sample(n, scheduler=..., steps=...)` returns decoded images."""
+
+    Config = LDMConfig
+    default_lr = 1e-3
+    default_ema = 0.995
+
+    def __init__(self, config: LDMConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        if not config.latent_of:
+            raise GenzooError("ldm needs latent_of=RUN: the directory of a trained model with encode/decode")
+        if config.prediction not in PREDICTIONS:
+            raise GenzooError(
+                f"unknown prediction {config.prediction!r}; choose one of {', '.join(PREDICTIONS)}"
+            )
+        from genzoo.hub import load
+
+        auto = load(config.latent_of)
+        auto.requires_grad_(False).eval()
+        # kept outside the module tree: not trained, not saved (it is reloaded from latent_of)
+        object.__setattr__(self, "autoencoder", auto)
+        dim = getattr(auto.config, "latent_dim", None)
+        if not isinstance(dim, int):
+            raise GenzooError(f"{config.latent_of} has no vector latent (config.latent_dim); ldm needs one")
+        self.latent_dim = dim
+        self.schedule = NoiseSchedule(config.schedule, config.timesteps)
+        make_scheduler(config.sampler, self.schedule)
+        self.net = ResidualMLP(dim, config.hidden, config.depth)
+        # latents are divided by their std over the first training batch (LDM's "scale factor")
+        self.register_buffer("latent_scale", torch.zeros(()))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        """Move the frozen autoencoder with the model (it sits outside the module tree)."""
+        self.autoencoder._apply(fn, recurse)
+        return super()._apply(fn, recurse)
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        """Images -> scaled latents (the space the diffusion runs in)."""
+        z = self.autoencoder.encode(x.to(self.device)).float()
+        if float(self.latent_scale) == 0:
+            self.latent_scale.fill_(float(z.std()) + 1e-8)
+        return z / self.latent_scale
+
+    @torch.no_grad()
+    def decode(self, z: Tensor) -> Tensor:
+        return self.autoencoder.decode(z.to(self.device) * self.latent_scale).float().clamp(0, 1)
+
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        z0 = self.encode(x)
+        t = torch.randint(0, self.config.timesteps, (len(z0),), device=z0.device)
+        noise = torch.randn_like(z0)
+        zt = self.schedule.add_noise(z0, noise, t)
+        target = self.schedule.target(self.config.prediction, z0, noise, t)
+        mse = F.mse_loss(self.net(zt, t).float(), target)
+        return {"loss": mse, "mse": mse.detach()}
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        scheduler: str | Scheduler | None = None,
+        steps: int | None = None,
+        eta: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        if not isinstance(n, int) or n < 1:
+            raise GenzooError(f"number of samples must be a positive integer, got {n!r}")
+        if float(self.latent_scale) == 0:
+            raise GenzooError("this ldm has not been trained yet (its latent scale is unset)")
+        sched = make_scheduler(
+            scheduler or self.config.sampler,
+            self.schedule,
+            self.config.prediction,
+            None,
+            self.config.eta if eta is None else eta,
+        )
+        sched.set_timesteps(self.config.sample_steps if steps is None else steps)
+        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+        for t in sched.timesteps:
+            out = self.net(z, torch.full((n,), t, device=z.device, dtype=torch.long)).float()
+            z = sched.step(out, t, z, generator)
+        return self.decode(z)
