@@ -142,7 +142,7 @@ def fit(
     train_loader = make_loader(data, batch_size, shuffle=True, num_workers=num_workers)
     val_loader = make_loader(val_data, batch_size, shuffle=False) if val_data is not None else None
     resume = ckpt_dir / LAST if ckpt_dir is not None and (ckpt_dir / LAST).is_file() else None
-    if resume is not None and trainer.is_global_zero and progress:
+    if resume is not None and trainer.is_global_zero:
         print(f"genzoo: resuming from {resume}")
     trainer.fit(lit, train_loader, val_loader, ckpt_path=str(resume) if resume else None)
     if ckpt_dir is not None:
