@@ -67,7 +67,8 @@ def main() -> None:
         return pythae_run(py, "time", TIME_EPOCHS)["images_per_s"]
 
     speeds = interleaved_medians({"genzoo": g, "pythae": p}, repeats=3)
-    budget = f"{TIME_EPOCHS} epoch(s) ({TIME_EPOCHS * 32} steps), batch {BATCH}, fp32, 1 thread, median of 3 interleaved runs"
+    budget = (f"{TIME_EPOCHS} epoch(s) ({TIME_EPOCHS * 32} steps), batch {BATCH}, fp32, 1 thread, "
+              "median of 3 interleaved runs")
     for system, v in speeds.items():
         res.add(task, system, "train_images_per_s", v, True, budget)
     res.add(task, "genzoo", "speedup_vs_pythae", speeds["genzoo"] / speeds["pythae"], True, budget)

@@ -47,3 +47,13 @@ def test_list_shows_models_and_datasets(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "vae" in out and "cvae" in out and "mnist5k" in out
+
+
+def test_sampler_options_reach_the_model_or_fail_in_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--data", "digits", "--max-steps", "2", "--out", str(run), "--no-progress"]) == 0
+    assert main(["sample", str(run), "-n", "4", "-s", "temperature=0.5", "-o", str(tmp_path / "a.npy")]) == 0
+    arr = np.load(tmp_path / "a.npy")
+    assert arr.shape == (4, 1, 8, 8) and 0 <= arr.min() and arr.max() <= 1
+    assert main(["sample", str(run), "-s", "steps=3"]) == 2
+    assert "does not take these sampler options" in capsys.readouterr().err

@@ -106,10 +106,15 @@ def cmd_sample(args: argparse.Namespace) -> None:
         images = torch.cat([interpolate(model, data[2 * i][0], data[2 * i + 1][0], steps=10) for i in range(4)])
         save_grid(images, out, nrow=10, scale=args.scale)
     else:
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = parse_overrides(args.sample_option)
         if args.label is not None:
             kwargs["labels"] = torch.full((args.n,), args.label)
-        images = model.sample(args.n, **kwargs)
+        try:
+            images = model.sample(args.n, **kwargs)
+        except TypeError as e:
+            if not args.sample_option:
+                raise
+            raise GenzooError(f"model {model.model_name!r} does not take these sampler options ({e})") from None
         if out.suffix == ".npy":
             import numpy as np
 
@@ -169,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=64)
     p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npy array")
     p.add_argument("--label", type=int, default=None, help="class for conditional models")
+    p.add_argument("-s", "--sample-option", action="append", default=[],
+                   help="sampler option key=value, e.g. -s scheduler=dpm++ -s steps=20 -s guidance_scale=3")
     p.add_argument("--interpolate", action="store_true", help="write latent interpolation strips instead")
     p.add_argument("--scale", type=int, default=2, help="enlarge the PNG by this factor")
     p.add_argument("--seed", type=int, default=0)
