@@ -180,7 +180,6 @@ def cmd_stylize_video(args: argparse.Namespace) -> None:
     from genzoo.models.style.images import load_image, resize_longest
     from genzoo.models.style.video_style import pan_zoom_video, read_video, stylize_video, write_video
 
-    model = _load_fast(args.run)
     if args.pan_zoom:
         if args.pan_zoom < 2:
             raise GenzooError(f"--pan-zoom needs at least 2 frames, got {args.pan_zoom}")
@@ -193,6 +192,7 @@ def cmd_stylize_video(args: argparse.Namespace) -> None:
     else:
         frames, fps = read_video(args.input, args.max_frames)
         frames = resize_longest(frames, args.size)
+    model = _load_fast(args.run)
     out = stylize_video(frames, model.stylize, consistent=args.mode == "consistent", blend=args.blend)
     write_video(out, args.output, args.fps or fps)
     print(f"genzoo: wrote {args.output} ({len(out)} frames, {args.mode})")

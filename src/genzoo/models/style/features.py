@@ -146,7 +146,7 @@ class VGGFeatures(FeatureExtractor):
 class RandomFeatures(FeatureExtractor):
     """Random multi-scale ReLU filters: a fixed, seeded filter bank applied to an image pyramid.
 
-    At each scale s the image is average-pooled by s and convolved with `filters` random zero-mean
+    At each scale s the image is average-pooled by s and convolved with `filters` random unit-norm
     `kernel`x`kernel` filters, so receptive fields span kernel*s pixels (7..56 by default) at the cost of a
     single small convolution per scale. Layers are named s1, s2, s4, s8.
     """
@@ -164,7 +164,6 @@ class RandomFeatures(FeatureExtractor):
         self.content_layers = (self.layers[min(1, len(self.layers) - 1)],)
         for s in self.scales:
             w = torch.randn(filters, 3, kernel, kernel, generator=g)
-            w = w - w.mean(dim=(1, 2, 3), keepdim=True)  # zero-mean: respond to structure, not brightness
             w = w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
             self.register_buffer(f"w{s}", w, persistent=False)
             self.register_buffer(f"b{s}", 0.05 * torch.randn(filters, generator=g), persistent=False)
@@ -180,11 +179,7 @@ class RandomFeatures(FeatureExtractor):
             if name not in layers:
                 continue
             h = F.avg_pool2d(x, s) if s > 1 else x
-            h = (
-                F.pad(h, [self.kernel // 2] * 4, mode="reflect")
-                if min(h.shape[-2:]) > self.kernel // 2
-                else h
-            )
+            h = F.pad(h, [self.kernel // 2] * 4, mode="replicate")  # works for any size, unlike reflect
             out[name] = F.relu(F.conv2d(h, getattr(self, f"w{s}"), getattr(self, f"b{s}")))
         return out
 
@@ -235,7 +230,8 @@ def map_vgg_state_dict(state: dict[str, Tensor], model: VGGFeatures) -> dict[str
     for key, target in own.items():
         if key not in state:
             raise GenzooError(
-                f"VGG weights lack {key}: not a torchvision {len(own) // 2}-conv VGG state dict"
+                f"VGG weights lack {key}: not a torchvision VGG with {len(own) // 2} convolutions "
+                "(vgg16 has 13, vgg19 has 16)"
             )
         value = state[key]
         if tuple(value.shape) != tuple(target.shape):
