@@ -367,3 +367,19 @@ def test_cli_train_stylize_and_video(tmp_path) -> None:
     )
     frames, _ = read_video(video)
     assert frames.shape == (4, 3, 24, 32)
+
+
+def test_trained_features_train_cache_and_reload(tmp_path, monkeypatch) -> None:
+    from genzoo.models.style.features import build_features, trained_features
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    net = trained_features(steps=3)
+    assert net.kind == "trained" and list((tmp_path / "style").glob("*.safetensors"))
+    again = trained_features(steps=3)  # from the cache: identical weights
+    assert all(
+        torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values(), strict=True)
+    )
+    out = net(torch.rand(1, 3, 32, 32), net.style_layers)
+    assert set(out) == set(net.style_layers) and len(net.style_layers) == 4
+    with pytest.raises(GenzooError, match="unknown feature network"):
+        build_features("inception")

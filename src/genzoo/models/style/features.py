@@ -146,7 +146,7 @@ class VGGFeatures(FeatureExtractor):
 class RandomFeatures(FeatureExtractor):
     """Random multi-scale ReLU filters: a fixed, seeded filter bank applied to an image pyramid.
 
-    At each scale s the image is average-pooled by s and convolved with `filters` random unit-norm
+    At each scale s the image is downsampled by s (antialiased) and convolved with `filters` random unit-norm
     `kernel`x`kernel` filters, so receptive fields span kernel*s pixels (7..56 by default) at the cost of a
     single small convolution per scale. Layers are named s1, s2, s4, s8.
     """
@@ -178,7 +178,9 @@ class RandomFeatures(FeatureExtractor):
             name = f"s{s}"
             if name not in layers:
                 continue
-            h = F.avg_pool2d(x, s) if s > 1 else x
+            # a triangle (antialiased bilinear) downsample: box pooling with stride s would make the
+            # gradient piecewise constant on s x s blocks and paint blocky artefacts into the result
+            h = F.interpolate(x, scale_factor=1 / s, mode="bilinear", antialias=True) if s > 1 else x
             h = F.pad(h, [self.kernel // 2] * 4, mode="replicate")  # works for any size, unlike reflect
             out[name] = F.relu(F.conv2d(h, getattr(self, f"w{s}"), getattr(self, f"b{s}")))
         return out
@@ -268,7 +270,7 @@ def load_vgg(
 TRAINED_PLAN: tuple[int | str, ...] = (32, 32, "M", 64, 64, "M", 128, 128, "M", 128, "M")
 
 
-def trained_features(steps: int = 600, seed: int = 0) -> VGGFeatures:
+def trained_features(steps: int = 400, seed: int = 0) -> VGGFeatures:
     """A small VGG trained by rotation prediction on `photos` patches, cached under $GENZOO_CACHE/style."""
     from safetensors.torch import load_file, save_file
 
@@ -293,7 +295,7 @@ def _train_rotation(net: VGGFeatures, steps: int, seed: int) -> None:
     import genzoo as gz
 
     torch.manual_seed(seed)
-    data = gz.data.load("photos", split="train", patch=64, n=4096, seed=seed).images
+    data = gz.data.load("photos", split="train", patch=48, n=4096, seed=seed).images
     head = nn.Linear(net.out_channels, 4)
     params = list(net.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
@@ -301,7 +303,7 @@ def _train_rotation(net: VGGFeatures, steps: int, seed: int) -> None:
     last = net.layers[-1]
     net.train()
     for _ in range(steps):
-        x = data[torch.randint(0, len(data), (64,))]
+        x = data[torch.randint(0, len(data), (32,))]
         k = torch.randint(0, 4, (len(x),))
         x = torch.stack([torch.rot90(xi, int(ki), dims=(1, 2)) for xi, ki in zip(x, k, strict=True)])
         h = net(x, [last])[last].mean(dim=(2, 3))
