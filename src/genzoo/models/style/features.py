@@ -181,7 +181,8 @@ class RandomFeatures(FeatureExtractor):
             # a triangle (antialiased bilinear) downsample: box pooling with stride s would make the
             # gradient piecewise constant on s x s blocks and paint blocky artefacts into the result
             h = F.interpolate(x, scale_factor=1 / s, mode="bilinear", antialias=True) if s > 1 else x
-            h = F.pad(h, [self.kernel // 2] * 4, mode="replicate")  # works for any size, unlike reflect
+            if min(h.shape[-2:]) < self.kernel:  # only tiny images are padded: padding over-weights borders
+                h = F.pad(h, [self.kernel // 2] * 4, mode="replicate")
             out[name] = F.relu(F.conv2d(h, getattr(self, f"w{s}"), getattr(self, f"b{s}")))
         return out
 
