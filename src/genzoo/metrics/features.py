@@ -67,7 +67,7 @@ def train_feature_net(train: Dataset, test: Dataset | None = None, epochs: int =
     torch.manual_seed(seed)
     net = FeatureNet(images.shape[1], n_classes)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    steps = epochs * max(1, len(images) // 128)
+    steps = max(300, epochs * (len(images) // 128))  # small sets (digits: 1437 images) still get enough steps
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     net.train()
     for _ in range(steps):
