@@ -6,6 +6,7 @@ torchmetrics Inception network available (internet, torch-fidelity), pass `featu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -38,7 +39,9 @@ def sample_metrics(real: Tensor, fake: Tensor, dataset: str, train: Dataset, tes
         out["fid_classifier"] = float(fid.compute())
     if "kid" in which:
         subset = min(len(real), len(fake), 500)
-        kid = KernelInceptionDistance(feature=net, subset_size=subset, subsets=50)
+        with warnings.catch_warnings():  # "saves all features in a buffer": intended, we pass ~1000 images
+            warnings.simplefilter("ignore", UserWarning)
+            kid = KernelInceptionDistance(feature=net, subset_size=subset, subsets=50)
         kid.update(real, real=True)
         kid.update(fake, real=False)
         out["kid_classifier"] = float(kid.compute()[0])
