@@ -158,6 +158,10 @@ class FlowModel(GenerativeModel):
     def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
         raise NotImplementedError
 
+    def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
+        """Fused Adam: flows hold many small tensors, so per-tensor optimizer overhead shows."""
+        return [torch.optim.Adam(self.parameters(), lr=lr, fused=True)]
+
     def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
         raise NotImplementedError
 

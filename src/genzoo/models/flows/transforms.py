@@ -33,11 +33,7 @@ def _knots(raw: Tensor, bound: float, min_size: float) -> tuple[Tensor, Tensor]:
     """Bin sizes from unnormalised logits, and cumulative knot positions from -bound to bound."""
     bins = raw.shape[-1]
     size = min_size + (1 - min_size * bins) * torch.softmax(raw, dim=-1)
-    cum = F.pad(torch.cumsum(size, dim=-1), (1, 0))
-    cum = 2 * bound * cum - bound
-    cum = torch.cat(
-        [torch.full_like(cum[..., :1], -bound), cum[..., 1:-1], torch.full_like(cum[..., :1], bound)], -1
-    )
+    cum = F.pad(torch.cumsum(size, dim=-1), (1, 0)) * (2 * bound) - bound
     return cum[..., 1:] - cum[..., :-1], cum
 
 
@@ -55,24 +51,22 @@ def rq_spline(
     map is continuously differentiable there.
     """
     bins = (params.shape[-1] + 1) // 3
-    w_raw, h_raw, d_raw = params[..., :bins], params[..., bins : 2 * bins], params[..., 2 * bins :]
-    widths, cum_w = _knots(w_raw, bound, min_size)
-    heights, cum_h = _knots(h_raw, bound, min_size)
-    d = min_derivative + F.softplus(d_raw + 0.5413)  # softplus(0.5413) ~ 1: starts near the identity
-    one = torch.ones_like(d[..., :1])
-    derivs = torch.cat([one, d, one], dim=-1)
+    widths, cum_w = _knots(params[..., :bins], bound, min_size)
+    heights, cum_h = _knots(params[..., bins : 2 * bins], bound, min_size)
+    d = min_derivative + F.softplus(params[..., 2 * bins :] + 0.5413)  # softplus(0.5413) ~ 1: near identity
+    derivs = F.pad(d, (1, 1), value=1.0)
 
     inside = (x >= -bound) & (x <= bound)
     xc = x.clamp(-bound, bound)
     knots = cum_h if inverse else cum_w
-    idx = (torch.sum(xc[..., None] >= knots[..., 1:-1], dim=-1)).clamp(0, bins - 1)[..., None]
-
-    x_k = cum_w.gather(-1, idx)[..., 0]
-    w_k = widths.gather(-1, idx)[..., 0]
-    y_k = cum_h.gather(-1, idx)[..., 0]
-    h_k = heights.gather(-1, idx)[..., 0]
-    d_k = derivs.gather(-1, idx)[..., 0]
-    d_k1 = derivs.gather(-1, idx + 1)[..., 0]
+    idx = torch.sum(xc[..., None] >= knots[..., 1:-1], dim=-1, keepdim=True)
+    # one gather for all six per-bin quantities instead of six
+    table = torch.stack(
+        [cum_w[..., :-1], widths, cum_h[..., :-1], heights, derivs[..., :-1], derivs[..., 1:]], -1
+    )
+    x_k, w_k, y_k, h_k, d_k, d_k1 = table.gather(-2, idx[..., None].expand(*idx.shape, 6))[..., 0, :].unbind(
+        -1
+    )
     delta = h_k / w_k
     two = d_k + d_k1 - 2 * delta
 
@@ -86,17 +80,15 @@ def rq_spline(
         out = theta * w_k + x_k
     else:
         theta = (xc - x_k) / w_k
-        out = y_k + h_k * (delta * theta.pow(2) + d_k * theta * (1 - theta)) / (
-            delta + two * theta * (1 - theta)
-        )
     theta_1m = theta * (1 - theta)
     denom = delta + two * theta_1m
+    if not inverse:
+        out = y_k + h_k * (delta * theta.pow(2) + d_k * theta_1m) / denom
     deriv_num = delta.pow(2) * (d_k1 * theta.pow(2) + 2 * delta * theta_1m + d_k * (1 - theta).pow(2))
     logdet = torch.log(deriv_num) - 2 * torch.log(denom)
     if inverse:
         logdet = -logdet
-    y = torch.where(inside, out, x)
-    return y, torch.where(inside, logdet, torch.zeros_like(logdet))
+    return torch.where(inside, out, x), torch.where(inside, logdet, torch.zeros_like(logdet))
 
 
 def apply(kind: str, x: Tensor, params: Tensor, inverse: bool, bound: float) -> tuple[Tensor, Tensor]:
