@@ -13,7 +13,7 @@ system with its own optimizer: genzoo's `optimizers_for` is fused Adam, the anch
 three systems, interleaved A, B, C, A, B, C, ... with the median of the repeats, on one thread
 (the machine is shared, and small models run fastest single-threaded).
 
-    PYTHONPATH=src python benchmarks/flows.py [--tasks breast_cancer,digits64] [--steps 1500]
+    PYTHONPATH=src python benchmarks/flows.py [--tasks breast_cancer,digits64] [--steps 1500] [--append]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Results, interleaved_medians, throughput  # noqa: E402
+from common import RESULTS, Results, interleaved_medians, throughput  # noqa: E402
 
 import genzoo as gz  # noqa: E402
 from genzoo.models.autoregressive.common import prepare_input  # noqa: E402
@@ -147,6 +147,18 @@ def step_fn(module: nn.Module, log_prob: Callable, x: torch.Tensor) -> Callable[
     return step
 
 
+def gaussian_baseline(res: Results, task: str) -> None:
+    """Test NLL of one full-covariance Gaussian fitted to the training rows: the bar a flow must clear."""
+    import numpy as np
+    from scipy.stats import multivariate_normal
+
+    train, test = (gz.data.load(task, split=s).x.double().numpy() for s in ("train", "test"))
+    nll = float(-multivariate_normal(train.mean(0), np.cov(train.T)).logpdf(test).mean())
+    res.add(
+        f"{task}-gaussian", "gaussian", "nll_nats", nll, False, "closed form: training mean and covariance"
+    )
+
+
 def run_task(res: Results, task: str, kind: str, steps: int) -> None:
     train, val, test = (gz.data.load(task, split=s) for s in ("train", "val", "test"))
     dim = train.x.shape[1]
@@ -214,14 +226,18 @@ def run_task(res: Results, task: str, kind: str, steps: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tasks", default="breast_cancer,digits64")
+    ap.add_argument("--tasks", default="breast_cancer")
     ap.add_argument("--kinds", default="realnvp,maf,nsf")
     ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--append", action="store_true", help="keep the rows already in flows.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     res = Results("flows")
+    if args.append and (RESULTS / "flows.json").is_file():
+        res.rows = json.loads((RESULTS / "flows.json").read_text())["rows"]
     for task in args.tasks.split(","):
-        for kind in args.kinds.split(","):
+        gaussian_baseline(res, task)
+        for kind in filter(None, args.kinds.split(",")):
             run_task(res, task, kind, args.steps)
 
 

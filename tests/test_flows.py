@@ -211,3 +211,28 @@ def test_bad_input_is_one_clear_error(tmp_path) -> None:
         _model("glow", (1, 6, 6), levels=2)
     assert main(["train", "realnvpp", "--data", "moons", "--out", str(tmp_path / "x")]) == 2
     assert main(["train", "nsf", "--data", "moons", "--out", str(tmp_path / "x"), "-o", "bins=lots"]) == 2
+
+
+def test_argmax_flow_on_characters() -> None:
+    torch.manual_seed(0)
+    train = gz.data.load("pydoc_chars", seq_len=16)
+    m = gz.create("argmax_flow", data=train, context=32, embed=16, num_layers=2, hidden=(32,))
+    x = train.windows[:64]
+    before = m.loss((x, None))["loss"].item()
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    for _ in range(40):
+        loss = m.loss((x, None))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    m.eval()
+    assert m.loss((x, None))["loss"].item() < before - 0.5
+    one, many = m.log_prob(x, k=1), m.log_prob(x, k=16)
+    assert (one < 0).all() and float(many.mean()) > float(
+        one.mean()
+    )  # importance sampling tightens the bound
+    s = m.sample(3, length=20)
+    assert s.shape == (3, 20) and s.min() >= 0 and s.max() < train.info.extra["vocab_size"]
+    assert len(train.decode(s[0])) == 20
+    with pytest.raises(GenzooError, match="integer"):
+        m.log_prob(torch.rand(2, 16))
