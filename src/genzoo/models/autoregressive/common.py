@@ -6,7 +6,6 @@ or feature vectors into one conditioning vector, so it lives in one place.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -85,6 +84,3 @@ def prepare_input(model: Any, batch: Any) -> tuple[Tensor, Tensor | None]:
     x = check_data(model, x)
     return x, context_vector(model, labels, len(x), context)
 
-
-def num_dims(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)
