@@ -159,8 +159,14 @@ class FlowModel(GenerativeModel):
         raise NotImplementedError
 
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
-        """Fused Adam: flows hold many small tensors, so per-tensor optimizer overhead shows."""
-        return [torch.optim.Adam(self.parameters(), lr=lr, fused=True)]
+        """Fused Adam: flows hold many small tensors, so per-tensor optimizer overhead shows.
+
+        Falls back to plain Adam where the fused kernel is missing (older torch on CPU, other devices).
+        """
+        try:
+            return [torch.optim.Adam(self.parameters(), lr=lr, fused=True)]
+        except RuntimeError:
+            return [torch.optim.Adam(self.parameters(), lr=lr)]
 
     def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
         raise NotImplementedError
