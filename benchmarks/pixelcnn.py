@@ -114,6 +114,13 @@ def main() -> None:
             save_grid(
                 samples.cpu(), RESULTS / f"{args.name}_{name}.png", nrow=int(math.sqrt(n)) or 1, scale=2
             )
+        if is_pixel and n:
+            # completion: the top half of n test digits is given, the bottom half sampled (3 draws each)
+            x = test.images[:n].to(args.device)
+            observed = torch.zeros_like(x, dtype=torch.bool)
+            observed[:, :, : x.shape[2] // 2] = True
+            rows = [x.cpu()] + [model.complete(x, observed).cpu() for _ in range(3)]
+            save_grid(torch.cat(rows), RESULTS / f"{args.name}_{name}_completion.png", nrow=n, scale=2)
         model.cpu()
 
 
