@@ -1,7 +1,8 @@
 """Flows side by side with normflows and zuko: tabular density estimation (RealNVP, MAF, NSF).
 
 Same data (standardised with training statistics, fixed train/val/test split), same architecture size
-(4 transforms, conditioner MLPs with two hidden layers of 64; parameter counts in each row), same optimiser
+(4 transforms, conditioner MLPs with two hidden layers of 64; parameter counts in each row: equal for
+RealNVP and MAF, larger for the anchors' NSF conditioners), same optimiser
 (Adam, lr 1e-3, batch 64, gradient-norm clip 1), same step budget, same validation schedule (every 25
 steps, stop after 10 validations without improvement) and, for every system, the test NLL of its
 best-validation weights: with a few hundred rows all of them overfit long before the budget ends, so a
