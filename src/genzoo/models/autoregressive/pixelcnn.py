@@ -1,0 +1,269 @@
+"""PixelCNN (van den Oord et al. 2016a) and Gated PixelCNN (van den Oord et al. 2016b).
+
+p(x) = prod_i p(x_i | x_<i) in raster order, so `log_prob` is exact. Each pixel's conditional is a
+softmax over the intensity levels ("categorical": bits/dim on 8-bit images) or a Bernoulli ("bernoulli":
+dynamically binarised training, the usual binarised-MNIST NLL). The channels of one pixel are modelled
+as independent given the previous pixels (the R->G->B split inside a pixel is left out; the likelihood
+stays exact). PixelCNN's stacked masked convolutions have a blind spot; Gated PixelCNN's vertical and
+horizontal stacks do not, and both accept a class label.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genzoo.base import GenerativeModel
+from genzoo.data.info import DataInfo
+from genzoo.errors import GenzooError
+from genzoo.models.autoregressive.common import check_data, context_vector, image_levels, prepare_input
+from genzoo.registry import register_model
+
+LIKELIHOODS = ("categorical", "bernoulli")
+
+
+class MaskedConv2d(nn.Conv2d):
+    """Convolution whose kernel only sees rows above the centre, and in the centre row the columns to the
+    left (plus the centre itself when `include_centre`); `rows_only` drops the centre row entirely (the
+    vertical stack) and a height-1 kernel is a horizontal-stack convolution."""
+
+    def __init__(
+        self, cin: int, cout: int, kernel: tuple[int, int], include_centre: bool, rows_only: bool = False
+    ) -> None:
+        kh, kw = kernel
+        super().__init__(cin, cout, kernel, padding=(kh // 2, kw // 2))
+        mask = torch.zeros(kh, kw)
+        mask[: kh // 2] = 1
+        if rows_only:
+            if include_centre:
+                mask[kh // 2] = 1
+        else:
+            mask[kh // 2, : kw // 2 + (1 if include_centre else 0)] = 1
+        self.register_buffer("mask", mask[None, None], persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+def _gate(x: Tensor) -> Tensor:
+    a, b = x.chunk(2, 1)
+    return torch.tanh(a) * torch.sigmoid(b)
+
+
+class GatedLayer(nn.Module):
+    """One gated layer: the vertical stack sees only rows strictly above; the horizontal stack sees the
+    pixels to the left in the current row plus the vertical stack, so nothing above-right is missed."""
+
+    def __init__(self, cin: int, channels: int, kernel: int, first: bool, cond_dim: int) -> None:
+        super().__init__()
+        self.first = first
+        # first layer: vertical rows < i, horizontal cols < j. Later: their own features up to (and at) i / j.
+        self.v_conv = MaskedConv2d(
+            cin, 2 * channels, (kernel, kernel), include_centre=not first, rows_only=True
+        )
+        self.h_conv = MaskedConv2d(cin, 2 * channels, (1, kernel), include_centre=not first)
+        self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.h_out = nn.Conv2d(channels, channels, 1)
+        self.cond = nn.Linear(cond_dim, 4 * channels) if cond_dim else None
+
+    def forward(self, v: Tensor, h: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor]:
+        v_feat = self.v_conv(v)
+        h_feat = self.h_conv(h) + self.v_to_h(v_feat)
+        if self.cond is not None and cond is not None:
+            cv, ch = self.cond(cond)[:, :, None, None].chunk(2, 1)
+            v_feat, h_feat = v_feat + cv, h_feat + ch
+        h_new = self.h_out(_gate(h_feat))
+        return _gate(v_feat), h_new if self.first else h + h_new
+
+
+class ResidualMaskedBlock(nn.Module):
+    """PixelCNN residual block: 1x1 down, masked 3x3 (centre included), 1x1 up."""
+
+    def __init__(self, channels: int, cond_dim: int) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(2 * channels, channels, 1)
+        self.conv = MaskedConv2d(channels, channels, (3, 3), include_centre=True)
+        self.up = nn.Conv2d(channels, 2 * channels, 1)
+        self.cond = nn.Linear(cond_dim, channels) if cond_dim else None
+
+    def forward(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        h = self.conv(F.relu(self.down(F.relu(x))))
+        if self.cond is not None and cond is not None:
+            h = h + self.cond(cond)[:, :, None, None]
+        return x + self.up(F.relu(h))
+
+
+@dataclass
+class PixelCNNConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    channels: int = 64
+    num_layers: int = 5
+    kernel: int = 3  # gated stacks / residual blocks; PixelCNN's first layer is 7x7
+    likelihood: str = "categorical"  # or "bernoulli" (dynamically binarised)
+    intensity_levels: int = 256
+    num_classes: int = 0
+
+
+class PixelModel(GenerativeModel):
+    """What PixelCNN and Gated PixelCNN share: likelihoods, exact log_prob, sampling and completion."""
+
+    Config = PixelCNNConfig
+    default_lr = 1e-3
+    default_precision = "32-true"
+
+    def __init__(self, config: PixelCNNConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        if config.likelihood not in LIKELIHOODS:
+            raise GenzooError(f"unknown likelihood {config.likelihood!r}; choose one of {LIKELIHOODS}")
+        if config.kernel < 3 or config.kernel % 2 == 0:
+            raise GenzooError(f"kernel must be odd and at least 3, got {config.kernel}")
+        c = config.image_shape[0]
+        self.per_channel = config.intensity_levels if config.likelihood == "categorical" else 1
+        self.build(c, config.channels, c * self.per_channel, config.num_classes)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.config.image_shape)
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        if info.kind != "image" or info.shape is None or len(info.shape) != 3:
+            raise GenzooError(f"model {cls.model_name!r} needs image data; {info.name!r} is {info.kind} data")
+        return {"image_shape": tuple(info.shape), "intensity_levels": image_levels(info)}
+
+    def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
+        raise NotImplementedError
+
+    def network(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    # -- likelihood ---------------------------------------------------------------------------------------
+    def _targets(self, x: Tensor, dynamic: bool) -> Tensor:
+        """Integer levels (categorical) or 0/1 pixels (bernoulli: sampled in training, else thresholded)."""
+        if self.config.likelihood == "categorical":
+            return torch.round(x.clamp(0, 1) * (self.config.intensity_levels - 1))
+        return torch.bernoulli(x.clamp(0, 1)) if dynamic else (x > 0.5).float()
+
+    def _net_input(self, t: Tensor) -> Tensor:
+        top = self.config.intensity_levels - 1 if self.config.likelihood == "categorical" else 1
+        return t * (2.0 / top) - 1.0
+
+    def _logits(self, t: Tensor, cond: Tensor | None) -> Tensor:
+        n, c, h, w = t.shape
+        return self.network(self._net_input(t), cond).view(n, c, self.per_channel, h, w)
+
+    def _log_prob_targets(self, t: Tensor, cond: Tensor | None) -> Tensor:
+        logits = self._logits(t, cond)
+        if self.config.likelihood == "categorical":
+            lp = -F.cross_entropy(logits.movedim(2, 1), t.long(), reduction="none")
+        else:
+            lp = -F.binary_cross_entropy_with_logits(logits[:, :, 0], t, reduction="none")
+        return lp.flatten(1).sum(1)
+
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        x, cond = prepare_input(self, batch)
+        nll = -self._log_prob_targets(self._targets(x, dynamic=self.training), cond).mean()
+        d = math.prod(self.data_shape)
+        return {"loss": nll / d, "nll": nll, "bits_per_dim": nll.detach() / (d * math.log(2))}
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Exact log P(x) in nats of the discrete image (its levels; binarised at 0.5 for "bernoulli")."""
+        x = check_data(self, x)
+        return self._log_prob_targets(self._targets(x, dynamic=False), context_vector(self, labels, len(x)))
+
+    # -- sampling -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, labels: Tensor | int | None = None, temperature: float = 1.0) -> Tensor:
+        if n < 1:
+            raise GenzooError(f"number of samples must be at least 1, got {n}")
+        x = torch.zeros(n, *self.data_shape, device=self.device)
+        return self.complete(x, torch.zeros_like(x, dtype=torch.bool), labels=labels, temperature=temperature)
+
+    @torch.no_grad()
+    def complete(
+        self, x: Tensor, observed: Tensor, labels: Tensor | int | None = None, temperature: float = 1.0
+    ) -> Tensor:
+        """Sample the pixels where `observed` is False, in raster order, keeping the observed ones.
+
+        Exact conditional sampling when the observed pixels precede the missing ones in raster order
+        (e.g. the top half is given); images come back in [0, 1].
+        """
+        x = check_data(self, x)
+        observed = observed.to(self.device).bool().expand_as(x)
+        cond = context_vector(self, labels, len(x))
+        t = self._targets(x, dynamic=False)
+        top = self.config.intensity_levels - 1 if self.config.likelihood == "categorical" else 1
+        _, _, h, w = x.shape
+        for i in range(h):
+            for j in range(w):
+                if bool(observed[:, :, i, j].all()):
+                    continue
+                logits = self._logits(t, cond)[:, :, :, i, j] / temperature  # (N, C, P)
+                if self.config.likelihood == "categorical":
+                    new = torch.distributions.Categorical(logits=logits).sample().float()
+                else:
+                    new = torch.bernoulli(torch.sigmoid(logits[..., 0]))
+                t[:, :, i, j] = torch.where(observed[:, :, i, j], t[:, :, i, j], new)
+        return t / top
+
+
+@register_model(
+    "pixelcnn",
+    "autoregressive",
+    ("sample", "log_prob", "class_condition"),
+    "PixelCNN: masked convolutions (mask A then B), exact likelihood",
+)
+class PixelCNN(PixelModel):
+    """Original PixelCNN: a 7x7 mask-A convolution, residual blocks of mask-B 3x3 convolutions, 1x1 head."""
+
+    def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
+        self.first = MaskedConv2d(cin, 2 * channels, (7, 7), include_centre=False)
+        self.first_cond = nn.Linear(cond_dim, 2 * channels) if cond_dim else None
+        self.blocks = nn.ModuleList(
+            [ResidualMaskedBlock(channels, cond_dim) for _ in range(self.config.num_layers)]
+        )
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(2 * channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, cout, 1)
+        )
+
+    def network(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        h = self.first(x)
+        if self.first_cond is not None and cond is not None:
+            h = h + self.first_cond(cond)[:, :, None, None]
+        for block in self.blocks:
+            h = block(h, cond)
+        return self.head(h)
+
+
+@register_model(
+    "gated_pixelcnn",
+    "autoregressive",
+    ("sample", "log_prob", "class_condition"),
+    "Gated PixelCNN: vertical+horizontal stacks (no blind spot), class-conditional option",
+)
+class GatedPixelCNN(PixelModel):
+    """Gated PixelCNN: gated tanh*sigmoid units, vertical and horizontal stacks, optional class label."""
+
+    def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
+        k = self.config.kernel
+        self.layers = nn.ModuleList(
+            [
+                GatedLayer(cin if i == 0 else channels, channels, k, i == 0, cond_dim)
+                for i in range(self.config.num_layers)
+            ]
+        )
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, cout, 1)
+        )
+
+    def network(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        v = h = x
+        for layer in self.layers:
+            v, h = layer(v, h, cond)
+        return self.head(h)

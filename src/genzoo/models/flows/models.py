@@ -1,0 +1,403 @@
+"""The flow models: RealNVP, Glow, MAF and NSF, on vectors and on images.
+
+All four share `FlowModel`: a standard-normal base, an invertible stack built by the subclass, exact
+`log_prob`, `sample`, `encode`/`decode`, and optional conditioning (class one-hot and/or a context vector).
+
+Images: pixels k in {0..L-1} are dequantised y = (k + u) / L with u ~ U(0, 1)^D, mapped to logit space
+w = logit(a + (1 - 2a) y) (log-det counted), and `log_prob` returns log p(y) - D log L — a lower bound on
+the log-probability of the discrete image, so `bits_per_dim` of it is the number the papers report
+(the [0, 255] -> [0, 1] scaling costs log2(256) = 8 bits per dimension; see `metrics.likelihood`).
+RealNVP and Glow use convolutional multi-scale architectures on images; MAF and NSF flatten images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.base import GenerativeModel
+from genzoo.data.info import DataInfo
+from genzoo.errors import GenzooError
+from genzoo.metrics.likelihood import bits_per_dim
+from genzoo.models.autoregressive.common import check_data, context_vector, image_levels, prepare_input
+from genzoo.models.flows.layers import (
+    ActNorm,
+    Autoregressive,
+    FlowLayer,
+    ImageCoupling,
+    InvertibleLinearLU,
+    Squeeze,
+    VectorCoupling,
+    channel_mask,
+    checkerboard,
+)
+from genzoo.registry import register_model
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class Chain(FlowLayer):
+    """Layers applied in order; log-determinants add up."""
+
+    def __init__(self, layers: list[FlowLayer]) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        logdet = x.new_zeros(len(x))
+        for layer in self.layers:
+            x, ld = layer(x, context)
+            logdet = logdet + ld
+        return x, logdet
+
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        for layer in reversed(self.layers):
+            z = layer.inverse(z, context)
+        return z
+
+
+class MultiScale(FlowLayer):
+    """Multi-scale image flow (Dinh et al. 2017): after each level but the last, half the channels leave
+    as latents (standard-normal prior) and the rest go deeper. Forward returns the flat latent (N, D)."""
+
+    def __init__(self, levels: list[Chain], shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.levels = nn.ModuleList(levels)
+        self.shapes: list[tuple[int, ...]] = []  # shape of each latent piece, in forward order
+        c, h, w = shape
+        for level in levels:
+            for layer in level.layers:
+                if isinstance(layer, Squeeze):
+                    c, h, w = c * 4, h // 2, w // 2
+            if level is not levels[-1]:
+                self.shapes.append((c - c // 2, h, w))
+                c = c // 2
+        self.shapes.append((c, h, w))
+
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out, logdet = [], x.new_zeros(len(x))
+        for i, level in enumerate(self.levels):
+            x, ld = level(x, context)
+            logdet = logdet + ld
+            if i < len(self.levels) - 1:
+                keep = x.shape[1] // 2
+                out.append(x[:, keep:].flatten(1))
+                x = x[:, :keep]
+        out.append(x.flatten(1))
+        return torch.cat(out, 1), logdet
+
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        sizes = [math.prod(s) for s in self.shapes]
+        pieces = [p.view(len(z), *s) for p, s in zip(torch.split(z, sizes, 1), self.shapes, strict=True)]
+        x = pieces[-1]
+        for i in range(len(self.levels) - 1, -1, -1):
+            if i < len(self.levels) - 1:
+                x = torch.cat([x, pieces[i]], 1)
+            x = self.levels[i].inverse(x, context)
+        return x
+
+
+@dataclass
+class FlowConfig:
+    data_shape: tuple[int, ...] = (2,)
+    kind: str = "vector"  # "vector" or "image"
+    num_layers: int = 6  # vector data: transforms in the stack; images: steps per level (RealNVP/Glow)
+    hidden: tuple[int, ...] = (64, 64)  # conditioner MLP widths (vectors, and flattened images for MAF/NSF)
+    channels: int = 64  # conditioner CNN width for RealNVP/Glow images
+    levels: int = 2  # multi-scale levels for RealNVP/Glow images
+    num_classes: int = 0  # > 0: class-conditional (sample(n, labels=...))
+    context_dim: int = 0  # > 0: conditioned on a feature vector (context=...)
+    intensity_levels: int = 256  # images: discrete levels per pixel (set from the dataset)
+    logit_alpha: float = 0.05  # images: w = logit(a + (1 - 2a) y)
+
+
+@dataclass
+class NSFConfig(FlowConfig):
+    bins: int = 8
+    bound: float = 3.0  # the spline acts on [-bound, bound], identity outside
+    autoregressive: bool = False  # True: autoregressive NSF (MADE conditioner) instead of coupling
+
+
+class FlowModel(GenerativeModel):
+    """Shared machinery of the flow models; subclasses implement `build_vector` (and `build_image`)."""
+
+    Config = FlowConfig
+    default_lr = 1e-3
+    default_precision = "32-true"
+    #: whether images get a convolutional multi-scale flow (else they are flattened to vectors)
+    image_native = False
+
+    def __init__(self, config: FlowConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        if config.kind not in ("vector", "image"):
+            raise GenzooError(f"flows model vector or image data, not {config.kind!r}")
+        if config.kind == "image" and len(config.data_shape) != 3:
+            raise GenzooError(f"image data must be (C, H, W), got {tuple(config.data_shape)}")
+        self.dim = math.prod(config.data_shape)
+        ctx = config.num_classes + config.context_dim
+        if config.kind == "image" and self.image_native:
+            self.flow: FlowLayer = self.build_image(tuple(config.data_shape), ctx)
+        else:
+            self.flow = self.build_vector(self.dim, ctx)
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        if info.shape is None or info.kind not in ("image", "vector"):
+            raise GenzooError(
+                f"model {cls.model_name!r} needs vector or image data; {info.name!r} is {info.kind} data"
+            )
+        out: dict[str, Any] = {"data_shape": tuple(info.shape), "kind": info.kind}
+        if info.kind == "image":
+            out["intensity_levels"] = image_levels(info)
+        return out
+
+    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
+        raise NotImplementedError
+
+    def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
+        """Fused Adam: flows hold many small tensors, so per-tensor optimizer overhead shows.
+
+        Falls back to plain Adam where the fused kernel is missing (older torch on CPU, other devices).
+        """
+        try:
+            return [torch.optim.Adam(self.parameters(), lr=lr, fused=True)]
+        except RuntimeError:
+            return [torch.optim.Adam(self.parameters(), lr=lr)]
+
+    def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
+        raise NotImplementedError
+
+    # -- data space <-> flow space ----------------------------------------------------------------------
+    def _preprocess(self, x: Tensor, noise: bool) -> tuple[Tensor, Tensor]:
+        """Images: dequantise and map to logit space, with the log-det of that map. Vectors: unchanged."""
+        if self.config.kind != "image":
+            return x, x.new_zeros(len(x))
+        levels, a = self.config.intensity_levels, self.config.logit_alpha
+        k = torch.round(x.clamp(0, 1) * (levels - 1))
+        u = torch.rand_like(x) if noise else torch.full_like(x, 0.5)
+        y = (k + u) / levels
+        s = a + (1 - 2 * a) * y
+        w = torch.log(s) - torch.log1p(-s)
+        logdet = (math.log(1 - 2 * a) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1)
+        if not self.image_native:
+            w = w.flatten(1)
+        return w, logdet
+
+    def _postprocess(self, w: Tensor) -> Tensor:
+        if self.config.kind != "image":
+            return w
+        levels, a = self.config.intensity_levels, self.config.logit_alpha
+        y = ((torch.sigmoid(w.view(len(w), *self.config.data_shape)) - a) / (1 - 2 * a)).clamp(0, 1 - 1e-6)
+        return torch.floor(y * levels) / (levels - 1)
+
+    def _log_density(self, x: Tensor, ctx: Tensor | None, noise: bool = True) -> Tensor:
+        """log p of the continuous (dequantised) data, in nats per example."""
+        w, ld0 = self._preprocess(x, noise)
+        z, ld = self.flow(w, ctx)
+        return (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(1) + ld + ld0
+
+    def _discrete_offset(self) -> float:
+        """log-volume of one dequantisation bin: D log L for images, 0 for vectors."""
+        return self.dim * math.log(self.config.intensity_levels) if self.config.kind == "image" else 0.0
+
+    # -- protocol ---------------------------------------------------------------------------------------
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        x, ctx = prepare_input(self, batch)
+        nll = -self._log_density(x, ctx).mean()
+        parts = {"loss": nll / self.dim, "nll": nll}
+        if self.config.kind == "image":
+            parts["bits_per_dim"] = torch.tensor(
+                bits_per_dim(nll.detach(), self.dim, scale_bits=math.log2(self.config.intensity_levels))
+            )
+        return parts
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, labels: Tensor | None = None, context: Tensor | None = None) -> Tensor:
+        """Exact log-density of vectors; for images the dequantisation bound on log P(image), in nats."""
+        x = check_data(self, x)
+        ctx = context_vector(self, labels, len(x), context)
+        return self._log_density(x, ctx) - self._discrete_offset()
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        labels: Tensor | int | None = None,
+        context: Tensor | None = None,
+        temperature: float = 1.0,
+    ) -> Tensor:
+        if n < 1:
+            raise GenzooError(f"number of samples must be at least 1, got {n}")
+        z = torch.randn(n, self.dim, device=self.device) * temperature
+        return self.decode(z, labels=labels, context=context)
+
+    @torch.no_grad()
+    def encode(self, x: Tensor, labels: Tensor | None = None, context: Tensor | None = None) -> Tensor:
+        """Latent z (N, D) of x; images use the centre of each dequantisation bin (no noise)."""
+        x = check_data(self, x)
+        w, _ = self._preprocess(x, noise=False)
+        return self.flow(w, context_vector(self, labels, len(x), context))[0]
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, labels: Tensor | None = None, context: Tensor | None = None) -> Tensor:
+        z = z.to(self.device).float()
+        w = self.flow.inverse(z, context_vector(self, labels, len(z), context))
+        return self._postprocess(w)
+
+    def sample_grid(self, n: int = 64) -> Tensor | None:
+        if self.config.kind != "image":
+            return None
+        if self.config.num_classes:
+            return self.sample(n, labels=torch.arange(n) % self.config.num_classes, temperature=0.8)
+        return self.sample(n, temperature=0.8)
+
+
+def _check_divisible(shape: tuple[int, int, int], squeezes: int, name: str) -> None:
+    f = 2**squeezes
+    if shape[1] % f or shape[2] % f:
+        raise GenzooError(
+            f"{name} with these levels squeezes images {squeezes} time(s): height and width must "
+            f"be divisible by {f}, got {shape[1]}x{shape[2]} (use fewer levels)"
+        )
+
+
+_CAPS = ("sample", "log_prob", "encode", "class_condition")
+
+
+@register_model(
+    "realnvp", "flows", _CAPS, "RealNVP: affine coupling, checkerboard/channel masks, multi-scale"
+)
+class RealNVP(FlowModel):
+    """Affine coupling flow (Dinh et al. 2017). Vectors: alternating-half couplings. Images: per level,
+    checkerboard couplings, squeeze, channel couplings, factor out half; the last level is checkerboard."""
+
+    image_native = True
+
+    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
+        c = self.config
+        return Chain(
+            [
+                VectorCoupling(dim, tuple(c.hidden), "affine", flip=i % 2 == 1, context_dim=context_dim)
+                for i in range(c.num_layers)
+            ]
+        )
+
+    def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
+        cfg = self.config
+        _check_divisible(shape, cfg.levels - 1, "realnvp")
+        c, h, w = shape
+        levels = []
+        for lvl in range(cfg.levels):
+            layers: list[FlowLayer] = []
+            for i in range(cfg.num_layers):
+                layers += [ImageCoupling(checkerboard(c, h, w, i % 2), cfg.channels, context_dim), ActNorm(c)]
+            if lvl < cfg.levels - 1:
+                layers.append(Squeeze())
+                c, h, w = c * 4, h // 2, w // 2
+                for i in range(cfg.num_layers):
+                    layers += [
+                        ImageCoupling(channel_mask(c, h, w, i % 2), cfg.channels, context_dim),
+                        ActNorm(c),
+                    ]
+                c = c // 2
+            levels.append(Chain(layers))
+        return MultiScale(levels, shape)
+
+
+@register_model(
+    "glow", "flows", _CAPS, "Glow: actnorm, invertible 1x1 conv (LU), affine coupling, multi-scale"
+)
+class Glow(FlowModel):
+    """Glow (Kingma & Dhariwal 2018). Each step: actnorm, LU-parameterised invertible 1x1 convolution
+    (a full LU linear map on vectors), affine coupling. Images, per level: squeeze, K steps, split."""
+
+    image_native = True
+
+    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
+        c = self.config
+        layers: list[FlowLayer] = []
+        for i in range(c.num_layers):
+            layers += [
+                ActNorm(dim),
+                InvertibleLinearLU(dim, seed=i),
+                VectorCoupling(dim, tuple(c.hidden), "affine", context_dim=context_dim),
+            ]
+        return Chain(layers)
+
+    def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
+        cfg = self.config
+        _check_divisible(shape, cfg.levels, "glow")
+        c, h, w = shape
+        levels = []
+        for lvl in range(cfg.levels):
+            c, h, w = c * 4, h // 2, w // 2
+            layers: list[FlowLayer] = [Squeeze()]
+            for i in range(cfg.num_layers):
+                layers += [
+                    ActNorm(c),
+                    InvertibleLinearLU(c, seed=100 * lvl + i),
+                    ImageCoupling(channel_mask(c, h, w, 0), cfg.channels, context_dim),
+                ]
+            levels.append(Chain(layers))
+            if lvl < cfg.levels - 1:
+                c = c // 2
+        return MultiScale(levels, shape)
+
+
+@register_model("maf", "flows", _CAPS, "MAF: masked autoregressive flow (MADE conditioners)")
+class MAF(FlowModel):
+    """Masked Autoregressive Flow (Papamakarios et al. 2017): density in one pass, sampling in D passes.
+    Orders alternate between layers. Images are flattened."""
+
+    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
+        c = self.config
+        return Chain(
+            [
+                Autoregressive(dim, tuple(c.hidden), "affine", reverse=i % 2 == 1, context_dim=context_dim)
+                for i in range(c.num_layers)
+            ]
+        )
+
+
+@register_model("nsf", "flows", _CAPS, "NSF: rational-quadratic spline coupling (or autoregressive) flow")
+class NSF(FlowModel):
+    """Neural Spline Flow (Durkan et al. 2019): monotonic rational-quadratic splines, coupling by default,
+    autoregressive with `autoregressive=True`. Images are flattened."""
+
+    Config = NSFConfig
+
+    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
+        c = self.config
+        if c.autoregressive:
+            return Chain(
+                [
+                    Autoregressive(
+                        dim,
+                        tuple(c.hidden),
+                        "spline",
+                        reverse=i % 2 == 1,
+                        context_dim=context_dim,
+                        bins=c.bins,
+                        bound=c.bound,
+                    )
+                    for i in range(c.num_layers)
+                ]
+            )
+        return Chain(
+            [
+                VectorCoupling(
+                    dim,
+                    tuple(c.hidden),
+                    "spline",
+                    flip=i % 2 == 1,
+                    context_dim=context_dim,
+                    bins=c.bins,
+                    bound=c.bound,
+                )
+                for i in range(c.num_layers)
+            ]
+        )
