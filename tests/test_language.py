@@ -406,9 +406,13 @@ def test_chat_loop_driven_through_stdin(saved_gpt: Path) -> None:
     assert proc.stdout.count("bot>") == 3 and "(history cleared)" in proc.stdout
 
 
-def test_cli_translate_and_summarize_run_a_seq2seq(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_translate_and_summarize_run_a_seq2seq(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = gz.data.load("translation_en_fr")
-    gz.save(gz.create("seq2seq", data=data, d_model=32, n_head=2, enc_layers=1, dec_layers=1).eval(), tmp_path)
+    gz.save(
+        gz.create("seq2seq", data=data, d_model=32, n_head=2, enc_layers=1, dec_layers=1).eval(), tmp_path
+    )
     assert main(["translate", str(tmp_path), "Germany", "Greek", "--max-new-tokens", "5"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
     assert main(["summarize", str(tmp_path), "--file", str(tmp_path / "missing.txt")]) == 2
