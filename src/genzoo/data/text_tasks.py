@@ -1,6 +1,6 @@
 """Offline sequence-to-sequence tasks built from real text that ships on the machine.
 
-- `translation_en_fr`: ~1500 English -> French names from the Unicode CLDR, as shipped in Babel (countries,
+- `translation_en_fr`: 1441 English -> French names from the Unicode CLDR, as shipped in Babel (countries,
   languages, currencies, scripts, month and day names). Real human translations, short phrases.
 - `docstring_summaries`: Python standard-library docstrings (parsed with `ast`, nothing imported): the
   source is the docstring's body, the target its first line — the summary its author wrote.
@@ -155,7 +155,7 @@ def docstring_pairs(max_src: int = 300, max_tgt: int = 100) -> list[tuple[str, s
     return out
 
 
-@register_dataset("translation_en_fr", "English -> French CLDR names from Babel (~1500 real pairs, offline)")
+@register_dataset("translation_en_fr", "English -> French CLDR names from Babel (1441 real pairs, offline)")
 def translation_en_fr(split: str = "train", **_: Any) -> PairDataset:
     return pair_dataset("translation_en_fr", cldr_pairs("fr"), split, "translation", max_len=64)
 
