@@ -119,6 +119,41 @@ def val_nats_per_char(logits_fn: Any, val: Any, batches: int = 20, batch: int = 
     return total / count / val.info.extra["chars_per_token"]
 
 
+def run_tasks(res: Results, budget: float) -> None:
+    """seq2seq on the offline tasks, each beside its trivial baseline, after `budget` seconds of training."""
+    from genzoo.data.text_tasks import first_sentence
+    from genzoo.metrics.text import bleu, rouge_l
+
+    for name, metric in (("translation_en_fr", "bleu"), ("docstring_summaries", "rouge_l")):
+        data = gz.data.load(name)
+        test = gz.data.load(name, split="test")
+        torch.manual_seed(0)
+        model = gz.create("seq2seq", data=data, d_model=64, n_head=4, dropout=0.1, max_len=128)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        start, steps = time.perf_counter(), 0
+        while time.perf_counter() - start < budget:
+            model.train()
+            idx = torch.randint(0, len(data), (32,)).tolist()
+            loss = model.loss(data.collate([data[i] for i in idx]))["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+        hyps = model.transform(test.sources, max_new_tokens=96)
+        score = bleu if metric == "bleu" else rouge_l
+        base = test.sources if metric == "bleu" else [first_sentence(s) for s in test.sources]
+        tb = f"{budget:.0f} s training ({steps} steps of 32), greedy, {len(test)} test pairs"
+        res.add(name, "genzoo-seq2seq", metric, score(hyps, test.targets), True, tb)
+        res.add(
+            name,
+            "copy-input" if metric == "bleu" else "lead-sentence",
+            metric,
+            score(base, test.targets),
+            True,
+            "trivial baseline",
+        )
+
+
 def timed(fn: Any) -> float:
     t = time.perf_counter()
     fn()
@@ -127,8 +162,13 @@ def timed(fn: Any) -> float:
 
 def main() -> None:  # noqa: PLR0915 - one linear script, read top to bottom
     parser = argparse.ArgumentParser()
-    parser.add_argument("--budget", type=float, default=75.0, help="seconds of training per system and task")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds of training per system and task")
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument(
+        "--tasks-only",
+        action="store_true",
+        help="only the seq2seq task rows, written to results/language_tasks.json",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -139,7 +179,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script, read top to bottom
     cores = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     budget = args.budget
-    res = Results("language")
+    res = Results("language_tasks" if args.tasks_only else "language")
+    if args.tasks_only:
+        run_tasks(res, budget)
+        torch.set_num_threads(cores)
+        res.write()
+        return
     torch.manual_seed(0)
     peaks = [matmul_peak_flops("float32")]  # fp32 FLOP/s; the best observed over the run is the peak
     peak16 = matmul_peak_flops("bfloat16")
@@ -294,38 +339,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script, read top to bottom
         f"LSTM 2x256, {budget:.0f} s training ({tokens} tokens); compare gpt-4x128 bits_per_char",
     )
 
-    # ---------------- seq2seq tasks beside trivial baselines ---------------------------------------------
-    from genzoo.data.text_tasks import first_sentence
-    from genzoo.metrics.text import bleu, rouge_l
-
-    for name, metric in (("translation_en_fr", "bleu"), ("docstring_summaries", "rouge_l")):
-        data = gz.data.load(name)
-        test = gz.data.load(name, split="test")
-        torch.manual_seed(0)
-        model = gz.create("seq2seq", data=data, d_model=64, n_head=4, dropout=0.1, max_len=128)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        start, steps = time.perf_counter(), 0
-        while time.perf_counter() - start < budget:
-            model.train()
-            idx = torch.randint(0, len(data), (32,)).tolist()
-            loss = model.loss(data.collate([data[i] for i in idx]))["loss"]
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            steps += 1
-        hyps = model.transform(test.sources, max_new_tokens=96)
-        score = bleu if metric == "bleu" else rouge_l
-        base = test.sources if metric == "bleu" else [first_sentence(s) for s in test.sources]
-        tb = f"{budget:.0f} s training ({steps} steps of 32), greedy, {len(test)} test pairs"
-        res.add(name, "genzoo-seq2seq", metric, score(hyps, test.targets), True, tb)
-        res.add(
-            name,
-            "copy-input" if metric == "bleu" else "lead-sentence",
-            metric,
-            score(base, test.targets),
-            True,
-            "trivial baseline",
-        )
+    run_tasks(res, budget)
 
     # ---------------- gpt-6x384, context 256: throughput only --------------------------------------------
     if not args.skip_large:
