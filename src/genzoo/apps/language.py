@@ -1,0 +1,158 @@
+"""Language verbs: `genzoo generate`, `genzoo chat`, `genzoo translate`, `genzoo summarize`.
+
+genzoo train gpt --data pydoc --out runs/gpt --max-steps 2000
+genzoo generate runs/gpt --prompt "The for statement" --top-p 0.9 --stream
+genzoo chat runs/gpt                       # type lines; empty line or /quit ends, /reset clears history
+genzoo train seq2seq --data translation_en_fr --out runs/fr --max-steps 3000
+genzoo translate runs/fr "United Kingdom" "Greek"
+genzoo summarize runs/doc "Return the number of items in a container. ..."
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from genzoo.errors import GenzooError
+
+
+def _add_generation_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--min-p", type=float, default=None)
+    p.add_argument("--repetition-penalty", type=float, default=None)
+    p.add_argument("--num-beams", type=int, default=None)
+    p.add_argument("--length-penalty", type=float, default=None)
+    p.add_argument("--greedy", action="store_true", help="argmax decoding instead of sampling")
+    p.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+    p.add_argument("--seed", type=int, default=None)
+
+
+def _generation_config(args: argparse.Namespace, **defaults: Any) -> Any:
+    from genzoo.generation import GenerationConfig
+
+    base = GenerationConfig(**defaults)
+    return base.updated(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        min_p=args.min_p,
+        repetition_penalty=args.repetition_penalty,
+        num_beams=args.num_beams,
+        length_penalty=args.length_penalty,
+        do_sample=False if args.greedy else None,
+        stop_strings=tuple(args.stop) if args.stop else None,
+        seed=args.seed,
+    )
+
+
+def _load(run: str, kind: str) -> Any:
+    import genzoo as gz
+    from genzoo.generation.lm import CausalLM
+    from genzoo.models.transformers.seq2seq import Seq2Seq
+
+    model = gz.load(run)
+    want = CausalLM if kind == "lm" else Seq2Seq
+    if not isinstance(model, want):
+        what = "a language model (gpt, char_rnn)" if kind == "lm" else "a seq2seq model"
+        raise GenzooError(f"{run} holds model {model.model_name!r}; this command needs {what}")
+    return model
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    model = _load(args.run, "lm")
+    config = _generation_config(args, max_new_tokens=200)
+    if args.stream and config.num_beams == 1:
+        for piece in model.stream_text(args.prompt, config):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+    else:
+        print(model.generate_text(args.prompt, config))
+
+
+def cmd_chat(args: argparse.Namespace) -> None:
+    """A read-eval-print loop: history is 'User: ...\\nBot: ...' turns, trimmed to the model's context."""
+    model = _load(args.run, "lm")
+    config = _generation_config(
+        args, max_new_tokens=120, top_p=0.9, temperature=0.8, stop_strings=("\nUser:", "\n\n")
+    )
+    history = args.system + "\n" if args.system else ""
+    tokenizer = model.tokenizer
+    interactive = sys.stdin.isatty()
+    print("genzoo chat: type a message; an empty line or /quit ends, /reset clears the history", flush=True)
+    while True:
+        if interactive:
+            sys.stdout.write("you> ")
+            sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line or line.strip() in ("", "/quit", "/exit"):
+            break
+        if line.strip() == "/reset":
+            history = args.system + "\n" if args.system else ""
+            print("(history cleared)", flush=True)
+            continue
+        history += f"User: {line.strip()}\nBot:"
+        if model.context_length is not None:  # keep the most recent turns that fit, leaving room to answer
+            ids = tokenizer.encode(history)
+            room = max(1, model.context_length - min(config.max_new_tokens, model.context_length // 2))
+            history = tokenizer.decode(ids[-room:])
+        sys.stdout.write("bot>")
+        reply = []
+        for piece in model.stream_text(history, config):
+            reply.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        history += "".join(reply) + "\n"
+
+
+def _texts(args: argparse.Namespace) -> list[str]:
+    texts = list(args.text)
+    if args.file:
+        from genzoo.data.text import read_text_file
+
+        texts += [line for line in read_text_file(args.file).splitlines() if line.strip()]
+    if not texts:
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+    if not texts:
+        raise GenzooError("no text given: pass texts as arguments, --file FILE, or lines on stdin")
+    return texts
+
+
+def cmd_transform(args: argparse.Namespace) -> None:
+    model = _load(args.run, "seq2seq")
+    config = _generation_config(args, do_sample=False, max_new_tokens=model.config.max_len)
+    for out in model.transform(_texts(args), config):
+        print(out)
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("generate", help="continue a prompt with a trained language model (gpt, char_rnn)")
+    p.add_argument("run")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--stream", action="store_true", help="print tokens as they are generated")
+    _add_generation_arguments(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("chat", help="interactive chat loop with streaming and history")
+    p.add_argument("run")
+    p.add_argument("--system", default="", help="text placed before the conversation")
+    _add_generation_arguments(p)
+    p.set_defaults(func=cmd_chat)
+
+    for verb, what in (
+        ("translate", "translate texts with a trained seq2seq model"),
+        ("summarize", "summarise texts with a trained seq2seq model"),
+    ):
+        p = sub.add_parser(verb, help=what)
+        p.add_argument("run")
+        p.add_argument("text", nargs="*", help="texts (or --file, or lines on stdin)")
+        p.add_argument("--file", default=None, help="UTF-8 file, one text per line")
+        _add_generation_arguments(p)
+        p.set_defaults(func=cmd_transform)
