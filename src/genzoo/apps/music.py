@@ -79,17 +79,18 @@ def music_stats(pieces: list[Any]) -> dict[str, Any]:
 
 
 def stats_distance(fake: dict[str, Any], real: dict[str, Any]) -> dict[str, float]:
-    """How far the samples' statistics are from the real ones (0 = identical)."""
+    """How far the samples' statistics are from the real ones; every entry is 0 when they match.
+
+    Ratios are given as |log(fake / real)| so that too many and too few notes count alike."""
     import numpy as np
 
     p, q = np.asarray(fake["pitch_class_hist"]), np.asarray(real["pitch_class_hist"])
+    span = fake["pitch_high"] - fake["pitch_low"] - real["pitch_high"] + real["pitch_low"]
     return {
         "pitch_class_l1": float(np.abs(p - q).sum()),
-        "notes_per_bar_ratio": fake["notes_per_bar"] / real["notes_per_bar"],
-        "polyphony_ratio": fake["polyphony"] / real["polyphony"],
-        "range_diff_semitones": abs(
-            fake["pitch_high"] - fake["pitch_low"] - real["pitch_high"] + real["pitch_low"]
-        ),
+        "notes_per_bar_abs_log_ratio": abs(float(np.log(fake["notes_per_bar"] / real["notes_per_bar"]))),
+        "polyphony_abs_log_ratio": abs(float(np.log(fake["polyphony"] / real["polyphony"]))),
+        "range_diff_semitones": abs(float(span)),
     }
 
 

@@ -287,13 +287,13 @@ def load_chorales(limit: int | None = None) -> list[tuple[str, Notes]]:
         with np.load(cache) as z:
             known = {k: z[k] for k in z.files}
     missing = [p for p in paths if p.stem not in known]
-    for p in missing:
+    for i, p in enumerate(missing):
         known[p.stem] = parse_notes(p)
-    if missing:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **known)
-        tmp.replace(cache)
+        if (i + 1) % 25 == 0 or i + 1 == len(missing):  # save progress: parsing is the slow part
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez_compressed(tmp, **known)
+            tmp.replace(cache)
     return [(p.stem, known[p.stem]) for p in paths]
 
 
