@@ -240,6 +240,29 @@ def test_cli_train_predict_and_exit_codes(tmp_path: Path, capsys: pytest.Capture
     lines = (tmp_path / "f.csv").read_text().splitlines()
     assert lines[0].startswith("time,mean,q0.025") and len(lines) == 7 and lines[1].startswith("150,")
     assert (tmp_path / "f.png").stat().st_size > 1000
+    assert (
+        main(
+            [
+                "forecast",
+                "backtest",
+                "--csv",
+                str(csv),
+                "--value-col",
+                "y",
+                "--horizon",
+                "6",
+                "--folds",
+                "2",
+                "--steps",
+                "2",
+                "--samples",
+                "10",
+                *opts,
+            ]
+        )
+        == 0
+    )
+    assert '"coverage_80"' in capsys.readouterr().out
     assert main(["forecast", "predict", str(run), "--horizon", "60", "-o", str(tmp_path / "g")]) == 2
     assert main(["forecast", "predict", str(tmp_path / "nope"), "--horizon", "6"]) == 2
     assert main(["forecast", "train", "--csv", str(csv), "--value-col", "zz", "--out", str(run)]) == 2
