@@ -230,13 +230,15 @@ class LSTMForecaster(GenerativeModel):
         path = torch.cat([path, torch.zeros(n, horizon, device=self.device)], 1)
         loc, scale = self._scale(path[:, lag:keep])
         log_scale = torch.log(scale)
-        positions = torch.arange(lag, keep, device=self.device)
+        # the conditioning range and the first future step (whose inputs are lags, all known) run once;
+        # the n paths then share that state. Output at position t is the distribution of z[t].
+        positions = torch.arange(lag, keep + 1, device=self.device)
         x = self._features(
             self._lagged(path[:1], positions, loc[:1], scale[:1]),
-            phases[lag:keep].unsqueeze(0),
+            phases[lag : keep + 1].unsqueeze(0),
             log_scale[:1],
         )
-        out, state = self.rnn(x)  # conditioning range once, then share its state among the n paths
+        out, state = self.rnn(x)
         state = tuple(s.repeat(1, n, 1) for s in state)
         params = self.head(out[:, -1:]).repeat(n, 1, 1)
         for h in range(horizon):
