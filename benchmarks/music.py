@@ -9,7 +9,7 @@ Metrics on the whole test pieces: nats per event / per frame (the baselines are 
 distribution of events and an independent Bernoulli per key). Samples: 8 pieces of 8 bars per model,
 compared with the test chorales by pitch-class histogram L1, notes per bar, polyphony and range; the
 train-vs-test distance of real chorales is the floor. One MIDI per model is saved beside the JSON.
-Run: PYTHONPATH=src python benchmarks/music.py   (~8 min on 2 busy CPU cores; the first run also parses
+Run: PYTHONPATH=src python benchmarks/music.py   (~12 min on 2 busy CPU cores; the first run also parses
 the corpus with music21, several minutes, cached afterwards)
 """
 
@@ -29,7 +29,7 @@ import genzoo as gz  # noqa: E402
 from genzoo.apps.music import compose, music_stats, stats_distance  # noqa: E402
 from genzoo.data import music as mu  # noqa: E402
 
-TRAIN_SECONDS = 180  # wall-clock training budget per model
+TRAIN_SECONDS = 300  # wall-clock training budget per model
 LIMIT = 200  # the first 200 chorales by file name (parsing all 408 with music21 takes ~20 min on a busy CPU)
 BATCH = 16
 
