@@ -15,9 +15,12 @@ the corpus with music21, several minutes, cached afterwards)
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -26,14 +29,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Results  # noqa: E402
 
 import genzoo as gz  # noqa: E402
-from genzoo.apps.music import compose, music_stats, stats_distance  # noqa: E402
+from genzoo.apps.forecast import torch_threads  # noqa: E402
+from genzoo.apps.music import compose as _compose  # noqa: E402
+from genzoo.apps.music import music_stats, stats_distance  # noqa: E402
 from genzoo.data import music as mu  # noqa: E402
 
+T = TypeVar("T")
 TRAIN_SECONDS = 300  # wall-clock training budget per model
 LIMIT = 200  # the first 200 chorales by file name (parsing all 408 with music21 takes ~20 min on a busy CPU)
 BATCH = 16
 
 
+def single_threaded(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run `fn` with one intra-op thread: small sequential LSTMs are fastest so (and far faster on a busy
+    machine); the setting is restored afterwards so the results file still names the machine's cores."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        with torch_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@single_threaded
 def train_for(model: torch.nn.Module, data: torch.utils.data.Dataset, seconds: float, lr: float) -> int:
     """Adam with gradient clipping for a wall-clock budget; returns the number of steps taken."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -54,6 +73,7 @@ def train_for(model: torch.nn.Module, data: torch.utils.data.Dataset, seconds: f
     return steps
 
 
+@single_threaded
 @torch.no_grad()
 def event_nll(model: torch.nn.Module, pieces: list) -> float:
     """Nats per predicted event over whole test pieces (BOS given, EOS scored)."""
@@ -65,6 +85,7 @@ def event_nll(model: torch.nn.Module, pieces: list) -> float:
     return total / count
 
 
+@single_threaded
 @torch.no_grad()
 def frame_nll(model: torch.nn.Module, pieces: list) -> float:
     """Nats per 16th-note frame over whole test pieces (the first frame predicted from an empty one)."""
@@ -76,6 +97,9 @@ def frame_nll(model: torch.nn.Module, pieces: list) -> float:
         total -= model.log_prob(roll).item()
         count += roll.shape[1] - 1
     return total / count
+
+
+compose = single_threaded(_compose)
 
 
 def unigram_event_nll(train: list, test: list) -> float:
@@ -95,7 +119,6 @@ def bernoulli_frame_nll(train: list, test: list) -> float:
 
 
 def main() -> None:
-    torch.set_num_threads(1)  # small sequential LSTMs: 1 thread is fastest (and far faster on a busy machine)
     torch.manual_seed(0)
     res = Results("music")
     t = time.perf_counter()
