@@ -1,0 +1,218 @@
+"""LSTMs for music: over event tokens (Performance RNN style) and over piano-roll frames.
+
+`music_lstm` is a token language model on note-on / note-off / time-shift events: cross-entropy per event,
+ancestral sampling with temperature and top-k. `pianoroll_lstm` predicts the next 88-key frame as
+independent Bernoullis given the past frames (the "LSTM" row of the JSB Chorales tables, e.g. Bai et al.
+2018's TCN paper), so its loss is the NLL per frame in nats summed over keys.
+
+The sampling loops here are deliberately minimal (temperature, top-k, a stop condition); they are not the
+shared generation core of `genzoo.generation`, which these models can adopt once it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genzoo.base import GenerativeModel
+from genzoo.data.info import DataInfo
+from genzoo.data.music import BOS, EOS, MAX_SHIFT, PAD, SHIFT0, VOCAB_SIZE
+from genzoo.errors import GenzooError
+from genzoo.registry import register_model
+
+
+@dataclass
+class MusicLSTMConfig:
+    vocab_size: int = VOCAB_SIZE
+    embed: int = 128
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.1
+
+
+@register_model("music_lstm", "rnn", ("sample", "log_prob"), "LSTM over note-on/off/time-shift music events")
+class MusicLSTM(GenerativeModel):
+    """Event-token LSTM language model; `sample(n, steps=...)` returns token sequences starting with BOS."""
+
+    Config = MusicLSTMConfig
+    default_lr = 2e-3
+    default_precision = "32-true"
+
+    def __init__(self, config: MusicLSTMConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        c = config
+        self.embed = nn.Embedding(c.vocab_size, c.embed)
+        self.rnn = nn.LSTM(
+            c.embed, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0
+        )
+        self.drop = nn.Dropout(c.dropout)
+        self.out = nn.Linear(c.hidden, c.vocab_size)
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        if info.extra.get("representation") != "events":
+            raise GenzooError(
+                f"model {cls.model_name!r} needs event tokens (dataset 'chorales'); got {info.name!r}"
+            )
+        return {"vocab_size": int(info.extra["vocab_size"])}
+
+    def logits(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        h, state = self.rnn(self.embed(tokens), state)
+        return self.out(self.drop(h)), state
+
+    def loss(self, batch: Tensor) -> dict[str, Tensor]:
+        tokens = batch.long()
+        logits, _ = self.logits(tokens[:, :-1])
+        nll = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), ignore_index=PAD
+        )
+        return {"loss": nll, "nll_per_event": nll.detach()}
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, **condition: Any) -> Tensor:
+        """Summed log-likelihood (nats) of each sequence's non-PAD tokens after the first."""
+        tokens = x.long().to(self.device)
+        logits, _ = self.logits(tokens[:, :-1])
+        lp = -F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], ignore_index=PAD, reduction="none")
+        return lp.sum(1)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        steps: int = 512,
+        prime: Tensor | None = None,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        max_time: int | None = None,
+    ) -> Tensor:
+        """`n` token sequences (n, <= 1 + len(prime) + steps), PAD after EOS.
+
+        max_time: stop each sequence once its time-shifts reach this many 16th-note steps (e.g. bars * 16).
+        """
+        if n < 1 or steps < 1:
+            raise GenzooError("sample needs n >= 1 and steps >= 1")
+        if temperature <= 0:
+            raise GenzooError(f"temperature must be positive, got {temperature}")
+        self.eval()
+        start = torch.full((n, 1), BOS, dtype=torch.long, device=self.device)
+        if prime is not None:
+            prime = torch.as_tensor(prime, dtype=torch.long, device=self.device).reshape(1, -1).expand(n, -1)
+            start = torch.cat([start, prime[:, 1:] if prime[0, 0] == BOS else prime], 1)
+        logits, state = self.logits(start)
+        out = [start]
+        elapsed = torch.zeros(n, dtype=torch.long, device=self.device)
+        done = torch.zeros(n, dtype=torch.bool, device=self.device)
+        last = logits[:, -1]
+        for _ in range(steps):
+            scores = last / temperature
+            scores[:, PAD] = -float("inf")
+            scores[:, BOS] = -float("inf")
+            if top_k:
+                kth = scores.topk(min(top_k, scores.shape[-1]), -1).values[:, -1:]
+                scores = scores.masked_fill(scores < kth, -float("inf"))
+            tok = torch.multinomial(F.softmax(scores, -1), 1)
+            if max_time is not None:
+                shift = (tok[:, 0] - SHIFT0 + 1).clamp(0, MAX_SHIFT) * (tok[:, 0] >= SHIFT0)
+                elapsed += shift
+                tok[(elapsed >= max_time) & ~done, 0] = EOS
+            tok[done, 0] = PAD
+            out.append(tok)
+            done |= tok[:, 0] == EOS
+            if done.all():
+                break
+            logits, state = self.logits(tok, state)
+            last = logits[:, -1]
+        return torch.cat(out, 1)
+
+
+@dataclass
+class PianoRollLSTMConfig:
+    keys: int = 88
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.1
+
+
+@register_model(
+    "pianoroll_lstm",
+    "rnn",
+    ("sample", "log_prob"),
+    "LSTM over piano-roll frames: independent Bernoulli keys per frame (NLL per frame)",
+)
+class PianoRollLSTM(GenerativeModel):
+    """p(frame_t | frames_<t) = prod_k Bernoulli(key_k); batch = (rolls (B, T+1, K), mask (B, T+1))."""
+
+    Config = PianoRollLSTMConfig
+    default_lr = 2e-3
+    default_precision = "32-true"
+
+    def __init__(self, config: PianoRollLSTMConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        c = config
+        self.rnn = nn.LSTM(
+            c.keys, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0
+        )
+        self.drop = nn.Dropout(c.dropout)
+        self.out = nn.Linear(c.hidden, c.keys)
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        if info.extra.get("representation") != "pianoroll" or info.shape is None:
+            raise GenzooError(
+                f"model {cls.model_name!r} needs piano-rolls (dataset 'chorales_roll'); got {info.name!r}"
+            )
+        return {"keys": int(info.shape[0])}
+
+    def frame_nll(self, rolls: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """NLL (nats, summed over keys) of frames 1..T given their past, and the mask of real frames.
+
+        Frame 0 of each window is only context (it is predicted from nothing in a window that starts
+        mid-piece), so windows overlap by one frame and no frame is scored twice from a blank state."""
+        rolls = rolls.float().to(self.device)
+        h, _ = self.rnn(rolls[:, :-1])
+        logits = self.out(self.drop(h))
+        nll = F.binary_cross_entropy_with_logits(logits, rolls[:, 1:], reduction="none").sum(-1)
+        return nll, mask[:, 1:].float().to(self.device)
+
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        nll, mask = self.frame_nll(*batch)
+        per_frame = (nll * mask).sum() / mask.sum().clamp_min(1)
+        return {"loss": per_frame, "nll_per_frame": per_frame.detach()}
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, mask: Tensor | None = None, **condition: Any) -> Tensor:
+        """Summed log-likelihood (nats) of each roll's frames after the first."""
+        mask = torch.ones(x.shape[:2]) if mask is None else mask
+        nll, m = self.frame_nll(x, mask)
+        return -(nll * m).sum(1)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, frames: int = 128, prime: Tensor | None = None, temperature: float = 1.0
+    ) -> Tensor:
+        """`n` piano-rolls (n, frames, keys) of 0/1, continuing `prime` (T0, keys) or an empty frame."""
+        if n < 1 or frames < 1:
+            raise GenzooError("sample needs n >= 1 and frames >= 1")
+        self.eval()
+        keys = self.config.keys
+        first = torch.zeros(n, 1, keys, device=self.device)
+        if prime is not None:
+            first = (
+                torch.as_tensor(prime, dtype=torch.float32, device=self.device)
+                .reshape(1, -1, keys)
+                .expand(n, -1, -1)
+            )
+        h, state = self.rnn(first)
+        logits = self.out(h[:, -1:])
+        out = []
+        for _ in range(frames):
+            frame = torch.bernoulli(torch.sigmoid(logits / temperature))
+            out.append(frame)
+            h, state = self.rnn(frame, state)
+            logits = self.out(h)
+        return torch.cat(out, 1)
