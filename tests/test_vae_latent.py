@@ -57,7 +57,7 @@ def _mosaic(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     return torch.cat([torch.cat(list(images[r * cols : (r + 1) * cols]), 2) for r in range(rows)], 1)
 
 
-# -- VQ-VAE ---------------------------------------------------------------------------------------------------
+# -- VQ-VAE ----------------------------------------------------------------------------------------
 def test_straight_through_passes_gradients_to_encoder(digits):
     torch.manual_seed(0)
     model = gz.create("vqvae", data=digits, beta=0.0, prior_weight=0.0, **TINY_VQ)  # reconstruction term only
@@ -126,7 +126,7 @@ def test_prior_rate_beats_uniform_after_training(vq_run, digits):
     assert bits < math.log2(model.config.codebook_size)
 
 
-# -- M2 -------------------------------------------------------------------------------------------------------
+# -- M2 --------------------------------------------------------------------------------------------
 def test_m2_unlabelled_loss_sums_over_classes():
     torch.manual_seed(0)
     model = gz.create("ssvae", image_shape=(1, 2, 2), num_classes=3, latent_dim=2, hidden=5)
@@ -145,8 +145,9 @@ def test_m2_unlabelled_loss_sums_over_classes():
         model.classifier[-1][-1].bias.copy_(torch.tensor([0.0, 50.0, 0.0]))
         model.classifier[-1][-1].weight.zero_()
     one = model.unlabelled_loss(x, eps)
-    assert torch.allclose(one, model.neg_elbo(x, F.one_hot(torch.ones(4, dtype=torch.long), 3).float(), eps),
-                          atol=1e-3)
+    assert torch.allclose(
+        one, model.neg_elbo(x, F.one_hot(torch.ones(4, dtype=torch.long), 3).float(), eps), atol=1e-3
+    )
 
 
 def test_m2_mixed_batch_trains_classifier(digits):
@@ -167,7 +168,7 @@ def test_m2_mixed_batch_trains_classifier(digits):
     assert model.sample(3, labels=2).shape == (3, 1, 8, 8)
 
 
-# -- latent manipulation -----------------------------------------------------------------------------------------
+# -- latent manipulation ---------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["vae", "vqvae"])
 def test_interpolation_endpoints_reproduce_encoded_inputs(name, digits, vq_run):
     torch.manual_seed(0)
@@ -177,9 +178,13 @@ def test_interpolation_endpoints_reproduce_encoded_inputs(name, digits, vq_run):
         strip = interpolate_latents(model, xa, xb, steps=5, spherical=spherical)
         recon = decode_vectors(model, encode_vectors(model, torch.stack([xa, xb])))
         assert strip.shape == (5, 1, 8, 8)
-        assert torch.allclose(strip[0], recon[0], atol=1e-6) and torch.allclose(strip[-1], recon[1], atol=1e-6)
+        assert torch.allclose(strip[0], recon[0], atol=1e-6) and torch.allclose(
+            strip[-1], recon[1], atol=1e-6
+        )
     if name == "vae":
-        assert torch.allclose(interpolate(model, xa, xb, steps=5), interpolate_latents(model, xa, xb, 5), atol=1e-5)
+        assert torch.allclose(
+            interpolate(model, xa, xb, steps=5), interpolate_latents(model, xa, xb, 5), atol=1e-5
+        )
 
 
 def test_attribute_vector_and_neighbours(vq_run, digits):
@@ -196,14 +201,32 @@ def test_attribute_vector_and_neighbours(vq_run, digits):
 def test_morph_and_edit_cli(vq_run, tmp_path):
     _, path, _ = vq_run
     assert main(["morph", str(path), "--a", "0", "--b", "1", "-o", str(tmp_path / "m.png")]) == 0
-    assert main(["edit", str(path), "--image", "2", "--attribute", "thick", "--strength", "1.5",
-                 "-o", str(tmp_path / "e.png")]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                str(path),
+                "--image",
+                "2",
+                "--attribute",
+                "thick",
+                "--strength",
+                "1.5",
+                "-o",
+                str(tmp_path / "e.png"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "m.png").is_file() and (tmp_path / "e.png").is_file()
-    assert main(["edit", str(path), "--image", "2", "--attribute", "stripes", "-o", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(["edit", str(path), "--image", "2", "--attribute", "stripes", "-o", str(tmp_path / "x.png")])
+        == 2
+    )
     assert main(["morph", str(path), "--a", "99999", "--b", "1", "-o", str(tmp_path / "x.png")]) == 2
 
 
-# -- compression -------------------------------------------------------------------------------------------------
+# -- compression -----------------------------------------------------------------------------------
 def test_compress_round_trip_is_exact_and_size_matches_rate(vq_run, digits):
     model = vq_run[0]
     img = _mosaic(digits.images[:120], 10, 12)[:, :77, :93]  # ragged size: edge tiles are padded and cropped

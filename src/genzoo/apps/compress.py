@@ -42,7 +42,7 @@ HEADER = struct.Struct("<4sB8sBHHII")
 MAX_SIDE = 4096  # pixels per side; larger images are refused rather than tiled for minutes
 
 
-# -- pieces -----------------------------------------------------------------------------------------------
+# -- pieces ----------------------------------------------------------------------------------------
 def fingerprint(model: torch.nn.Module) -> bytes:
     """8 bytes identifying the weights (and buffers, the codebook included) of a model."""
     h = hashlib.sha256()
@@ -54,7 +54,9 @@ def fingerprint(model: torch.nn.Module) -> bytes:
 
 def _check_model(model: Any) -> None:
     if not hasattr(model, "prior_probs_at") or not hasattr(model, "encode_tokens"):
-        raise GenzooError(f"model {getattr(model, 'model_name', '?')!r} cannot compress: use a trained 'vqvae' run")
+        raise GenzooError(
+            f"model {getattr(model, 'model_name', '?')!r} cannot compress: use a trained 'vqvae' run"
+        )
 
 
 def _check_image(model: Any, img: Tensor) -> None:
@@ -62,8 +64,10 @@ def _check_image(model: Any, img: Tensor) -> None:
     if img.ndim != 3 or img.shape[0] != c:
         raise GenzooError(f"image must be ({c}, H, W) for this model, got shape {tuple(img.shape)}")
     if max(img.shape[1:]) > MAX_SIDE or min(img.shape[1:]) < 1:
-        raise GenzooError(f"image is {img.shape[2]}x{img.shape[1]} px; genzoo compress tiles images of 1 to "
-                          f"{MAX_SIDE} px a side (split larger ones first)")
+        raise GenzooError(
+            f"image is {img.shape[2]}x{img.shape[1]} px; genzoo compress tiles images of 1 to "
+            f"{MAX_SIDE} px a side (split larger ones first)"
+        )
 
 
 def to_tiles(model: Any, img: Tensor) -> tuple[Tensor, tuple[int, int]]:
@@ -120,7 +124,7 @@ def _coding_probs(model: Any, tokens: Tensor, position: int) -> np.ndarray:
     return model.prior_probs_at(position, left.to(model.device), up.to(model.device)).cpu().numpy()
 
 
-# -- the codec ----------------------------------------------------------------------------------------------
+# -- the codec -------------------------------------------------------------------------------------
 @torch.no_grad()
 def compress_image(model: Any, img: Tensor) -> bytes:
     """A (C, H, W) image in [0, 1] -> the bytes of a .gzc file."""
@@ -135,23 +139,37 @@ def compress_image(model: Any, img: Tensor) -> bytes:
         probs = _coding_probs(model, idx, p)
         enc.encode(idx[:, p // w, p % w].numpy().astype(np.int32), cat, probs)
     payload = enc.get_compressed().astype("<u4").tobytes()
-    header = HEADER.pack(MAGIC, VERSION, fingerprint(model), img.shape[0], img.shape[1], img.shape[2],
-                         len(payload), zlib.crc32(payload))
+    header = HEADER.pack(
+        MAGIC,
+        VERSION,
+        fingerprint(model),
+        img.shape[0],
+        img.shape[1],
+        img.shape[2],
+        len(payload),
+        zlib.crc32(payload),
+    )
     return header + payload
 
 
 def read_header(data: bytes) -> tuple[bytes, int, int, int, bytes]:
     """Validate a .gzc file's header and checksum; returns (fingerprint, channels, height, width, payload)."""
     if len(data) < HEADER.size:
-        raise GenzooError(f"not a genzoo compressed file: {len(data)} bytes is shorter than the {HEADER.size}-byte header")
+        raise GenzooError(
+            f"not a genzoo compressed file: {len(data)} bytes is shorter than the {HEADER.size}-byte header"
+        )
     magic, version, fp, c, h, w, n, crc = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise GenzooError("not a genzoo compressed file (wrong magic bytes)")
     if version != VERSION:
-        raise GenzooError(f"compressed file has format version {version}; this genzoo reads version {VERSION}")
+        raise GenzooError(
+            f"compressed file has format version {version}; this genzoo reads version {VERSION}"
+        )
     payload = data[HEADER.size :]
     if len(payload) != n or n % 4:
-        raise GenzooError(f"compressed file is truncated or corrupt: payload is {len(payload)} bytes, header says {n}")
+        raise GenzooError(
+            f"compressed file is truncated or corrupt: payload is {len(payload)} bytes, header says {n}"
+        )
     if zlib.crc32(payload) != crc:
         raise GenzooError("compressed file is corrupt: checksum mismatch")
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE and c >= 1):
@@ -187,7 +205,7 @@ def decompress_bytes(model: Any, data: bytes) -> Tensor:
     return quantize8(from_tiles(model.decode_tokens(idx).cpu(), grid, height, width))
 
 
-# -- files ------------------------------------------------------------------------------------------------------
+# -- files -----------------------------------------------------------------------------------------
 def read_image(path: str | Path, channels: int) -> Tensor:
     """A PNG/JPEG/... as (C, H, W) floats in [0, 1], converted to the model's channel count."""
     from PIL import Image, UnidentifiedImageError
@@ -198,8 +216,10 @@ def read_image(path: str | Path, channels: int) -> Tensor:
     try:
         with Image.open(path) as im:
             if max(im.size) > MAX_SIDE:
-                raise GenzooError(f"image is {im.size[0]}x{im.size[1]} px; genzoo compress tiles images of "
-                                  f"1 to {MAX_SIDE} px a side (split larger ones first)")
+                raise GenzooError(
+                    f"image is {im.size[0]}x{im.size[1]} px; genzoo compress tiles images of "
+                    f"1 to {MAX_SIDE} px a side (split larger ones first)"
+                )
             arr = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError) as e:
         raise GenzooError(f"{path} is not a readable image ({e})") from None
@@ -244,8 +264,10 @@ def cmd_compress(args: argparse.Namespace) -> None:
     _write(out, data)
     px = img.shape[1] * img.shape[2]
     est = (rate_estimate_bits(model, img) / 8) + HEADER.size
-    print(f"genzoo: wrote {out} ({len(data)} bytes, {8 * len(data) / px:.3f} bpp; "
-          f"model's rate estimate {est:.0f} bytes incl. header)")
+    print(
+        f"genzoo: wrote {out} ({len(data)} bytes, {8 * len(data) / px:.3f} bpp; "
+        f"model's rate estimate {est:.0f} bytes incl. header)"
+    )
 
 
 def cmd_decompress(args: argparse.Namespace) -> None:

@@ -39,8 +39,10 @@ def attribute_sets(train: Any, name: str) -> tuple[Tensor, Tensor]:
     if name in classes:
         c = classes.index(name)
         return x[train.labels == c], x[train.labels != c]
-    raise GenzooError(f"unknown attribute {name!r} for {train.info.name!r}; choose one of "
-                      f"{', '.join(attribute_names(train.info))}")
+    raise GenzooError(
+        f"unknown attribute {name!r} for {train.info.name!r}; choose one of "
+        f"{', '.join(attribute_names(train.info))}"
+    )
 
 
 def attribute_for(model: Any, name: str) -> Tensor:
@@ -75,8 +77,10 @@ def resolve_image(model: Any, spec: str) -> Tensor:
         raise GenzooError("this model does not record its image shape")
     img = read_image(spec, shape[0])
     if tuple(img.shape) != shape:
-        raise GenzooError(f"{spec} is {img.shape[2]}x{img.shape[1]} px but the model works on "
-                          f"{shape[2]}x{shape[1]} px images")
+        raise GenzooError(
+            f"{spec} is {img.shape[2]}x{img.shape[1]} px but the model works on "
+            f"{shape[2]}x{shape[1]} px images"
+        )
     return img
 
 
@@ -95,8 +99,13 @@ def cmd_morph(args: argparse.Namespace) -> None:
     from genzoo.viz import save_grid
 
     model = _load(args.run)
-    strip = interpolate_latents(model, resolve_image(model, args.a), resolve_image(model, args.b),
-                                steps=args.steps, spherical=args.spherical)
+    strip = interpolate_latents(
+        model,
+        resolve_image(model, args.a),
+        resolve_image(model, args.b),
+        steps=args.steps,
+        spherical=args.spherical,
+    )
     save_grid(strip, args.output, nrow=args.steps, scale=args.scale)
     print(f"genzoo: wrote {args.output}")
 
@@ -111,7 +120,9 @@ def cmd_edit(args: argparse.Namespace) -> None:
     strengths = torch.linspace(0, args.strength, args.steps)
     edits = apply_attribute(model, x[None], vec, strengths)
     save_grid(torch.cat([x[None].cpu(), edits]), args.output, nrow=args.steps + 1, scale=args.scale)
-    print(f"genzoo: wrote {args.output} (original, then strengths {', '.join(f'{s:.2g}' for s in strengths)})")
+    print(
+        f"genzoo: wrote {args.output} (original, then strengths {', '.join(f'{s:.2g}' for s in strengths)})"
+    )
 
 
 def cmd_neighbours(args: argparse.Namespace) -> None:
@@ -123,7 +134,9 @@ def cmd_neighbours(args: argparse.Namespace) -> None:
     x = resolve_image(model, args.image)
     train = gz.data.load(_dataset_name(model), split="train")
     idx, _ = nearest_neighbours(model, x[None], train.images, k=args.k)
-    save_grid(torch.cat([x[None].cpu(), train.images[idx[0]]]), args.output, nrow=args.k + 1, scale=args.scale)
+    save_grid(
+        torch.cat([x[None].cpu(), train.images[idx[0]]]), args.output, nrow=args.k + 1, scale=args.scale
+    )
     print(f"genzoo: wrote {args.output} (query, then its {args.k} nearest training images in latent space)")
 
 

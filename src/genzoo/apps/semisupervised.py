@@ -1,4 +1,4 @@
-"""Semi-supervised classification with few labels: the M2 model (`ssvae`) vs the same classifier on labels alone.
+"""Semi-supervised classification with few labels: M2 (`ssvae`) vs the same classifier on labels alone.
 
     genzoo semisup --data mnist5k --labels-per-class 10 --seeds 3
 
@@ -33,7 +33,10 @@ class SemiSupervisedData(Dataset):
         mask = np.zeros(len(images), dtype=bool)
         mask[labelled] = True
         self.unlabelled = images[torch.from_numpy(~mask)]
-        self.labelled_x, self.labelled_y = images[torch.from_numpy(labelled)], labels[torch.from_numpy(labelled)]
+        self.labelled_x, self.labelled_y = (
+            images[torch.from_numpy(labelled)],
+            labels[torch.from_numpy(labelled)],
+        )
         self.info = info
 
     def __len__(self) -> int:
@@ -70,19 +73,23 @@ def test_error(classify: Any, test: Any, batch: int = 500) -> float:
     return wrong / len(test)
 
 
-def train_m2(train: Any, labelled: np.ndarray, steps: int, seed: int, batch_size: int = 100,
-             **overrides: Any) -> Any:
+def train_m2(
+    train: Any, labelled: np.ndarray, steps: int, seed: int, batch_size: int = 100, **overrides: Any
+) -> Any:
     import genzoo as gz
 
     torch.manual_seed(seed)
     model = gz.create("ssvae", data=train, **overrides)
     data = SemiSupervisedData(train.images, train.labels, labelled, train.info)
-    return gz.fit(model, data, max_steps=steps, batch_size=batch_size, seed=seed, progress=False, log_every=50)
+    return gz.fit(
+        model, data, max_steps=steps, batch_size=batch_size, seed=seed, progress=False, log_every=50
+    )
 
 
-def train_labels_only(train: Any, labelled: np.ndarray, steps: int, seed: int, batch_size: int = 100,
-                      **overrides: Any) -> torch.nn.Module:
-    """M2's classifier network, trained with cross-entropy on the labelled images only (same optimiser, steps)."""
+def train_labels_only(
+    train: Any, labelled: np.ndarray, steps: int, seed: int, batch_size: int = 100, **overrides: Any
+) -> torch.nn.Module:
+    """M2's classifier network on the labelled images alone, by cross-entropy (same optimiser, steps)."""
     import genzoo as gz
     from genzoo.models.vae.ssvae import make_classifier
 
@@ -101,8 +108,14 @@ def train_labels_only(train: Any, labelled: np.ndarray, steps: int, seed: int, b
     return net.eval()
 
 
-def run_semisupervised(data: str = "mnist5k", labels_per_class: int = 10, seeds: int = 3, steps: int = 600,
-                       batch_size: int = 100, **overrides: Any) -> dict[str, Any]:
+def run_semisupervised(
+    data: str = "mnist5k",
+    labels_per_class: int = 10,
+    seeds: int = 3,
+    steps: int = 600,
+    batch_size: int = 100,
+    **overrides: Any,
+) -> dict[str, Any]:
     """Test error of M2 and of labels-only training for each seed, with mean and std over seeds."""
     import genzoo as gz
 
@@ -118,17 +131,31 @@ def run_semisupervised(data: str = "mnist5k", labels_per_class: int = 10, seeds:
         errors["genzoo"].append(test_error(m2.classify, test))
         base = train_labels_only(train, labelled, steps, seed, batch_size, **overrides)
         errors["labels_only"].append(test_error(lambda x, net=base: net(x), test))
-    summary = {k: {"errors": v, "mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}
-               for k, v in errors.items()}
-    return {"data": data, "labels_per_class": labels_per_class, "seeds": seeds, "steps": steps,
-            "batch_size": batch_size, **summary}
+    summary = {
+        k: {"errors": v, "mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}
+        for k, v in errors.items()
+    }
+    return {
+        "data": data,
+        "labels_per_class": labels_per_class,
+        "seeds": seeds,
+        "steps": steps,
+        "batch_size": batch_size,
+        **summary,
+    }
 
 
 def cmd_semisup(args: argparse.Namespace) -> None:
     from genzoo.cli import parse_overrides
 
-    res = run_semisupervised(args.data, args.labels_per_class, args.seeds, args.steps, args.batch_size,
-                             **parse_overrides(args.option))
+    res = run_semisupervised(
+        args.data,
+        args.labels_per_class,
+        args.seeds,
+        args.steps,
+        args.batch_size,
+        **parse_overrides(args.option),
+    )
     print(f"{args.data}, {args.labels_per_class} labels per class, {args.seeds} seeds, {args.steps} steps:")
     for name in ("genzoo", "labels_only"):
         r = res[name]
@@ -140,7 +167,9 @@ def cmd_semisup(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    p = sub.add_parser("semisup", help="semi-supervised classification: M2 vs labels only, mean ± std over seeds")
+    p = sub.add_parser(
+        "semisup", help="semi-supervised classification: M2 vs labels only, mean ± std over seeds"
+    )
     p.add_argument("--data", default="mnist5k")
     p.add_argument("--labels-per-class", type=int, default=10)
     p.add_argument("--seeds", type=int, default=3)

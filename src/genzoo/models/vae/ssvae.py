@@ -37,8 +37,9 @@ class SSVAEConfig:
 
 
 def mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inp, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                         nn.Linear(hidden, out))
+    return nn.Sequential(
+        nn.Linear(inp, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, out)
+    )
 
 
 def make_classifier(config: SSVAEConfig) -> nn.Sequential:
@@ -47,8 +48,12 @@ def make_classifier(config: SSVAEConfig) -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), mlp(d, config.hidden, config.num_classes))
 
 
-@register_model("ssvae", "vae", ("sample", "encode", "class_condition"),
-                "semi-supervised VAE (Kingma M2): classifier inside, labelled + unlabelled batches")
+@register_model(
+    "ssvae",
+    "vae",
+    ("sample", "encode", "class_condition"),
+    "semi-supervised VAE (Kingma M2): classifier inside, labelled + unlabelled batches",
+)
 class SSVAE(GenerativeModel):
     """M2 with MLP networks and a Bernoulli decoder, as in the paper."""
 
@@ -132,7 +137,7 @@ class SSVAE(GenerativeModel):
         return torch.softmax(self.class_logits(x.to(self.device)), 1)
 
     def encode(self, x: Tensor) -> Tensor:
-        """[posterior mean of z given the predicted class, class probabilities]: (N, latent_dim + num_classes)."""
+        """[posterior mean of z given the predicted class, one-hot class]: (N, latent_dim + num_classes)."""
         self.check_input(x)
         x = x.to(self.device)
         q = torch.softmax(self.class_logits(x), 1)

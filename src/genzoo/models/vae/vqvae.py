@@ -57,20 +57,22 @@ class ResBlock(nn.Module):
 
 
 def _widths(hidden: int, downsamples: int) -> list[int]:
-    """Channels per resolution, full resolution first: half width at full resolution, where convs cost most."""
+    """Channels per resolution, full resolution first: half width there, where convolutions cost most."""
     return [max(hidden // 2, 1)] + [hidden] * downsamples
 
 
 class GridEncoder(nn.Module):
     """(C, H, W) -> (code_dim, H / 2**d, W / 2**d), padding the image to a multiple of 2**d first."""
 
-    def __init__(self, c: int, h: int, w: int, hidden: int, downsamples: int, res_blocks: int, out: int) -> None:
+    def __init__(
+        self, c: int, h: int, w: int, hidden: int, downsamples: int, res_blocks: int, out: int
+    ) -> None:
         super().__init__()
         self.h, self.w = h, w
         self.ph, self.pw = padded_size(h, downsamples), padded_size(w, downsamples)
         widths = _widths(hidden, downsamples)
         layers: list[nn.Module] = [nn.Conv2d(c, widths[0], 3, padding=1)]
-        for a, b in zip(widths, widths[1:]):
+        for a, b in zip(widths, widths[1:], strict=False):
             layers += [nn.SiLU(), nn.Conv2d(a, b, 4, stride=2, padding=1)]
         layers += [ResBlock(hidden) for _ in range(res_blocks)]
         layers += [nn.SiLU(), nn.Conv2d(hidden, out, 1)]
@@ -83,13 +85,15 @@ class GridEncoder(nn.Module):
 class GridDecoder(nn.Module):
     """The mirror of GridEncoder, cropped back to (C, H, W); outputs logits of pixel intensities."""
 
-    def __init__(self, c: int, h: int, w: int, hidden: int, downsamples: int, res_blocks: int, inp: int) -> None:
+    def __init__(
+        self, c: int, h: int, w: int, hidden: int, downsamples: int, res_blocks: int, inp: int
+    ) -> None:
         super().__init__()
         self.h, self.w = h, w
         layers: list[nn.Module] = [nn.Conv2d(inp, hidden, 3, padding=1)]
         layers += [ResBlock(hidden) for _ in range(res_blocks)]
         widths = _widths(hidden, downsamples)[::-1]
-        for a, b in zip(widths, widths[1:]):
+        for a, b in zip(widths, widths[1:], strict=False):
             layers += [nn.SiLU(), nn.ConvTranspose2d(a, b, 4, stride=2, padding=1)]
         layers += [nn.SiLU(), nn.Conv2d(widths[-1], c, 3, padding=1)]
         self.net = nn.Sequential(*layers)
@@ -99,7 +103,7 @@ class GridDecoder(nn.Module):
 
 
 class EMACodebook(nn.Module):
-    """Nearest-neighbour quantiser whose vectors are moving averages of the encoder outputs assigned to them."""
+    """Nearest-neighbour quantiser; its vectors are moving averages of the encoder outputs assigned."""
 
     def __init__(self, size: int, dim: int, decay: float, restart_threshold: float) -> None:
         super().__init__()
@@ -116,7 +120,7 @@ class EMACodebook(nn.Module):
 
     @torch.no_grad()
     def update(self, flat: Tensor, idx: Tensor) -> None:
-        """One EMA step from the vectors `flat` assigned to codes `idx`, then restart codes that fell out of use."""
+        """One EMA step from vectors `flat` assigned to codes `idx`; then restart codes out of use."""
         if not bool(self.initialised):  # start the codebook on real encoder outputs, not noise
             self.embed.copy_(flat[torch.randint(len(flat), (self.size,), device=flat.device)])
             self.embed_sum.copy_(self.embed)
@@ -140,8 +144,12 @@ class EMACodebook(nn.Module):
         return F.embedding(idx, self.embed)
 
 
-@register_model("vqvae", "vae", ("sample", "encode"),
-                "VQ-VAE: EMA codebook, dead-code restarts, integer token grids, autoregressive token prior")
+@register_model(
+    "vqvae",
+    "vae",
+    ("sample", "encode"),
+    "VQ-VAE: EMA codebook, dead-code restarts, integer token grids, autoregressive token prior",
+)
 class VQVAE(GenerativeModel):
     """Vector-quantised autoencoder; images in [0, 1], tokens (N, h, w) in [0, codebook_size)."""
 
@@ -157,9 +165,13 @@ class VQVAE(GenerativeModel):
         args = (c, h, w, config.hidden, config.downsamples, config.res_blocks)
         self.encoder = GridEncoder(*args, config.code_dim)
         self.decoder = GridDecoder(*args, config.code_dim)
-        self.codebook = EMACodebook(config.codebook_size, config.code_dim, config.ema_decay, config.restart_threshold)
-        self.grid = (padded_size(h, config.downsamples) // 2**config.downsamples,
-                     padded_size(w, config.downsamples) // 2**config.downsamples)
+        self.codebook = EMACodebook(
+            config.codebook_size, config.code_dim, config.ema_decay, config.restart_threshold
+        )
+        self.grid = (
+            padded_size(h, config.downsamples) // 2**config.downsamples,
+            padded_size(w, config.downsamples) // 2**config.downsamples,
+        )
         k, p = config.codebook_size, self.grid[0] * self.grid[1]
         # log-linear AR prior: logits[p, k] = bias[p, k] + left[token left of p, k] + up[token above p, k]
         self.prior_bias = nn.Parameter(torch.zeros(p, k))
@@ -172,7 +184,7 @@ class VQVAE(GenerativeModel):
             raise GenzooError(f"model 'vqvae' needs image data; {info.name!r} is {info.kind} data")
         return {"image_shape": tuple(info.shape)}
 
-    # -- quantisation ---------------------------------------------------------------------------------------
+    # -- quantisation ------------------------------------------------------------------------------
     def quantize(self, z_e: Tensor) -> tuple[Tensor, Tensor]:
         """(N, D, h, w) continuous -> (quantised (N, D, h, w), token grid (N, h, w))."""
         n, d, h, w = z_e.shape
@@ -181,7 +193,7 @@ class VQVAE(GenerativeModel):
         z_q = self.codebook.lookup(idx).view(n, h, w, d).permute(0, 3, 1, 2)
         return z_q, idx.view(n, h, w)
 
-    # -- prior over tokens ------------------------------------------------------------------------------------
+    # -- prior over tokens -------------------------------------------------------------------------
     def _neighbours(self, idx: Tensor) -> tuple[Tensor, Tensor]:
         """Left and upper neighbour of every token, `codebook_size` where there is none."""
         k = self.config.codebook_size
@@ -214,7 +226,7 @@ class VQVAE(GenerativeModel):
         """Ideal code length of each token grid (N,) in bits under the prior."""
         return -self.token_log_probs(idx.to(self.device)).flatten(1).sum(1) / math.log(2)
 
-    # -- protocol -----------------------------------------------------------------------------------------
+    # -- protocol ----------------------------------------------------------------------------------
     def loss(self, batch: Any) -> dict[str, Tensor]:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         z_e = self.encoder(x).float()
@@ -230,9 +242,14 @@ class VQVAE(GenerativeModel):
         counts = torch.bincount(idx.flatten(), minlength=self.config.codebook_size).float()
         p = counts / counts.sum()
         perplexity = torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())
-        return {"loss": mse + self.config.beta * commit + self.config.prior_weight * prior_nats / idx[0].numel(),
-                "mse": mse.detach(), "commit": commit.detach(), "prior_bits_per_token": prior_nats.detach() / math.log(2),
-                "perplexity": perplexity, "usage": (counts > 0).float().mean()}
+        return {
+            "loss": mse + self.config.beta * commit + self.config.prior_weight * prior_nats / idx[0].numel(),
+            "mse": mse.detach(),
+            "commit": commit.detach(),
+            "prior_bits_per_token": prior_nats.detach() / math.log(2),
+            "perplexity": perplexity,
+            "usage": (counts > 0).float().mean(),
+        }
 
     def encode(self, x: Tensor) -> Tensor:
         """Images (N, C, H, W) -> token grids (N, h, w), int64."""
@@ -245,7 +262,9 @@ class VQVAE(GenerativeModel):
         """Token grids (N, h, w) -> images in [0, 1]."""
         z = torch.as_tensor(z, device=self.device)
         if z.dtype.is_floating_point or z.ndim != 3 or tuple(z.shape[1:]) != self.grid:
-            raise GenzooError(f"decode takes integer token grids of shape (N, {self.grid[0]}, {self.grid[1]})")
+            raise GenzooError(
+                f"decode takes integer token grids of shape (N, {self.grid[0]}, {self.grid[1]})"
+            )
         if (z < 0).any() or (z >= self.config.codebook_size).any():
             raise GenzooError(f"tokens must lie in [0, {self.config.codebook_size})")
         z_q = self.codebook.lookup(z.long()).permute(0, 3, 1, 2)
@@ -259,7 +278,7 @@ class VQVAE(GenerativeModel):
         return self.encoder(x.to(self.device)).float().flatten(1)
 
     def decode_latent(self, v: Tensor) -> Tensor:
-        """Quantise a flattened continuous latent and decode it, so edits land on images the model can make."""
+        """Quantise a flattened continuous latent and decode it, so edits land on images the model makes."""
         z_e = v.to(self.device).float().view(len(v), self.config.code_dim, *self.grid)
         return self.decode(self.quantize(z_e)[1])
 
@@ -287,7 +306,10 @@ class VQVAE(GenerativeModel):
         counts = torch.bincount(idx.flatten().cpu(), minlength=self.config.codebook_size).float()
         p = counts / counts.sum()
         mse = float(((rec - x.cpu()) ** 2).mean())
-        return {"usage": float((counts > 0).float().mean()),
-                "perplexity": float(torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())),
-                "mse": mse, "psnr": 10 * math.log10(1.0 / max(mse, 1e-12)),
-                "prior_bits_per_token": float(self.rate_bits(idx).mean() / idx[0].numel())}
+        return {
+            "usage": float((counts > 0).float().mean()),
+            "perplexity": float(torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())),
+            "mse": mse,
+            "psnr": 10 * math.log10(1.0 / max(mse, 1e-12)),
+            "prior_bits_per_token": float(self.rate_bits(idx).mean() / idx[0].numel()),
+        }
