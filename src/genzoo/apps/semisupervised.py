@@ -32,6 +32,8 @@ class SemiSupervisedData(Dataset):
     def __init__(self, images: Tensor, labels: Tensor, labelled: np.ndarray, info: Any) -> None:
         mask = np.zeros(len(images), dtype=bool)
         mask[labelled] = True
+        if mask.all():
+            raise GenzooError("every training image is labelled: nothing is left for semi-supervised learning")
         self.unlabelled = images[torch.from_numpy(~mask)]
         self.labelled_x, self.labelled_y = (
             images[torch.from_numpy(labelled)],

@@ -159,8 +159,8 @@ class VQVAE(GenerativeModel):
 
     def __init__(self, config: VQVAEConfig, data_info: DataInfo | None = None) -> None:
         super().__init__(config, data_info)
-        if config.codebook_size < 2 or config.code_dim < 1:
-            raise GenzooError("codebook_size must be at least 2 and code_dim at least 1")
+        if config.codebook_size < 2 or config.code_dim < 1 or config.downsamples < 1:
+            raise GenzooError("vqvae needs codebook_size >= 2, code_dim >= 1 and downsamples >= 1")
         c, h, w = config.image_shape
         args = (c, h, w, config.hidden, config.downsamples, config.res_blocks)
         self.encoder = GridEncoder(*args, config.code_dim)
@@ -226,6 +226,31 @@ class VQVAE(GenerativeModel):
         """Ideal code length of each token grid (N,) in bits under the prior."""
         return -self.token_log_probs(idx.to(self.device)).flatten(1).sum(1) / math.log(2)
 
+    def prior_parameters(self) -> list[nn.Parameter]:
+        return [self.prior_bias, self.prior_left, self.prior_up]
+
+    def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
+        """The prior is a table of logits that must move by several nats: it gets 25x the autoencoder's lr."""
+        prior = {id(p) for p in self.prior_parameters()}
+        rest = [p for p in self.parameters() if id(p) not in prior]
+        groups = [{"params": rest, "lr": lr}, {"params": self.prior_parameters(), "lr": 25 * lr}]
+        return [torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)]
+
+    @torch.enable_grad()
+    def fit_prior(self, tokens: Tensor, steps: int = 300, lr: float = 0.05) -> float:
+        """Refit the prior to the token grids of a dataset (full batch), e.g. once the codebook has settled.
+
+        Returns the final bits per token. Cheap: the prior is log-linear and the tokens are fixed.
+        """
+        tokens = tokens.to(self.device)
+        opt = torch.optim.Adam(self.prior_parameters(), lr=lr)
+        for _ in range(steps):
+            nats = -self.token_log_probs(tokens).mean()
+            opt.zero_grad()
+            nats.backward()
+            opt.step()
+        return float(nats.detach()) / math.log(2)
+
     # -- protocol ----------------------------------------------------------------------------------
     def loss(self, batch: Any) -> dict[str, Tensor]:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
@@ -235,16 +260,20 @@ class VQVAE(GenerativeModel):
             self.codebook.update(flat, self.codebook.assign(flat))
         z_q, idx = self.quantize(z_e)
         z_st = z_e + (z_q - z_e).detach()  # straight-through: decoder gradient flows to the encoder
-        recon = torch.sigmoid(self.decoder(z_st).float())
-        mse = F.mse_loss(recon, x)
+        logits = self.decoder(z_st).float()
+        # Bernoulli cross-entropy on grey levels: unlike MSE through a sigmoid it does not stall when the
+        # decoder first predicts the (mostly black) background, where the sigmoid saturates.
+        rec = F.binary_cross_entropy_with_logits(logits, x)
+        mse = F.mse_loss(torch.sigmoid(logits), x).detach()
         commit = F.mse_loss(z_e, z_q.detach())
         prior_nats = -self.token_log_probs(idx.detach()).mean()
         counts = torch.bincount(idx.flatten(), minlength=self.config.codebook_size).float()
         p = counts / counts.sum()
         perplexity = torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())
         return {
-            "loss": mse + self.config.beta * commit + self.config.prior_weight * prior_nats / idx[0].numel(),
-            "mse": mse.detach(),
+            "loss": rec + self.config.beta * commit + self.config.prior_weight * prior_nats / idx[0].numel(),
+            "recon_bce": rec.detach(),
+            "mse": mse,
             "commit": commit.detach(),
             "prior_bits_per_token": prior_nats.detach() / math.log(2),
             "perplexity": perplexity,
