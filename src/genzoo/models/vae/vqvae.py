@@ -5,7 +5,8 @@
   trained by gradient but by exponential moving averages of the vectors assigned to each code (Razavi et al.
   2019), which is steadier than the codebook loss; codes that fall out of use are restarted on encoder
   outputs from the current batch (Dhariwal et al. 2020, Jukebox), so usage stays high.
-- Commitment loss `beta * ||z_e - sg(z_q)||^2` keeps the encoder close to its codes.
+- Commitment loss `beta * ||z_e - sg(z_q)||^2` keeps the encoder close to its codes; reconstruction is
+  Bernoulli cross-entropy on grey levels (MSE through a sigmoid stalls on mostly-black digits).
 - Prior: a log-linear autoregressive model of each token given its left and upper neighbours and its
   position, trained jointly on the (detached) tokens. It makes `sample` possible and gives the rate that the
   compression app (`genzoo.apps.compress`) realises with an entropy coder; `prior_probs_at` is the one place
