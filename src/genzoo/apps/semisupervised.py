@@ -33,7 +33,7 @@ class SemiSupervisedData(Dataset):
         mask = np.zeros(len(images), dtype=bool)
         mask[labelled] = True
         if mask.all():
-            raise GenzooError("every training image is labelled: nothing is left for semi-supervised learning")
+            raise GenzooError("every training image is labelled: none is left for semi-supervised learning")
         self.unlabelled = images[torch.from_numpy(~mask)]
         self.labelled_x, self.labelled_y = (
             images[torch.from_numpy(labelled)],
