@@ -98,7 +98,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     out = Path(args.output)
     if args.interpolate:
-        from genzoo.latent import interpolate
+        from genzoo.latent import interpolate_latents as interpolate
 
         data = gz.data.load(model.data_info.name, split="test") if model.data_info else None
         if data is None:
