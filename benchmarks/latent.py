@@ -266,7 +266,19 @@ def main(part: str = "all", label_counts: tuple[int, ...] = (SEMI_LABELS,)) -> N
     if part in ("semisupervised", "all"):
         for labels in label_counts:
             semisupervised(Results("semisupervised"), labels)
+    write_index()
     print(f"{part}: {time.perf_counter() - t0:.0f} s")
+
+
+def write_index() -> None:
+    """latent.json: the rows of compression.json and semisupervised.json in one file, as the README reads them."""
+    import json
+
+    parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in ("compression", "semisupervised")
+             if (RESULTS / f"{n}.json").is_file()]
+    index = Results("latent")
+    index.rows = [dict(row, source=f"{part['benchmark']}.json") for part in parts for row in part["rows"]]
+    index.write()
 
 
 if __name__ == "__main__":
