@@ -170,3 +170,17 @@ def test_cli_errors_exit_2(tmp_path: Path, capsys):
     assert main(["augment", "--data", "digits", "--per-class", "500"]) == 2
     err = capsys.readouterr().err
     assert "needs image data" in err and "--per-class must be between 1 and" in err
+
+
+def test_cli_translate_runs_a_saved_pix2pix(tmp_path: Path):
+    from PIL import Image
+
+    data = gz.data.load("photo_pairs", n=16, patch=16)
+    model = gz.create("pix2pix", data=data, width=8, depth=2, d_width=8)
+    gz.save(model, tmp_path / "p2p")
+    Image.new("L", (20, 24), color=128).save(tmp_path / "grey.png")
+    out = tmp_path / "colour.png"
+    run = str(tmp_path / "p2p")
+    assert main(["translate", run, "--image", str(tmp_path / "grey.png"), "-o", str(out)]) == 0
+    assert Image.open(out).size == (24, 28)  # 20x24 plus the grid's 2-pixel border
+    assert main(["translate", run, "--image", str(tmp_path / "missing.png")]) == 2

@@ -136,8 +136,15 @@ class GAN(GenerativeModel):
         n = len(real)
         d = self.discriminator
 
-        # discriminator (critic) update
-        fake = self.generate(n, y).detach()
+        # discriminator (critic) update. On batches that also update G, the same fakes (still attached to
+        # G's graph) serve both players, as in the DCGAN reference loop: one generator pass, not two.
+        g_step = (int(self.updates) + 1) % cfg.n_critic == 0
+        if g_step:
+            fake_g = self.generate(n, y)
+            fake = fake_g.detach()
+        else:
+            with torch.no_grad():
+                fake = self.generate(n, y)
         real_scores, fake_scores = d(real, y).float(), d(fake, y).float()
         d_loss = losses.d_loss(cfg.loss, real_scores, fake_scores)
         parts: dict[str, Tensor] = {}
@@ -163,10 +170,10 @@ class GAN(GenerativeModel):
         )
 
         # generator update every n_critic discriminator updates
-        if int(self.updates) % cfg.n_critic == 0:
+        if g_step:
             d.requires_grad_(False)  # G's loss needs gradients through D, not for D
             try:
-                g_loss = losses.g_loss(cfg.loss, d(self.generate(n, y), y).float())
+                g_loss = losses.g_loss(cfg.loss, d(fake_g, y).float())
                 opt_g.zero_grad(set_to_none=True)
                 backward(g_loss)
             finally:
