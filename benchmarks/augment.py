@@ -32,8 +32,9 @@ def main() -> None:
     parser.add_argument("--classifier-steps", type=int, default=200)
     parser.add_argument("--gan-batches", type=int, default=250)
     parser.add_argument("--vae-steps", type=int, default=500)
+    parser.add_argument("--name", default="augment", help="results file name (to run counts in parallel)")
     args = parser.parse_args()
-    res = Results("augment")
+    res = Results(args.name)
     train, test = gz.data.load("mnist5k"), gz.data.load("mnist5k", split="test")
     for n in args.counts:
         settings = AugmentSettings(per_class=n, seeds=args.seeds, steps=args.classifier_steps,

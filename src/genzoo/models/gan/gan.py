@@ -77,9 +77,8 @@ class GAN(GenerativeModel):
         self.generator_ema: nn.Module | None = None
         if config.ema_decay > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
-        self.register_buffer(
-            "updates", torch.zeros((), dtype=torch.long)
-        )  # D updates so far (for n_critic, EMA)
+        # discriminator updates so far: schedules the n_critic generator steps and the EMA warm-up
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     @classmethod
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
