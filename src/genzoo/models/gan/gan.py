@@ -1,0 +1,295 @@
+"""Unconditional and class-conditional GANs: `dcgan`, `wgan_gp` and `cgan` are one model with three presets.
+
+The engine drives GANs through its manual-optimisation hook: `optimizers_for` returns the generator and
+discriminator optimizers (TTUR: the discriminator's lr is `lr * lr_d_ratio`), and `manual_step` does one
+discriminator update per batch and a generator update every `n_critic` batches. Lightning counts every
+optimizer step, so for these models `fit(max_steps=N)` means N optimizer steps in all (2 per batch for
+dcgan/cgan; 6 per 5 batches for wgan_gp).
+
+The generator's EMA lives inside the model (`generator_ema`), not in the engine, because the engine's EMA
+would also average the discriminator, which is wasted work and, after training, not the discriminator
+that was actually trained against.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.base import GenerativeModel
+from genzoo.data.info import DataInfo
+from genzoo.errors import GenzooError
+from genzoo.models.gan import losses
+from genzoo.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from genzoo.registry import register_model
+
+
+@dataclass
+class GANConfig:
+    """data_shape: (C, H, W) images or (D,) vectors. loss: bce | hinge | wasserstein.
+    d_norm: batch | none (none is required with gp_weight/r1_weight). n_critic: D updates per G update.
+    lr_d_ratio: TTUR, the discriminator lr is fit's lr times this. ema_decay: 0 turns generator EMA off."""
+
+    data_shape: tuple[int, ...] = (1, 28, 28)
+    num_classes: int = 0
+    latent_dim: int = 64
+    g_width: int = 64
+    d_width: int = 64
+    upsamples: int = 2
+    loss: str = "bce"
+    d_norm: str = "batch"
+    spectral_norm: bool = False
+    gp_weight: float = 0.0
+    r1_weight: float = 0.0
+    n_critic: int = 1
+    lr_d_ratio: float = 1.0
+    betas: tuple[float, float] = (0.5, 0.999)
+    ema_decay: float = 0.999
+
+
+class GAN(GenerativeModel):
+    """A generator G(z[, y]) and a discriminator D(x[, y]) trained against each other."""
+
+    Config = GANConfig
+    default_lr = 2e-4
+    default_ema = None  # the generator EMA is kept by the model itself (see module docstring)
+    manual_optimization = True
+
+    def __init__(self, config: GANConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        _validate(config)
+        k = config.num_classes
+        shape = tuple(config.data_shape)
+        if len(shape) == 3:
+            self.generator: nn.Module = ConvGenerator(
+                config.latent_dim, shape, config.g_width, config.upsamples, k
+            )
+            self.discriminator: nn.Module = ConvDiscriminator(
+                shape, config.d_width, config.upsamples, config.d_norm, config.spectral_norm, k
+            )
+        else:
+            self.generator = MLPGenerator(config.latent_dim, shape[0], config.g_width, k)
+            self.discriminator = MLPDiscriminator(shape[0], config.d_width, config.spectral_norm, k)
+        self.generator_ema: nn.Module | None = None
+        if config.ema_decay > 0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        # discriminator updates so far: schedules the n_critic generator steps and the EMA warm-up
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        shape = tuple(info.shape or ())
+        if not ((info.kind == "image" and len(shape) == 3) or (info.kind == "vector" and len(shape) == 1)):
+            raise GenzooError(
+                f"model {cls.model_name!r} needs image or vector data; {info.name!r} is {info.kind} "
+                f"data with shape {info.shape}"
+            )
+        return {"data_shape": shape}
+
+    # -- pieces -----------------------------------------------------------------------------------------
+    def _labels(self, labels: Tensor | int | None, n: int) -> Tensor | None:
+        k = self.config.num_classes
+        if not k:
+            return None
+        if labels is None:
+            raise GenzooError(f"model {self.model_name!r} is class-conditional: pass labels=... (0..{k - 1})")
+        y = torch.as_tensor(labels, device=self.device).long().reshape(-1)
+        if y.numel() == 1 and n > 1:
+            y = y.expand(n)
+        if y.numel() != n or (y < 0).any() or (y >= k).any():
+            raise GenzooError(f"labels must be {n} class indices in [0, {k})")
+        return y
+
+    def _unpack(self, batch: Any) -> tuple[Tensor, Tensor | None]:
+        x, y = batch if isinstance(batch, (list, tuple)) else (batch, None)
+        if self.config.num_classes and (y is None or (y < 0).any()):
+            raise GenzooError(
+                f"model {self.model_name!r} needs labelled data "
+                f"(every label in 0..{self.config.num_classes - 1})"
+            )
+        return x, (y if self.config.num_classes else None)
+
+    def generate(self, n: int, labels: Tensor | None = None, use_ema: bool = False) -> Tensor:
+        z = torch.randn(n, self.config.latent_dim, device=self.device)
+        g = self.generator_ema if (use_ema and self.generator_ema is not None) else self.generator
+        return g(z, labels)
+
+    # -- training ---------------------------------------------------------------------------------------
+    def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
+        betas = tuple(self.config.betas)
+        return [
+            torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
+            torch.optim.Adam(self.discriminator.parameters(), lr=lr * self.config.lr_d_ratio, betas=betas),
+        ]
+
+    def manual_step(
+        self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any
+    ) -> dict[str, Tensor]:
+        opt_g, opt_d = optimizers
+        cfg = self.config
+        real, y = self._unpack(batch)
+        n = len(real)
+        d = self.discriminator
+
+        # discriminator (critic) update. On batches that also update G, the same fakes (still attached to
+        # G's graph) serve both players, as in the DCGAN reference loop: one generator pass, not two.
+        g_step = (int(self.updates) + 1) % cfg.n_critic == 0
+        if g_step:
+            fake_g = self.generate(n, y)
+            fake = fake_g.detach()
+        else:
+            with torch.no_grad():
+                fake = self.generate(n, y)
+        real_scores, fake_scores = d(real, y).float(), d(fake, y).float()
+        d_loss = losses.d_loss(cfg.loss, real_scores, fake_scores)
+        parts: dict[str, Tensor] = {}
+        total = d_loss
+        if cfg.gp_weight:
+            gp = losses.gradient_penalty(lambda v: d(v, y), real, fake)
+            total = total + cfg.gp_weight * gp
+            parts["gradient_penalty"] = gp.detach()
+        if cfg.r1_weight:
+            r1 = losses.r1_penalty(lambda v: d(v, y), real)
+            total = total + 0.5 * cfg.r1_weight * r1
+            parts["r1_penalty"] = r1.detach()
+        opt_d.zero_grad(set_to_none=True)
+        backward(total)
+        parts["d_grad_norm"] = losses.grad_norm(list(d.parameters()))
+        opt_d.step()
+        self.updates += 1
+        parts.update(
+            loss=total.detach(),
+            d_loss=d_loss.detach(),
+            d_real=real_scores.mean().detach(),
+            d_fake=fake_scores.mean().detach(),
+        )
+
+        # generator update every n_critic discriminator updates
+        if g_step:
+            d.requires_grad_(False)  # G's loss needs gradients through D, not for D
+            try:
+                g_loss = losses.g_loss(cfg.loss, d(fake_g, y).float())
+                opt_g.zero_grad(set_to_none=True)
+                backward(g_loss)
+            finally:
+                d.requires_grad_(True)
+            parts["g_grad_norm"] = losses.grad_norm(list(self.generator.parameters()))
+            opt_g.step()
+            self._update_ema()
+            parts["g_loss"] = g_loss.detach()
+        return parts
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """EMA with warm-up: decay (1+t)/(10+t) up to ema_decay, so short runs do not average their start."""
+        if self.generator_ema is None:
+            return
+        t = float(self.updates) / self.config.n_critic
+        decay = min(self.config.ema_decay, (1.0 + t) / (10.0 + t))
+        torch._foreach_lerp_(
+            list(self.generator_ema.parameters()), list(self.generator.parameters()), 1.0 - decay
+        )
+        for eb, mb in zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True):
+            eb.copy_(mb)
+
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        """Validation objective: the discriminator loss on real vs generated (GANs have no likelihood)."""
+        real, y = self._unpack(batch)
+        with torch.no_grad():
+            fake = self.generate(len(real), y)
+            d_loss = losses.d_loss(
+                self.config.loss, self.discriminator(real, y).float(), self.discriminator(fake, y).float()
+            )
+        return {"loss": d_loss}
+
+    # -- protocol ---------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, labels: Tensor | int | None = None, use_ema: bool = True) -> Tensor:
+        """n samples (images in [0, 1]); class-conditional models take `labels` (one int or n of them)."""
+        if n < 1:
+            raise GenzooError(f"number of samples must be at least 1, got {n}")
+        return self.generate(n, self._labels(labels, n), use_ema=use_ema)
+
+    def sample_grid(self, n: int = 64) -> Tensor | None:
+        if len(self.config.data_shape) != 3:
+            return None
+        if self.config.num_classes:
+            return self.sample(n, labels=torch.arange(n) % self.config.num_classes)
+        return self.sample(n)
+
+
+def _validate(config: GANConfig) -> None:
+    if config.loss not in losses.LOSSES:
+        raise GenzooError(f"unknown GAN loss {config.loss!r}; choose one of {', '.join(losses.LOSSES)}")
+    if config.d_norm not in ("batch", "none"):
+        raise GenzooError(f"d_norm must be 'batch' or 'none', got {config.d_norm!r}")
+    if config.d_norm == "batch" and (config.gp_weight or config.r1_weight):
+        raise GenzooError(
+            "gradient penalties need d_norm='none' (BatchNorm mixes examples, so per-example "
+            "input gradients are meaningless)"
+        )
+    if config.n_critic < 1:
+        raise GenzooError(f"n_critic must be at least 1, got {config.n_critic}")
+    if not 0 <= config.ema_decay < 1:
+        raise GenzooError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
+    if len(config.data_shape) not in (1, 3):
+        raise GenzooError(f"data_shape must be (C, H, W) or (D,), got {tuple(config.data_shape)}")
+
+
+@register_model(
+    "dcgan", "gan", ("sample",), "DCGAN (Radford et al. 2016): conv G/D, BatchNorm, non-saturating loss"
+)
+class DCGAN(GAN):
+    """The DCGAN recipe: transposed-conv generator, strided-conv discriminator, Adam(2e-4, beta1 0.5)."""
+
+
+@dataclass
+class WGANGPConfig(GANConfig):
+    loss: str = "wasserstein"
+    d_norm: str = "none"
+    gp_weight: float = 10.0
+    n_critic: int = 5
+    betas: tuple[float, float] = (0.0, 0.9)
+
+
+@register_model(
+    "wgan_gp", "gan", ("sample",), "WGAN-GP (Gulrajani et al. 2017): critic with gradient penalty"
+)
+class WGANGP(GAN):
+    """Wasserstein critic, 5 critic steps per generator step, gradient penalty 10, Adam(1e-4, (0, 0.9))."""
+
+    Config = WGANGPConfig
+    default_lr = 1e-4
+    default_precision = "32-true"  # the penalty differentiates a gradient: keep it in fp32
+
+
+@dataclass
+class CGANConfig(GANConfig):
+    num_classes: int = 10
+    loss: str = "hinge"
+    d_norm: str = "none"
+    spectral_norm: bool = True
+    lr_d_ratio: float = 2.0
+    betas: tuple[float, float] = (0.0, 0.999)
+
+
+@register_model(
+    "cgan",
+    "gan",
+    ("sample", "class_condition"),
+    "class-conditional GAN: projection discriminator, spectral norm, hinge loss; sample(n, labels=...)",
+)
+class CGAN(GAN):
+    """Class-conditional: G sees a label embedding, D a class projection (Miyato & Koyama 2018); SN, hinge."""
+
+    Config = CGANConfig
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        if not info.num_classes:
+            raise GenzooError(f"model 'cgan' needs labelled data; {info.name!r} has no classes")
+        return {**super().config_from_data(info), "num_classes": info.num_classes}

@@ -1,0 +1,197 @@
+"""pix2pix (Isola et al. 2017): a U-Net generator and a PatchGAN discriminator for paired translation.
+
+The generator maps a source image to a target image; the discriminator judges (source, output) pairs
+patch by patch, so it enforces local realism while the L1 term (weight 100, as in the paper) keeps
+the output close to the paired target. Data are `(source, target)` pairs: see `genzoo.data.paired`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genzoo.base import GenerativeModel
+from genzoo.data.info import DataInfo
+from genzoo.errors import GenzooError
+from genzoo.models.gan import losses
+from genzoo.registry import register_model
+
+
+@dataclass
+class Pix2PixConfig:
+    source_shape: tuple[int, int, int] = (1, 32, 32)
+    target_channels: int = 3
+    width: int = 32
+    depth: int = 3
+    dropout: float = 0.5
+    d_width: int = 32
+    l1_weight: float = 100.0
+    betas: tuple[float, float] = (0.5, 0.999)
+
+
+class UNet(nn.Module):
+    """Encoder [Conv(4, /2), BN, LeakyReLU] x depth; decoder [ConvT(4, x2), BN, (Dropout), ReLU] + skips."""
+
+    def __init__(self, in_ch: int, out_ch: int, width: int, depth: int, dropout: float) -> None:
+        super().__init__()
+        self.multiple = 2**depth
+        chans = [width * min(2**i, 8) for i in range(depth)]
+        self.down = nn.ModuleList()
+        prev = in_ch
+        for i, ch in enumerate(chans):
+            self.down.append(
+                nn.Sequential(
+                    nn.Conv2d(prev, ch, 4, 2, 1),
+                    nn.BatchNorm2d(ch) if i else nn.Identity(),
+                    nn.LeakyReLU(0.2),
+                )
+            )
+            prev = ch
+        self.up = nn.ModuleList()
+        for i in reversed(range(1, depth)):
+            in_c = chans[i] if i == depth - 1 else 2 * chans[i]
+            drop = nn.Dropout(dropout) if i >= depth - 2 and dropout > 0 else nn.Identity()
+            self.up.append(
+                nn.Sequential(
+                    nn.ConvTranspose2d(in_c, chans[i - 1], 4, 2, 1),
+                    nn.BatchNorm2d(chans[i - 1]),
+                    drop,
+                    nn.ReLU(),
+                )
+            )
+        self.out = nn.ConvTranspose2d(2 * chans[0] if depth > 1 else chans[0], out_ch, 4, 2, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        m = self.multiple
+        x = F.pad(x, (0, -w % m, 0, -h % m), mode="replicate")
+        skips = []
+        for layer in self.down:
+            x = layer(x)
+            skips.append(x)
+        skips.pop()
+        for layer in self.up:
+            x = torch.cat([layer(x), skips.pop()], 1)
+        return torch.sigmoid(self.out(x))[:, :, :h, :w]
+
+
+class PatchDiscriminator(nn.Module):
+    """(source, image) -> a grid of real/fake logits, one per overlapping patch (PatchGAN)."""
+
+    def __init__(self, in_ch: int, width: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_ch, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * width, 4 * width, 3, 1, 1),
+            nn.BatchNorm2d(4 * width),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * width, 1, 3, 1, 1),
+        )
+
+    def forward(self, source: Tensor, image: Tensor) -> Tensor:
+        return self.net(torch.cat([source, image], 1))
+
+
+@register_model(
+    "pix2pix",
+    "gan",
+    ("image_condition",),
+    "pix2pix paired translation: U-Net + PatchGAN; translate(source) / sample(n, source=...)",
+)
+class Pix2Pix(GenerativeModel):
+    """U-Net generator, PatchGAN discriminator, non-saturating adversarial loss + 100 x L1."""
+
+    Config = Pix2PixConfig
+    default_lr = 2e-4
+    default_ema = None
+    manual_optimization = True
+
+    def __init__(self, config: Pix2PixConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        c_in = config.source_shape[0]
+        self.generator = UNet(c_in, config.target_channels, config.width, config.depth, config.dropout)
+        self.discriminator = PatchDiscriminator(c_in + config.target_channels, config.d_width)
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        if info.kind != "paired_image" or "source_shape" not in info.extra or info.shape is None:
+            raise GenzooError(
+                f"model 'pix2pix' needs paired image data (e.g. photo_pairs or paired); "
+                f"{info.name!r} is {info.kind} data"
+            )
+        return {"source_shape": tuple(info.extra["source_shape"]), "target_channels": int(info.shape[0])}
+
+    def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
+        betas = tuple(self.config.betas)
+        return [
+            torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
+            torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
+        ]
+
+    def manual_step(
+        self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any
+    ) -> dict[str, Tensor]:
+        opt_g, opt_d = optimizers
+        source, target = batch
+        d = self.discriminator
+        fake = self.generator(source)
+        d_loss = losses.d_loss("bce", d(source, target).float(), d(source, fake.detach()).float())
+        opt_d.zero_grad(set_to_none=True)
+        backward(d_loss)
+        d_norm = losses.grad_norm(list(d.parameters()))
+        opt_d.step()
+        d.requires_grad_(False)
+        try:
+            adv = losses.g_loss("bce", d(source, fake).float())
+        finally:
+            d.requires_grad_(True)
+        l1 = F.l1_loss(fake.float(), target.float())
+        g_total = adv + self.config.l1_weight * l1
+        opt_g.zero_grad(set_to_none=True)
+        backward(g_total)
+        g_norm = losses.grad_norm(list(self.generator.parameters()))
+        opt_g.step()
+        return {
+            "loss": g_total.detach(),
+            "d_loss": d_loss.detach(),
+            "g_adv": adv.detach(),
+            "l1": l1.detach(),
+            "d_grad_norm": d_norm,
+            "g_grad_norm": g_norm,
+        }
+
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        """Validation objective: L1 between translation and target."""
+        source, target = batch
+        with torch.no_grad():
+            return {"loss": F.l1_loss(self.generator(source), target)}
+
+    @torch.no_grad()
+    def translate(self, source: Tensor) -> Tensor:
+        """(N, C_src, H, W) or (C_src, H, W) in [0, 1] -> translated images in [0, 1] (any H, W)."""
+        single = source.ndim == 3
+        x = source.unsqueeze(0) if single else source
+        c = self.config.source_shape[0]
+        if x.ndim != 4 or x.shape[1] != c:
+            raise GenzooError(
+                f"pix2pix expects source images with {c} channels, got shape {tuple(source.shape)}"
+            )
+        out = self.generator(x.to(self.device).float())
+        return out[0] if single else out
+
+    @torch.no_grad()
+    def sample(self, n: int, source: Tensor | None = None) -> Tensor:
+        if source is None:
+            raise GenzooError("pix2pix samples are conditioned on a source image: sample(n, source=images)")
+        return self.translate(source[:n])
+
+    def sample_grid(self, n: int = 64) -> Tensor | None:
+        return None
