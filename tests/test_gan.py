@@ -181,6 +181,6 @@ def test_cli_translate_runs_a_saved_pix2pix(tmp_path: Path):
     Image.new("L", (20, 24), color=128).save(tmp_path / "grey.png")
     out = tmp_path / "colour.png"
     run = str(tmp_path / "p2p")
-    assert main(["translate", run, "--image", str(tmp_path / "grey.png"), "-o", str(out)]) == 0
+    assert main(["img2img", run, "--image", str(tmp_path / "grey.png"), "-o", str(out)]) == 0
     assert Image.open(out).size == (24, 28)  # 20x24 plus the grid's 2-pixel border
-    assert main(["translate", run, "--image", str(tmp_path / "missing.png")]) == 2
+    assert main(["img2img", run, "--image", str(tmp_path / "missing.png")]) == 2

@@ -1,4 +1,4 @@
-"""`genzoo translate RUN --image X -o Y`: run a trained pix2pix model on one image of any size."""
+"""`genzoo img2img RUN --image X -o Y`: run a trained pix2pix model on one image of any size."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from genzoo.errors import GenzooError
 
 
 def add_commands(sub: Any) -> None:
-    p = sub.add_parser("translate", help="paired image-to-image translation with a trained pix2pix run")
+    p = sub.add_parser("img2img", help="paired image-to-image translation with a trained pix2pix run")
     p.add_argument("run")
     p.add_argument("--image", required=True, help="source image file (e.g. a grey photo or an edge map)")
     p.add_argument("-o", "--output", default="translated.png")
-    p.set_defaults(func=cmd_translate)
+    p.set_defaults(func=cmd_img2img)
 
 
-def cmd_translate(args: argparse.Namespace) -> None:
+def cmd_img2img(args: argparse.Namespace) -> None:
     import torch
 
     import genzoo as gz
@@ -25,7 +25,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
 
     model = gz.load(args.run)
     if not hasattr(model, "translate"):
-        raise GenzooError(f"{args.run} holds a {model.model_name!r} model; translate needs a pix2pix run")
+        raise GenzooError(f"{args.run} holds a {model.model_name!r} model; img2img needs a pix2pix run")
     channels = int(model.config.source_shape[0])
     source = torch.from_numpy(read_image(args.image, channels=channels)).permute(2, 0, 1)
     save_grid(model.translate(source).unsqueeze(0), args.output, nrow=1)
