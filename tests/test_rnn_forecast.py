@@ -267,3 +267,12 @@ def test_cli_train_predict_and_exit_codes(tmp_path: Path, capsys: pytest.Capture
     assert main(["forecast", "predict", str(tmp_path / "nope"), "--horizon", "6"]) == 2
     assert main(["forecast", "train", "--csv", str(csv), "--value-col", "zz", "--out", str(run)]) == 2
     assert "no column 'zz'" in capsys.readouterr().err
+
+
+def test_generic_train_verb_fits_a_forecaster_on_a_series(tmp_path):
+    from genzoo.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "lstm_forecaster", "--data", "nile", "--max-steps", "3", "--batch-size", "8",
+                 "--out", str(run), "--no-progress"]) == 0
+    assert (run / "model.safetensors").is_file()

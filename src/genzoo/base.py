@@ -61,6 +61,11 @@ class GenerativeModel(nn.Module):
         raise GenzooError(f"model {self.model_name!r} has no decoder")
 
     # -- optional hooks for the engine -------------------------------------------------------------------
+    def training_data(self, data: Any) -> Any:
+        """The dataset `fit` iterates. Identity for most models; a model whose examples are cut from a
+        dataset (e.g. windows of one time series) returns that view, so `genzoo train` works unchanged."""
+        return data
+
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
         """Optimizers for training. One AdamW over all parameters unless a model knows better."""
         return [torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=0.0)]

@@ -139,6 +139,8 @@ def fit(
         default_root_dir=str(out) if out is not None else None,
         deterministic=False,
     )
+    data = model.training_data(data)
+    val_data = model.training_data(val_data) if val_data is not None else None
     train_loader = make_loader(data, batch_size, shuffle=True, num_workers=num_workers)
     val_loader = make_loader(val_data, batch_size, shuffle=False) if val_data is not None else None
     resume = ckpt_dir / LAST if ckpt_dir is not None and (ckpt_dir / LAST).is_file() else None

@@ -106,6 +106,16 @@ class LSTMForecaster(GenerativeModel):
             "lags": tuple(sorted(set(lags))),
         }
 
+    def training_data(self, data: Any) -> Any:
+        """`genzoo.fit(model, series)` trains on random windows of the series, as the forecast app does."""
+        from genzoo.data.series import SeriesDataset
+
+        if isinstance(data, SeriesDataset):
+            from genzoo.apps.forecast import start_phase
+
+            return ForecastWindows(self, data.series.values, start_phase(data.series))
+        return data
+
     # -- geometry ------------------------------------------------------------------------------------------
     @property
     def max_lag(self) -> int:
