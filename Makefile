@@ -20,7 +20,7 @@ demo: install
 	$(VENV)/bin/genzoo demo
 
 test: install
-	$(PY) -m pytest -q -n 2 --timeout 900
+	$(PY) -m pytest -n 2 --timeout 900
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
