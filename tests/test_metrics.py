@@ -31,3 +31,17 @@ def test_classifier_fid_separates_real_from_noise(digits_train, digits_test):
     from genzoo.metrics.features import feature_net_accuracy
 
     assert feature_net_accuracy("digits", (1, 8, 8)) > 0.9  # the feature classifier really reads digits
+
+
+def test_inception_fid_is_optional_and_fails_in_one_line_offline():
+    import importlib.util
+
+    import pytest
+
+    from genzoo.errors import GenzooError
+    from genzoo.metrics.fid import inception_fid
+
+    if importlib.util.find_spec("torch_fidelity") is not None:
+        pytest.skip("torch-fidelity is installed here; the offline path cannot be shown")
+    with pytest.raises(GenzooError, match="Inception FID needs torch-fidelity"):
+        inception_fid(torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8))

@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a trained model on a test split")
     p.add_argument("run")
     p.add_argument("--data", default=None)
-    p.add_argument("--metrics", default="nll,fid")
+    p.add_argument("--metrics", default="nll,fid", help="nll, fid, kid, precision, recall, fid_inception")
     p.add_argument("-n", type=int, default=1000, help="samples for fid/kid/precision/recall")
     p.set_defaults(func=cmd_eval)
 

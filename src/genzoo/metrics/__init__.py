@@ -9,7 +9,7 @@ import torch
 from genzoo.errors import GenzooError
 
 SAMPLE_METRICS = {"fid": "fid", "kid": "kid", "precision": "precision", "recall": "recall"}
-KNOWN = ("fid", "kid", "precision", "recall", "nll")
+KNOWN = ("fid", "kid", "precision", "recall", "nll", "fid_inception")
 
 
 def evaluate(model: torch.nn.Module, data: Any, metrics: list[str], n_samples: int = 1000,
@@ -17,7 +17,8 @@ def evaluate(model: torch.nn.Module, data: Any, metrics: list[str], n_samples: i
     """Named metrics of `model` against `data` (normally the test split).
 
     fid/kid/precision/recall draw `n_samples` samples and use the dataset's classifier features (trained
-    on `train_data`, by default the train split of the same named dataset). nll reports nats per example
+    on `train_data`, by default the train split of the same named dataset); fid_inception uses
+    torchmetrics' Inception-v3 where torch-fidelity and its weights are available. nll reports nats per example
     and bits/dim from `model.log_prob` (exact for flows/autoregressive models, a bound for VAEs).
     """
     from genzoo.data import load
@@ -42,13 +43,22 @@ def evaluate(model: torch.nn.Module, data: Any, metrics: list[str], n_samples: i
         from genzoo.metrics.fid import sample_metrics
 
         train_data = train_data if train_data is not None else load(info.name, split="train")
-        if hasattr(data, "images"):
-            real = data.images[:n_samples]
-        else:
-            real = torch.stack([data[i][0] for i in range(min(n_samples, len(data)))])
+        real = _real(data, n_samples)
         fake = _draw(model, n_samples, info)
         out.update(sample_metrics(real, fake, info.name, train_data, data, which=wanted))
+    if "fid_inception" in metrics:
+        from genzoo.metrics.fid import inception_fid
+
+        if info is None or info.kind != "image":
+            raise GenzooError("fid_inception needs image data")
+        out["fid_inception"] = inception_fid(_real(data, n_samples), _draw(model, n_samples, info))
     return out
+
+
+def _real(data: Any, n: int) -> torch.Tensor:
+    if hasattr(data, "images"):
+        return data.images[:n]
+    return torch.stack([data[i][0] for i in range(min(n, len(data)))])
 
 
 @torch.no_grad()

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from genzoo.errors import GenzooError
 from genzoo.metrics.features import feature_net_for
 
 
@@ -50,6 +51,33 @@ def sample_metrics(real: Tensor, fake: Tensor, dataset: str, train: Dataset, tes
         p, r = precision_recall(fr, ff, k)
         out["precision"], out["recall"] = p, r
     return out
+
+
+@torch.no_grad()
+def inception_fid(real: Tensor, fake: Tensor) -> float:
+    """FID on torchmetrics' Inception-v3 features, for users who have torch-fidelity and its weights.
+
+    Those weights are downloaded on first use, so offline this fails with one line pointing at the
+    classifier features, which always work.
+    """
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    try:
+        fid = FrechetInceptionDistance(feature=2048, normalize=True)
+    except (ModuleNotFoundError, OSError, RuntimeError, ValueError) as e:
+        raise GenzooError(
+            "Inception FID needs torch-fidelity and its Inception weights (fetched on first use): "
+            f"{str(e).splitlines()[0]}; offline, use the default classifier features"
+        ) from None
+    def rgb(x: Tensor) -> Tensor:  # Inception reads 3 channels; grey images are repeated
+        x = x.float().clamp(0, 1)
+        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+    for i in range(0, len(real), 200):
+        fid.update(rgb(real[i : i + 200]), real=True)
+    for i in range(0, len(fake), 200):
+        fid.update(rgb(fake[i : i + 200]), real=False)
+    return float(fid.compute())
 
 
 def precision_recall(real_feats: Tensor, fake_feats: Tensor, k: int = 3) -> tuple[float, float]:
