@@ -25,6 +25,7 @@ from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from genzoo.models.gan.optim import adam_pair
 from genzoo.registry import register_model
 
 
@@ -120,11 +121,7 @@ class GAN(GenerativeModel):
 
     # -- training ---------------------------------------------------------------------------------------
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
-        betas = tuple(self.config.betas)
-        return [
-            torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-            torch.optim.Adam(self.discriminator.parameters(), lr=lr * self.config.lr_d_ratio, betas=betas),
-        ]
+        return adam_pair(self.generator, self.discriminator, lr, tuple(self.config.betas), self.config.lr_d_ratio)
 
     def manual_step(
         self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any

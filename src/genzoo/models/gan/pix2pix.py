@@ -18,6 +18,7 @@ from genzoo.base import GenerativeModel
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
+from genzoo.models.gan.optim import adam_pair
 from genzoo.registry import register_model
 
 
@@ -130,11 +131,7 @@ class Pix2Pix(GenerativeModel):
         return {"source_shape": tuple(info.extra["source_shape"]), "target_channels": int(info.shape[0])}
 
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
-        betas = tuple(self.config.betas)
-        return [
-            torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-            torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
-        ]
+        return adam_pair(self.generator, self.discriminator, lr, tuple(self.config.betas))
 
     def manual_step(
         self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any

@@ -22,6 +22,7 @@ from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.nets import ConvDiscriminator
+from genzoo.models.gan.optim import adam_pair
 from genzoo.registry import register_model
 
 
@@ -116,11 +117,7 @@ class SRGAN(GenerativeModel):
         return F.l1_loss(pred, target) if self.config.pixel_loss == "l1" else F.mse_loss(pred, target)
 
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
-        betas = tuple(self.config.betas)
-        return [
-            torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-            torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
-        ]
+        return adam_pair(self.generator, self.discriminator, lr, tuple(self.config.betas))
 
     def manual_step(
         self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any
