@@ -3,17 +3,21 @@
     PYTHONPATH=src python benchmarks/latent.py                 # everything, one process
     PYTHONPATH=src python benchmarks/latent.py compression     # or the two halves side by side
     PYTHONPATH=src python benchmarks/latent.py semisupervised 10,100   # labels per class
+    PYTHONPATH=src python benchmarks/latent.py lossless        # PixelCNN bits/dim vs PNG (lossless.json)
 
 Writes benchmarks/results/compression.json (VQ-VAE reconstruction/codebook rows, bpp at matched PSNR for
 genzoo/png/jpeg/webp with psnr/ssim beside them, file size vs the model's rate estimate),
 semisupervised.json (test accuracy of M2 and of the same classifier on labels alone, mean and std over
-seeds) and PNGs: rate-distortion curve, interpolation / attribute / nearest-neighbour strips.
+seeds), lossless.json (exact bits/dim of a categorical PixelCNN on the test digits, the same digits
+range-coded into real files, and PNG per digit / as one mosaic) and PNGs: rate-distortion curve,
+interpolation / attribute / nearest-neighbour strips.
 All images compressed are held-out mnist5k test digits, tiled 10x10 into 280x280 mosaics, written as real
 files (genzoo .gzc via the range coder; Pillow for the others).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import statistics
@@ -253,8 +257,8 @@ def strips(vq_model, test) -> None:
 
 
 def main(part: str = "all", label_counts: tuple[int, ...] = (SEMI_LABELS,)) -> None:
-    """`part` = compression (VQ-VAE, codecs, strips), semisupervised, or all; the two parts are independent
-    processes' worth of work, so on a 2-core machine they can run side by side."""
+    """`part` = compression (VQ-VAE, codecs, strips), semisupervised, lossless (PixelCNN vs PNG)
+    or all; the parts are independent processes' worth of work, so on a 2-core machine they can run side by side."""
     torch.set_num_threads(1 if part != "all" else 2)
     t0 = time.perf_counter()
     if part in ("compression", "all"):
@@ -266,15 +270,139 @@ def main(part: str = "all", label_counts: tuple[int, ...] = (SEMI_LABELS,)) -> N
     if part in ("semisupervised", "all"):
         for labels in label_counts:
             semisupervised(Results("semisupervised"), labels)
+    if part in ("lossless", "all"):
+        lossless(Results("lossless"))
     write_index()
     print(f"{part}: {time.perf_counter() - t0:.0f} s")
+
+
+LOSSLESS_SECONDS = float(os.environ.get("LOSSLESS_SECONDS", 230))
+LOSSLESS_CONFIG = dict(channels=32, num_layers=3, likelihood="categorical")
+LOSSLESS_CHECK = 4  # test images decoded back from their range-coded files (784 network passes each batch)
+
+
+def train_for_seconds(model, train, seconds: float, batch: int = 32) -> int:
+    """Adam on shuffled batches until the wall-clock budget is spent; returns the number of steps."""
+    opt = torch.optim.Adam(model.parameters(), lr=model.default_lr)
+    g = torch.Generator().manual_seed(0)
+    model.train()
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for idx in torch.randperm(len(train), generator=g).split(batch):
+            loss = model.loss((train.images[idx], torch.full((len(idx),), -1)))["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+            if time.perf_counter() - t0 >= seconds:
+                break
+    model.eval()
+    return steps
+
+
+@torch.no_grad()
+def pixel_probs(model, levels: torch.Tensor) -> np.ndarray:
+    """(N, H*W, L) float64 conditionals p(x_i | x_<i) of a one-channel categorical PixelCNN, raster order."""
+    logits = model._logits(levels.float(), None)[:, 0]  # (N, L, H, W)
+    return np.ascontiguousarray(torch.softmax(logits.double(), 1).flatten(2).transpose(1, 2).numpy())
+
+
+def range_code(model, levels: torch.Tensor) -> list[bytes]:
+    """One range-coded file (constriction, 32-bit words) per image of integer levels (N, 1, H, W).
+
+    The network runs on batches of LOSSLESS_CHECK images, the batch size the decoder uses, so both sides
+    compute bit-identical probabilities (a convolution's float result can depend on the batch shape)."""
+    import constriction
+
+    cat = constriction.stream.model.Categorical(perfect=False)
+    probs = np.concatenate([pixel_probs(model, b) for b in levels.split(LOSSLESS_CHECK)])
+    out = []
+    for n in range(len(levels)):
+        enc = constriction.stream.queue.RangeEncoder()
+        enc.encode(levels[n].flatten().numpy().astype(np.int32), cat, probs[n])
+        out.append(enc.get_compressed().astype("<u4").tobytes())
+    return out
+
+
+def range_decode(model, files: list[bytes], shape: tuple[int, int, int]) -> torch.Tensor:
+    """Decode files written by `range_code`: pixel by pixel, each step one network pass on what is known."""
+    import constriction
+
+    cat = constriction.stream.model.Categorical(perfect=False)
+    decs = [constriction.stream.queue.RangeDecoder(np.frombuffer(f, "<u4").astype(np.uint32)) for f in files]
+    levels = torch.zeros(len(files), *shape)
+    _, h, w = shape
+    for i in range(h * w):
+        probs = pixel_probs(model, levels)[:, i]
+        for n, dec in enumerate(decs):
+            levels[n, 0, i // w, i % w] = float(dec.decode(cat, probs[n : n + 1])[0])
+    return levels
+
+
+def lossless(res: Results, seconds: float = LOSSLESS_SECONDS) -> None:
+    """Exact bits/dim of a categorical PixelCNN on the mnist5k test digits vs PNG files of the same digits."""
+    from PIL import Image
+
+    train, test = gz.data.load("mnist5k", split="train"), gz.data.load("mnist5k", split="test")
+    torch.manual_seed(0)
+    model = gz.create("pixelcnn", data=train, **LOSSLESS_CONFIG)
+    steps = train_for_seconds(model, train, seconds)
+    n, (c, h, w) = len(test), test.images.shape[1:]
+    pixels = n * c * h * w
+    with torch.no_grad():
+        nats = torch.cat([model.log_prob(b) for b in test.images.split(100)]).double()
+    bpd = float(-nats.sum() / (pixels * np.log(2)))
+    params = sum(p.numel() for p in model.parameters())
+    task = "mnist5k-test-lossless"
+    budget = (
+        f"{seconds:.0f} s training on 1 CPU thread, {steps} steps of batch 32 on mnist5k train (4000); "
+        f"{n} held-out 28x28 8-bit test digits"
+    )
+    res.add(
+        task, "genzoo-pixelcnn", "bpp", bpd, False,
+        f"{budget}; exact -log2 p(x) / pixels, an ideal code length: a real entropy-coded file adds a few "
+        "bytes per file",
+        params=params, steps=steps, config=LOSSLESS_CONFIG,
+    )
+    levels = torch.round(test.images * 255).to(torch.uint8)
+    files = range_code(model, levels.float())
+    per_file = [len(f) for f in files]
+    back = range_decode(model, files[:LOSSLESS_CHECK], (c, h, w))
+    if not torch.equal(back, levels[:LOSSLESS_CHECK].float()):
+        raise RuntimeError("range decoding did not reproduce the test digits")
+    res.add(
+        task, "genzoo-pixelcnn-rangecoded", "bpp", 8 * sum(per_file) / pixels, False,
+        f"{budget}; real files: each digit range-coded (constriction, 32-bit words, no header) under the "
+        f"model's conditionals; mean {statistics.mean(per_file):.1f} bytes per digit; the first "
+        f"{LOSSLESS_CHECK} files decoded back to the exact digits",
+    )
+
+    def png_bytes(a: np.ndarray) -> int:
+        buf = io.BytesIO()
+        Image.fromarray(a, mode="L").save(buf, "PNG", optimize=True, compress_level=9)
+        return len(buf.getvalue())
+
+    arr = levels[:, 0].numpy()
+    sizes = [png_bytes(a) for a in arr]
+    res.add(
+        task, "png", "bpp", 8 * sum(sizes) / pixels, False,
+        f"{n} separate 8-bit greyscale PNG files (Pillow, optimize, compress_level 9); whole file bytes "
+        f"incl. ~57 bytes of PNG chunks each; mean {statistics.mean(sizes):.1f} bytes per digit",
+    )
+    rows = 40  # 40 x 25 digits: one 1120 x 700 image
+    mosaic = arr.reshape(rows, n // rows, h, w).transpose(0, 2, 1, 3).reshape(rows * h, -1)
+    res.add(
+        task, "png-mosaic", "bpp", 8 * png_bytes(np.ascontiguousarray(mosaic)) / pixels, False,
+        f"the same {n} digits tiled {rows}x{n // rows} into one {mosaic.shape[1]}x{mosaic.shape[0]} 8-bit "
+        "greyscale PNG (Pillow, optimize, compress_level 9)",
+    )
 
 
 def write_index() -> None:
     """latent.json: the rows of compression.json and semisupervised.json in one file, as the README reads them."""
     import json
 
-    parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in ("compression", "semisupervised")
+    parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in ("compression", "semisupervised", "lossless")
              if (RESULTS / f"{n}.json").is_file()]
     index = Results("latent")
     index.rows = [dict(row, source=f"{part['benchmark']}.json") for part in parts for row in part["rows"]]
