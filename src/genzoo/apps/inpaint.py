@@ -1,5 +1,7 @@
 """Inpainting with any trained unconditional diffusion model: RePaint (Lugmayr et al. 2022), no retraining.
 
+(A model with its own `inpaint` method, such as the mask-conditioned `inpaint_ddpm`, is used directly.)
+
 At every reverse step the known pixels are replaced by the original image noised to the current level, so
 the model only invents the hole; every `jump` steps the sample is pushed back `jump` steps with fresh
 forward noise and denoised again (`resample` times), which lets the hole's content harmonise with what
@@ -28,8 +30,6 @@ def check_pair(model: Any, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]
             f"model {getattr(model, 'model_name', '?')!r} is not a diffusion model; "
             "inpainting needs one (e.g. ddpm)"
         )
-    if getattr(model.config, "cond_channels", 0):
-        raise GenzooError("inpainting needs an unconditional image model, not an image-conditioned one")
     if image.ndim == 3:
         image = image.unsqueeze(0)
     if mask.ndim == 2:
@@ -53,17 +53,25 @@ def inpaint(
     steps: int = 50,
     jump: int = 5,
     resample: int = 5,
-    scheduler: str = "ddpm",
+    scheduler: str | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Fill the pixels where `mask` is 1 in `image` ((N, C, H, W) or (C, H, W), in [0, 1]).
 
-    `steps` reverse steps, with a jump back of `jump` steps repeated `resample - 1` times at every
-    `jump`-th step (resample=1 is plain "replacement" inpainting). Cost ~ steps * resample evaluations.
+    A model with its own `inpaint(image, mask, ...)` method (a mask-conditioned one such as
+    `inpaint_ddpm`) does it in one sampling pass of `steps`. Any other unconditional diffusion model gets
+    RePaint: `steps` reverse steps (DDPM sampler unless `scheduler` says otherwise), with a jump back of
+    `jump` steps repeated `resample - 1` times at every `jump`-th step (resample=1 is plain "replacement"
+    inpainting). Cost ~ steps * resample evaluations.
     """
     if jump < 1 or resample < 1:
         raise GenzooError(f"jump and resample must be at least 1, got {jump} and {resample}")
+    if callable(getattr(model, "inpaint", None)):
+        return model.inpaint(image, mask, steps=steps, scheduler=scheduler, generator=generator)
     image, mask = check_pair(model, image, mask)
+    if getattr(model.config, "cond_channels", 0):
+        raise GenzooError("RePaint needs an unconditional image model, not an image-conditioned one")
+    scheduler = scheduler or "ddpm"
     device = model.device
     image, mask = image.to(device), mask.to(device)
     known = 1 - mask
@@ -165,9 +173,11 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
-        "inpaint", help="fill the white region of a mask with a trained diffusion model (RePaint)"
+        "inpaint", help="fill the white region of a mask with a trained diffusion model (RePaint or inpaint_ddpm)"
     )
-    p.add_argument("run", help="run directory of a trained unconditional diffusion model (e.g. ddpm)")
+    p.add_argument(
+        "run", help="run directory of a trained diffusion model (ddpm: RePaint; inpaint_ddpm: one pass)"
+    )
     p.add_argument("--image", required=True, help="image of the model's size and channels (.png or .npy)")
     p.add_argument("--mask", required=True, help="same size; white (>0.5) marks the pixels to fill")
     p.add_argument("-o", "--output", default="inpainted.png")
