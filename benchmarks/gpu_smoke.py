@@ -8,6 +8,7 @@ bugs (a tensor made on the CPU inside a GPU model) that CPU-only tests cannot.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import traceback
@@ -62,7 +63,8 @@ def main() -> None:
                     raise RuntimeError("non-finite samples")
             res.add(name, "genzoo", "train_steps_per_s", STEPS / secs, True, budget + " (incl. Trainer start)")
         except Exception as e:  # noqa: BLE001 - record and go on to the next model
-            tb = traceback.format_exception(e)[-3:]
+            tb = [re.sub(r'File "[^"]*?/((?:src|site-packages)/[^"]+)"', r'File "\1"', line)  # no machine paths
+                  for line in traceback.format_exception(e)[-3:]]
             res.add(name, "genzoo", "ran_on_gpu", 0, True, budget, error=f"{type(e).__name__}: {e}"[:300],
                     where="".join(tb)[-600:])
 
