@@ -1,4 +1,4 @@
-"""pythae side of benchmarks/vae.py, run inside the pythae anchor venv (see anchors.py).
+"""pythae side of benchmarks/vae.py, run inside the pythae anchor venv (see _anchors.py).
 
 The encoder/decoder are genzoo's own ConvEncoder/ConvDecoder, so both systems train exactly the same
 network and the comparison measures the libraries (training loop, objective, estimator), not architectures.

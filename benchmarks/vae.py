@@ -2,7 +2,7 @@
 
 Writes benchmarks/results/vae.json: train_images_per_s (interleaved repeats, medians), test NLL (IWAE,
 k=100, each library's own estimator) and classifier-FID of 1000 samples after the same number of steps.
-pythae runs in its own venv (benchmarks/anchors.py) because it pins the `dataclasses` backport.
+pythae runs in its own venv (benchmarks/_anchors.py) because it pins the `dataclasses` backport.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anchors import anchor_python  # noqa: E402
+from _anchors import anchor_python  # noqa: E402
 from common import RESULTS, Results, interleaved_medians  # noqa: E402
 
 import genzoo as gz  # noqa: E402
