@@ -65,7 +65,8 @@ def main() -> None:
         model.eval()
         test = torch.from_numpy(gz.data.load("mnist5k", split="test").images.numpy())
         torch.manual_seed(0)
-        result["nll_nats"] = float(model.get_nll(test, n_samples=100, batch_size=100))
+        # pythae names it get_nll but returns the mean log-likelihood (negative); NLL is its negation
+        result["nll_nats"] = -float(model.get_nll(test, n_samples=100, batch_size=100))
         samples = NormalSampler(model=model).sample(num_samples=1000)
         np.save(out.replace(".json", "_samples.npy"), samples.detach().numpy())
     with open(out, "w") as f:

@@ -28,7 +28,7 @@ from genzoo.metrics.fid import sample_metrics  # noqa: E402
 from genzoo.viz import save_grid  # noqa: E402
 
 LATENT, HIDDEN, BATCH, LR = 16, 32, 128, 1e-3
-TIME_EPOCHS, FULL_EPOCHS = 1, 5
+TIME_EPOCHS, FULL_EPOCHS = 1, 8
 PYTHAE = ["pythae==0.1.2", "pydantic", "pydantic-core", "annotated-types", "typing-inspection", "cloudpickle"]
 
 
