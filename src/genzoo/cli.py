@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=1000, help="samples for fid/kid/precision/recall")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("demo", help="train a small VAE on mnist5k (~1 min) and write samples + metrics")
+    p = sub.add_parser("demo", help="train a small VAE on mnist5k (a few minutes) and write samples + metrics")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--steps", type=int, default=400)
     p.set_defaults(func=cmd_demo)
