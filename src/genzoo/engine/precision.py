@@ -1,8 +1,8 @@
 """Pick the training precision the hardware actually rewards.
 
-bf16-mixed is ~4x faster on CPUs with AMX / AVX-512-BF16 and on recent GPUs, but on a CPU without them
-(e.g. AVX2-only) PyTorch emulates bf16 convolutions and they run ~15x *slower* than fp32 (measured on
-this project's AMD EPYC CI machine). So "auto" checks before choosing.
+bf16-mixed is the fast path on CPUs with AMX / AVX-512-BF16 and on recent GPUs, but on a CPU without them
+(e.g. AVX2-only) PyTorch emulates bf16 and VAE training ran ~10x *slower* than fp32 on this project's
+AMD EPYC CI machine (benchmarks/results/vae.json). So "auto" checks before choosing.
 """
 
 from __future__ import annotations
