@@ -12,6 +12,7 @@ from torch.nn import functional as F
 import genzoo as gz
 from genzoo.apps import compress as C
 from genzoo.cli import main
+from genzoo.errors import GenzooError
 from genzoo.latent import (
     apply_attribute,
     decode_vectors,
@@ -291,3 +292,35 @@ def test_compress_cli_and_bad_files(vq_run, digits, tmp_path):
     assert main(["compress", str(path), str(tmp_path / "missing.png")]) == 2
     Path(tmp_path / "junk.png").write_bytes(b"not an image")
     assert main(["compress", str(path), str(tmp_path / "junk.png")]) == 2
+
+
+def test_m1_m2_stack_trains_on_m1_features_and_reloads(digits, tmp_path):
+    torch.manual_seed(0)
+    m1 = gz.create("vae", data=digits, latent_dim=6, hidden=8)
+    gz.save(m1, tmp_path / "m1")
+    model = gz.create("ssvae", data=digits, hidden=32, latent_dim=4, m1_of=str(tmp_path / "m1"))
+    assert model.feature_dim == 6 and not any(p is m1p for p in model.parameters() for m1p in m1.parameters())
+    x, y = digits.images[:64], digits.labels[:64].clone()
+    y[32:] = -1
+    model.features(digits.images[:256])
+    feats = model.features(x)
+    assert feats.shape == (64, 6) and abs(float(feats.mean())) < 0.5
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    first = float(model.loss((x, y))["loss"].detach())
+    for _ in range(40):
+        loss = model.loss((x, y))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(model.loss((x, y))["loss"].detach()) < first
+    assert model.sample(3, labels=1).shape == (3, 1, 8, 8)
+    gz.save(model, tmp_path / "m12")
+    again = gz.load(str(tmp_path / "m12"))
+    assert torch.allclose(again.classify(x), model.classify(x), atol=1e-5)
+
+
+def test_m1_of_without_vector_latent_is_refused(digits, tmp_path):
+    made = gz.create("made", data=digits)
+    gz.save(made, tmp_path / "made")
+    with pytest.raises(GenzooError, match="vector latent"):
+        gz.create("ssvae", data=digits, m1_of=str(tmp_path / "made"))
