@@ -163,7 +163,7 @@ class FastSpeech(GenerativeModel):
             raise GenzooError("the text to speak is empty")
         bad = sorted({ch for ch in norm if ch not in self.symbol_index})
         if bad:
-            raise GenzooError(f"characters {''.join(bad)!r} are outside this model's vocabulary "
+            raise GenzooError(f"the text has characters {''.join(bad)!r} outside this model's vocabulary "
                               f"{self.config.symbols.strip()!r}")
         return torch.tensor([self.symbol_index[ch] for ch in f" {norm} "])
 
