@@ -50,6 +50,7 @@ def score(res: Results, system: str, refs: list[np.ndarray], clips: list[torch.T
 
 
 def main() -> None:
+    cores = torch.get_num_threads()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     res = Results("speech")
@@ -89,6 +90,7 @@ def main() -> None:
 
     sf.write(RESULTS / "speech_espeak.wav", refs[0], A.SAMPLE_RATE, subtype="PCM_16")
     _plot(A.log_mel(refs[0]), model.synthesize(text, voice), f"'{text}' ({voice})")
+    torch.set_num_threads(cores)  # the JSON's "machine" names the machine; rows say "1 thread"
     path = res.write()
     print(f"wrote {path}")
 

@@ -26,10 +26,10 @@ def speak_to_file(model: Any, text: str, path: str | Path, voice: str | None = N
         raise GenzooError(f"model {getattr(model, 'model_name', '?')!r} does not speak; train fastspeech")
     if iterations < 0:
         raise GenzooError(f"--iterations must be >= 0, got {iterations}")
-    audio = model.speak(text, voice, pace=pace, iterations=iterations)
     path = Path(path)
     if path.suffix.lower() != ".wav":
         raise GenzooError(f"output must be a .wav file, got {path.name!r}")
+    audio = model.speak(text, voice, pace=pace, iterations=iterations)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio.numpy(), model.config.sample_rate, subtype="PCM_16")
     return path

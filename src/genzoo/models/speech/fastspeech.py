@@ -17,7 +17,6 @@ Batches are dicts made by `TTSFeatures.collate`: text ids (B, L), lengths, voice
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,7 +241,8 @@ class FastSpeech(GenerativeModel):
         if text is None:
             words = [w for w in ("zero one two three four five six seven eight nine").split()
                      if all(ch in self.symbol_index for ch in w)] or [self.config.symbols.strip()[:1]]
-            texts = [" ".join(random.choice(words) for _ in range(3)) for _ in range(n)]
+            picks = torch.randint(len(words), (n, 3)).tolist()  # follows torch.manual_seed
+            texts = [" ".join(words[k] for k in row) for row in picks]
         else:
             texts = [text] * n if isinstance(text, str) else list(text)
         clips = [self.speak(t, voice, iterations=iterations) for t in texts[:n]]
