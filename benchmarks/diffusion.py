@@ -41,18 +41,18 @@ LR, EMA = 1e-3, 0.995
 WIDTH = 16  # base channels of both U-Nets: 16/32/32, small enough to train on a CPU
 
 
-def diffusers_unet() -> torch.nn.Module:
+def diffusers_unet(width: int = WIDTH, blocks: int = 1) -> torch.nn.Module:
     from diffusers import UNet2DModel
 
-    # mirrors genzoo's U-Net: widths 16/32/32, one res block per level, attention (4 heads) at 8x8
+    # mirrors genzoo's U-Net: widths w/2w/2w, `blocks` res blocks per level, attention (4 heads) at 8x8
     return UNet2DModel(
         sample_size=32,
         in_channels=1,
         out_channels=1,
-        block_out_channels=(WIDTH, 2 * WIDTH, 2 * WIDTH),
-        layers_per_block=1,
+        block_out_channels=(width, 2 * width, 2 * width),
+        layers_per_block=blocks,
         norm_num_groups=8,
-        attention_head_dim=WIDTH // 2,
+        attention_head_dim=width // 2,
         down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
     )
@@ -67,10 +67,13 @@ class System:
         net: torch.nn.Module,
         loss_fn: Callable[[torch.Tensor], torch.Tensor],
         device: torch.device,
+        lr: float = LR,
+        ema: float = EMA,
     ) -> None:
         self.name, self.net, self.loss_fn, self.device = name, net.to(device), loss_fn, device
-        self.opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=0.0)
+        self.opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
         self.ema = copy.deepcopy(net).requires_grad_(False)
+        self.decay = ema
 
     def step(self, x: torch.Tensor, bf16: bool) -> None:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -80,7 +83,7 @@ class System:
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
         self.opt.step()
         with torch.no_grad():
-            torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1 - EMA)
+            torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1 - self.decay)
             for eb, mb in zip(self.ema.buffers(), self.net.buffers(), strict=True):
                 eb.copy_(mb)
 
@@ -111,6 +114,29 @@ def diffusers_sample(
 
 def genzoo_sample(model, n: int, batch: int, **kw) -> torch.Tensor:  # noqa: ANN001
     return torch.cat([model.sample(min(batch, n - s), **kw).cpu() for s in range(0, n, batch)])
+
+
+def matched_quality(
+    res: Results, task: str, curves: dict[str, list[tuple[str, float, float]]], budget: str, tol: float = 0.05
+) -> None:
+    """Sampling time each system needs to reach the same classifier-FID ("speed-up at matched quality").
+
+    `curves[system]` lists (sampler setting, FID, seconds) points. The target is the worst of the systems'
+    best FIDs (the best quality all of them reach) plus `tol` for the FID's sampling noise; each system is
+    charged its fastest setting at or below the target. The first system's speed-up over the second is
+    the second's seconds over the first's.
+    """
+    target = max(min(fid for _, fid, _ in pts) for pts in curves.values()) * (1 + tol)
+    secs = {}
+    for system, pts in curves.items():
+        label, fid, s = min((p for p in pts if p[1] <= target), key=lambda p: p[2])
+        secs[system] = s
+        note = f"{budget}; target FID <= {target:.2f} (worst best-FID + {tol:.0%}); fastest setting: {label}"
+        res.add(task, system, "sample_seconds_at_matched_fid", s, False, note)
+        res.add(task, system, "fid_classifier_at_matched", fid, False, note)
+    first, second = list(secs)
+    res.add(task, first, f"speedup_over_{second}_at_matched_fid", secs[second] / secs[first], True,
+            f"{budget}; {second} seconds / {first} seconds, each at its fastest setting reaching FID {target:.2f}")
 
 
 CENTRE_HOLE = "4x4 centre hole"

@@ -76,23 +76,39 @@ class AttentionBlock(nn.Module):
             nn.init.zeros_(self.cross["proj"].weight)
             nn.init.zeros_(self.cross["proj"].bias)
 
-    def _split(self, x: Tensor) -> Tensor:
-        """(N, C, L) -> (N, heads, L, C/heads)."""
-        n, c, length = x.shape
-        return x.reshape(n, self.heads, c // self.heads, length).transpose(2, 3)
+    @staticmethod
+    def _linear(conv: nn.Conv2d, tokens: Tensor) -> Tensor:
+        """A 1x1 conv applied as a matmul on (N, L, C) tokens: no NCHW <-> token transposes around it."""
+        return F.linear(tokens, conv.weight.flatten(1), conv.bias)
+
+    def _heads(self, x: Tensor) -> Tensor:
+        """(N, L, C) -> (N, heads, L, C/heads), last dim contiguous so SDPA can take its fused kernels."""
+        n, length, c = x.shape
+        return x.view(n, length, self.heads, c // self.heads).transpose(1, 2)
+
+    def _merge(self, x: Tensor) -> Tensor:
+        """(N, heads, L, d) -> (N, L, heads * d)."""
+        n, _, length, _ = x.shape
+        return x.transpose(1, 2).reshape(n, length, -1)
 
     def forward(self, x: Tensor, context: Tensor | None = None, context_mask: Tensor | None = None) -> Tensor:
-        n, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(n, 3 * c, h * w).chunk(3, dim=1)
-        out = F.scaled_dot_product_attention(self._split(q), self._split(k), self._split(v))
-        x = x + self.proj(out.transpose(2, 3).reshape(n, c, h, w))
+        h, w = x.shape[-2:]
+        tokens = self.norm(x).flatten(2).transpose(1, 2)  # (N, HW, C)
+        q, k, v = self._linear(self.qkv, tokens).chunk(3, dim=-1)
+        out = F.scaled_dot_product_attention(self._heads(q), self._heads(k), self._heads(v))
+        x = x + _to_map(self._linear(self.proj, self._merge(out)), h, w)
         if self.cross is not None and context is not None:
-            q = self._split(self.cross["q"](self.cross["norm"](x)).reshape(n, c, h * w))
-            k, v = self.cross["kv"](context).transpose(1, 2).chunk(2, dim=1)  # (N, C, L) each
+            q = self._heads(self._linear(self.cross["q"], self.cross["norm"](x).flatten(2).transpose(1, 2)))
+            k, v = self.cross["kv"](context).chunk(2, dim=-1)  # (N, L, C) each
             mask = context_mask[:, None, None, :].bool() if context_mask is not None else None
-            out = F.scaled_dot_product_attention(q, self._split(k), self._split(v), attn_mask=mask)
-            x = x + self.cross["proj"](out.transpose(2, 3).reshape(n, c, h, w))
+            out = F.scaled_dot_product_attention(q, self._heads(k), self._heads(v), attn_mask=mask)
+            x = x + _to_map(self._linear(self.cross["proj"], self._merge(out)), h, w)
         return x
+
+
+def _to_map(tokens: Tensor, h: int, w: int) -> Tensor:
+    """(N, HW, C) tokens -> (N, C, H, W) feature map."""
+    return tokens.transpose(1, 2).reshape(len(tokens), -1, h, w)
 
 
 class _Stage(nn.Module):
@@ -208,7 +224,8 @@ class UNet(nn.Module):
     ) -> Tensor:
         h0, w0 = x.shape[-2:]
         m = 2 ** (self.levels - 1)
-        x = F.pad(x, (0, (-w0) % m, 0, (-h0) % m))
+        if h0 % m or w0 % m:
+            x = F.pad(x, (0, (-w0) % m, 0, (-h0) % m))
         emb = self.time_mlp(timestep_embedding(t, self.base_channels))
         if self.class_emb is not None:
             if labels is None:

@@ -48,11 +48,18 @@ class NoiseSchedule:
             )
             betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
         self.alphas_cumprod = torch.cumprod(1 - betas, 0).float()
+        # one copy per device: a CPU->GPU copy in every training step would synchronise the GPU each time
+        self._tables: dict[torch.device, Tensor] = {self.alphas_cumprod.device: self.alphas_cumprod}
+
+    def _table(self, device: torch.device) -> Tensor:
+        if device not in self._tables:
+            self._tables[device] = self.alphas_cumprod.to(device)
+        return self._tables[device]
 
     def alpha_bar(self, t: Tensor | int) -> Tensor:
         """alpha_bar at integer timesteps; t = -1 means clean data (alpha_bar = 1)."""
         t = torch.as_tensor(t, dtype=torch.long)
-        ab = self.alphas_cumprod.to(t.device)
+        ab = self._table(t.device)
         return torch.where(t >= 0, ab[t.clamp(min=0)], torch.ones((), device=t.device))
 
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
