@@ -132,6 +132,48 @@ def test_save_reload_same_samples(tmp_path: Path) -> None:
     assert isinstance(gz.load(tmp_path / "run"), type(model))
 
 
+# -- the transformer forecaster ------------------------------------------------------------------------------
+TINY_TF = {**TINY, "hidden": 16, "heads": 2, "feedforward": 32}
+
+
+def test_transformer_intervals_contain_truth_at_nominal_rate_on_ar_data() -> None:
+    series = S.Series("ar1", ar1(1400), season_length=1)
+    model = fc.fit(
+        series.head(800), steps=250, batch_size=64, lr=3e-3, model="transformer_forecaster", **TINY_TF
+    )
+    inside80, crps_model, crps_naive = [], [], []
+    for origin in range(820, 1390, 10):
+        past = series.head(origin)
+        truth = series.values[origin : origin + 6]
+        paths = fc.predict(model, past, 6, 200, seed=origin)
+        q10, q90 = np.quantile(paths, (0.1, 0.9), axis=0)
+        inside80.append((truth >= q10) & (truth <= q90))
+        crps_model.append(M.crps(truth, paths))
+        crps_naive.append(M.crps(truth, np.full((1, 6), past.values[-1])))
+    assert 0.70 <= np.mean(inside80) <= 0.90, np.mean(inside80)
+    assert np.mean(crps_model) < 0.8 * np.mean(crps_naive)
+
+
+def test_transformer_is_causal_and_reloads_to_the_same_paths(tmp_path: Path) -> None:
+    series = S.Series("ar1", ar1(200), season_length=1)
+    model = fc.fit(series, steps=3, out=tmp_path / "run", model="transformer_forecaster", **TINY_TF)
+    model.eval()
+    x = torch.randn(2, 20, 4, requires_grad=True)
+    out, _ = model.core(x)
+    out[:, 9].sum().backward()
+    assert x.grad[:, 10:].abs().sum() == 0 and x.grad[:, :10].abs().sum() > 0  # no peeking ahead
+    step_by_step, state = [], None  # sampling feeds one step at a time: same outputs as a whole pass
+    for t in range(20):
+        o, state = model.core(x[:, t : t + 1].detach(), state)
+        step_by_step.append(o)
+    assert torch.allclose(torch.cat(step_by_step, 1), out.detach(), atol=1e-5)
+    again, history = fc.load_run(tmp_path / "run")
+    assert type(again).__name__ == "TransformerForecaster"
+    assert np.allclose(fc.predict(model, series, 6, 10, seed=3), fc.predict(again, history, 6, 10, seed=3))
+    with pytest.raises(GenzooError, match="multiple of heads"):
+        gz.create("transformer_forecaster", hidden=10, heads=4)
+
+
 # -- data ----------------------------------------------------------------------------------------------------
 def test_statsmodels_series_and_holdout() -> None:
     full = gz.data.load("co2", split="all").series

@@ -86,10 +86,7 @@ class LSTMForecaster(GenerativeModel):
                 "the negbin likelihood models raw counts: use differencing=0 and scaling='mean'"
             )
         self.lags = torch.tensor(sorted(set(c.lags)), dtype=torch.long)
-        n_in = len(self.lags) + (2 if c.calendar else 0) + 1
-        self.rnn = nn.LSTM(
-            n_in, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0
-        )
+        self.build_core(len(self.lags) + (2 if c.calendar else 0) + 1)
         self.head = nn.Linear(c.hidden, {"gaussian": 2, "student_t": 3, "negbin": 2}[c.likelihood])
 
     @classmethod
@@ -172,6 +169,23 @@ class LSTMForecaster(GenerativeModel):
         idx = positions[:, None] - self.lags.to(z.device)[None, :]
         return (z[:, idx] - loc.unsqueeze(-1)) / scale.unsqueeze(-1)
 
+    def build_core(self, n_in: int) -> None:
+        """Create the sequence network that maps `n_in` features per step to `hidden` outputs."""
+        c = self.config
+        self.rnn = nn.LSTM(
+            n_in, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0
+        )
+
+    def core(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Sequence model over features (B, T, F) -> outputs (B, T, hidden) and a state to continue from.
+
+        Subclasses swap the LSTM for another causal network (see `TransformerForecaster`)."""
+        return self.rnn(x, state)
+
+    def repeat_state(self, state: Any, n: int) -> Any:
+        """The state of one conditioning run, shared by `n` sample paths."""
+        return tuple(s.repeat(1, n, 1) for s in state)
+
     # -- training ------------------------------------------------------------------------------------------
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Mean NLL (nats per step, data units) over the context and horizon of each window.
@@ -183,7 +197,7 @@ class LSTMForecaster(GenerativeModel):
         loc, scale = self._scale(z[:, lag : lag + c])
         positions = torch.arange(lag, z.shape[1], device=z.device)
         x = self._features(self._lagged(z, positions, loc, scale), phase[:, lag:], torch.log(scale))
-        out, _ = self.rnn(x)
+        out, _ = self.core(x)
         nll = -self._distribution(self.head(out), loc, scale).log_prob(z[:, lag:]).mean()
         return {"loss": nll, "nll": nll.detach()}
 
@@ -194,7 +208,7 @@ class LSTMForecaster(GenerativeModel):
         c, lag = self.config.context_length, self.max_lag
         loc, scale = self._scale(z[:, lag : lag + c])
         positions = torch.arange(lag, z.shape[1], device=z.device)
-        out, _ = self.rnn(
+        out, _ = self.core(
             self._features(self._lagged(z, positions, loc, scale), phase[:, lag:], torch.log(scale))
         )
         return self._distribution(self.head(out), loc, scale).log_prob(z[:, lag:]).sum(1)
@@ -248,8 +262,8 @@ class LSTMForecaster(GenerativeModel):
             phases[lag : keep + 1].unsqueeze(0),
             log_scale[:1],
         )
-        out, state = self.rnn(x)
-        state = tuple(s.repeat(1, n, 1) for s in state)
+        out, state = self.core(x)
+        state = self.repeat_state(state, n)
         params = self.head(out[:, -1:]).repeat(n, 1, 1)
         for h in range(horizon):
             t = keep + h
@@ -260,7 +274,7 @@ class LSTMForecaster(GenerativeModel):
             x = self._features(
                 self._lagged(path, pos, loc, scale), phases[t + 1 : t + 2].expand(n, 1), log_scale
             )
-            out, state = self.rnn(x, state)
+            out, state = self.core(x, state)
             params = self.head(out)
         z_future = path[:, keep:].double().cpu().numpy()
         if d:  # integrate: y[t] = y[t - d] + z[t]
