@@ -231,6 +231,39 @@ def test_airpassengers_accepts_the_real_values(tmp_path: Path, monkeypatch: pyte
     assert len(ds.series) == 144 and ds.series.freq == "MS" and ds.series.start == "1949-01-01"
 
 
+def test_m4_monthly_reads_one_series_from_files_in_the_real_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    monkeypatch.setattr(S, "M4_BASE", "http://127.0.0.1:9/")
+    with pytest.raises(GenzooError, match="place the CSV by hand at .*Monthly-train.csv"):
+        gz.data.load("m4_monthly")
+    root = tmp_path / "m4"
+    root.mkdir(exist_ok=True)
+    width = 30  # real files pad every row with empty fields up to the longest series
+    hist = {"M1": [float(100 + i % 12) for i in range(26)], "M2": [5.5, 6.5] * 12}
+    rows = [
+        ",".join([f'"{k}"', *(f'"{v}"' for v in vals), *([""] * (width - len(vals)))]) for k, vals in hist.items()
+    ]
+    header = ",".join(f'"V{i}"' for i in range(1, width + 2))
+    (root / "Monthly-train.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    test_rows = [f'"{k}",' + ",".join(f'"{200 + h}"' for h in range(18)) for k in hist]
+    (root / "Monthly-test.csv").write_text(
+        ",".join(f'"V{i}"' for i in range(1, 20)) + "\n" + "\n".join(test_rows) + "\n"
+    )
+    train = gz.data.load("m4_monthly", series="M1").series
+    full = gz.data.load("m4_monthly", split="all", series="M1").series
+    assert np.allclose(train.values, hist["M1"]) and train.season_length == 12
+    assert len(full) == 26 + 18 and full.values[-1] == 217
+    assert (root / "Monthly-train.csv.sha256").is_file()  # first use pins the file
+    with pytest.raises(GenzooError, match="no series 'M9'"):
+        gz.data.load("m4_monthly", series="M9")
+    with open(root / "Monthly-test.csv", "a") as f:
+        f.write("\n")
+    with pytest.raises(GenzooError, match="changed since it was first downloaded"):
+        gz.data.load("m4_monthly", series="M2")
+
+
 # -- bad input and the CLI -----------------------------------------------------------------------------------
 def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     series = S.Series("ar1", ar1(200), season_length=1)
