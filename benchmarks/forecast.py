@@ -13,6 +13,9 @@ Run: PYTHONPATH=src python benchmarks/forecast.py   (~5-8 min on 2 busy CPU core
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 import time
 import warnings
@@ -38,6 +41,8 @@ TASKS = {
 }
 SEEDS = 2  # genzoo = an equal-weight ensemble of this many seeds (their sample paths pooled)
 SAMPLES = 1000
+TRANSFORMER = dict(hidden=32, layers=2, heads=4, feedforward=64)  # one seed: the CPU budget is shared
+DARTS_PYTHON = Path(os.environ.get("GENZOO_DARTS_PYTHON", "/work/anchors-darts/bin/python"))
 
 
 def run_genzoo(train: object, horizon: int, config: dict, steps: int) -> tuple[list[np.ndarray], float]:
@@ -49,6 +54,39 @@ def run_genzoo(train: object, horizon: int, config: dict, steps: int) -> tuple[l
     ]
     seconds = time.perf_counter() - t
     return [fc.predict(m, train, horizon, SAMPLES // SEEDS, seed=s) for s, m in enumerate(models)], seconds
+
+
+def run_darts(train: object, horizon: int, config: dict, steps: int) -> tuple[np.ndarray, float, str] | None:
+    """darts' RNNModel through its own venv (see _forecast_darts.py); None, with the reason printed, if absent."""
+    if not DARTS_PYTHON.is_file():
+        print(f"darts skipped: no anchor venv at {DARTS_PYTHON}", flush=True)
+        return None
+    job = {
+        "values": train.values.tolist(),
+        "horizon": horizon,
+        "differencing": config.get("differencing", 0),
+        "context": config.get("context_length", 48),
+        "hidden": 40,  # genzoo's lstm_forecaster defaults: 2 layers of 40
+        "layers": 2,
+        "dropout": config.get("dropout", 0.1),
+        "steps": steps,
+        "batch": 32,
+        "samples": SAMPLES,
+        "seed": 0,
+    }
+    done = subprocess.run(
+        [str(DARTS_PYTHON), str(Path(__file__).with_name("_forecast_darts.py"))],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    if done.returncode:
+        print(f"darts failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    out = json.loads(done.stdout)
+    budget = f"darts {out['version']} RNNModel LSTM 2x40, {out['epochs']} epochs (~{steps} steps x batch 32), 1 thread"
+    return np.asarray(out["paths"]), out["fit_seconds"], budget
 
 
 def run_statsforecast(model: object, train: object, horizon: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -95,6 +133,22 @@ def main() -> None:
             )
         res.add(task, "genzoo", "fit_seconds", seconds, False, budget)
         fc.plot(RESULTS / f"forecast_{task}.png", train, paths, truth=truth)
+
+        t = time.perf_counter()
+        tf = fc.fit(train, steps=steps, seed=0, model="transformer_forecaster", prediction_length=horizon,
+                    **config, **TRANSFORMER)
+        seconds = time.perf_counter() - t
+        budget = f"1 seed x {steps} steps x batch 32, 1 thread, {SAMPLES} paths; width 32, 2 layers"
+        for metric, value in score(truth, fc.predict(tf, train, horizon, SAMPLES), train.values, m).items():
+            res.add(task, "genzoo_transformer", metric, value, metric == "coverage_80", budget)
+        res.add(task, "genzoo_transformer", "fit_seconds", seconds, False, budget)
+
+        darts = run_darts(train, horizon, config, steps)
+        if darts is not None:
+            paths, seconds, budget = darts
+            for metric, value in score(truth, paths, train.values, m).items():
+                res.add(task, "darts", metric, value, metric == "coverage_80", budget)
+            res.add(task, "darts", "fit_seconds", seconds, False, budget)
         systems = {
             "seasonal_naive": partial(run_statsforecast, SeasonalNaive(season_length=m), train, horizon),
             "autoets": partial(run_statsforecast, AutoETS(season_length=m), train, horizon),

@@ -14,6 +14,11 @@ Why the knobs:
   is then stationary, which an LSTM extrapolates far better than a level it has never seen.
 - likelihood: "gaussian", "student_t" (heavy tails, robust), "negbin" (non-negative integer counts; the
   mean scales with the window, the dispersion with 1/sqrt(scale), as in DeepAR).
+- spread, spread_power: ancestral sampling compounds one-step errors as if they were independent; when
+  they are not (the first difference of noise about a smooth curve is negatively autocorrelated, so its
+  sum over h steps varies far less than h one-step errors) the bands widen too fast with the horizon.
+  The paths are then rescaled about their median by spread * h^-spread_power, fitted on rolling origins
+  by CRPS (`genzoo.apps.forecast.calibrate`): a recalibration by a proper score, not a fixed constant.
 """
 
 from __future__ import annotations
@@ -51,6 +56,15 @@ class LSTMForecasterConfig:
     scaling: str = "mean"
     calendar: bool = True
     nonnegative: bool = False
+    #: the paths' spread about their per-step median is multiplied by spread * h ** -spread_power at step
+    #: h = 1, 2, ...; fitted after training by `genzoo.apps.forecast.calibrate` (1, 0: left untouched)
+    spread: float = 1.0
+    spread_power: float = 0.0
+
+
+def spread_factors(spread: float, power: float, horizon: int) -> np.ndarray:
+    """Per-step factors spread * h ** -power for h = 1..horizon, shaped (1, horizon)."""
+    return spread * np.arange(1, horizon + 1, dtype=np.float64)[None] ** -power
 
 
 def _positive(x: Tensor, floor: float = 1e-4) -> Tensor:
@@ -81,9 +95,11 @@ class LSTMForecaster(GenerativeModel):
             raise GenzooError(f"lags must be positive integers, got {c.lags}")
         if c.context_length < 1 or c.prediction_length < 1:
             raise GenzooError("context_length and prediction_length must be at least 1")
-        if c.likelihood == "negbin" and (c.differencing or c.scaling == "standard"):
+        if c.spread <= 0:
+            raise GenzooError(f"spread must be positive, got {c.spread}")
+        if c.likelihood == "negbin" and (c.differencing or c.scaling == "standard" or c.spread != 1):
             raise GenzooError(
-                "the negbin likelihood models raw counts: use differencing=0 and scaling='mean'"
+                "the negbin likelihood models raw counts: use differencing=0, scaling='mean' and spread=1"
             )
         self.lags = torch.tensor(sorted(set(c.lags)), dtype=torch.long)
         self.build_core(len(self.lags) + (2 if c.calendar else 0) + 1)
@@ -282,6 +298,9 @@ class LSTMForecaster(GenerativeModel):
             for h in range(horizon):
                 ext[:, d + h] = ext[:, h] + z_future[:, h]
             z_future = ext[:, d:]
+        if (c.spread, c.spread_power) != (1.0, 0.0):
+            median = np.median(z_future, 0, keepdims=True)
+            z_future = median + spread_factors(c.spread, c.spread_power, horizon) * (z_future - median)
         if c.nonnegative:
             z_future = np.maximum(z_future, 0.0)
         return torch.from_numpy(z_future)
