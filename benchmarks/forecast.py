@@ -45,15 +45,28 @@ TRANSFORMER = dict(hidden=32, layers=2, heads=4, feedforward=64)  # one seed: th
 DARTS_PYTHON = Path(os.environ.get("GENZOO_DARTS_PYTHON", "/work/anchors-darts/bin/python"))
 
 
-def run_genzoo(train: object, horizon: int, config: dict, steps: int) -> tuple[list[np.ndarray], float]:
-    """Sample paths of each seed's model and the total training seconds."""
+def run_genzoo(
+    train: object, horizon: int, config: dict, steps: int, model: str = "lstm_forecaster", seeds: int = SEEDS
+) -> tuple[list[np.ndarray], list[np.ndarray], float, list[tuple[float, float]]]:
+    """Per seed: calibrated and raw sample paths; total seconds (training + calibration); the fitted spreads.
+
+    Each model's spread correction is fitted by `fc.calibrate` on rolling origins inside the training
+    series (nothing from the holdout); the raw paths are the same model with the correction switched off."""
     t = time.perf_counter()
+    extra = TRANSFORMER if model == "transformer_forecaster" else {}
     models = [
-        fc.fit(train, steps=steps, batch_size=32, seed=s, prediction_length=horizon, **config)
-        for s in range(SEEDS)
+        fc.fit(train, steps=steps, batch_size=32, seed=s, prediction_length=horizon, model=model,
+               calibrate_spread=True, **config, **extra)
+        for s in range(seeds)
     ]
     seconds = time.perf_counter() - t
-    return [fc.predict(m, train, horizon, SAMPLES // SEEDS, seed=s) for s, m in enumerate(models)], seconds
+    n = SAMPLES // seeds
+    calibrated = [fc.predict(m, train, horizon, n, seed=s) for s, m in enumerate(models)]
+    spreads = [(m.config.spread, m.config.spread_power) for m in models]
+    for m in models:
+        m.config.spread, m.config.spread_power = 1.0, 0.0
+    raw = [fc.predict(m, train, horizon, n, seed=s) for s, m in enumerate(models)]
+    return calibrated, raw, seconds, spreads
 
 
 def run_darts(train: object, horizon: int, config: dict, steps: int) -> tuple[np.ndarray, float, str] | None:
@@ -116,12 +129,17 @@ def main() -> None:
         train = full.head(len(full) - horizon)
         truth = full.values[-horizon:]
         m = full.season_length
-        per_seed, seconds = run_genzoo(train, horizon, config, steps)
-        budget = f"{SEEDS} seeds x {steps} steps x batch 32, 1 thread, {SAMPLES} paths"
+        per_seed, raw, seconds, spreads = run_genzoo(train, horizon, config, steps)
+        budget = (
+            f"{SEEDS} seeds x {steps} steps x batch 32, 1 thread, {SAMPLES} paths; "
+            f"spread (a, b) per seed {spreads}"
+        )
         paths = np.concatenate(per_seed)
         scores = [score(truth, p, train.values, m) for p in per_seed]
         for metric, value in score(truth, paths, train.values, m).items():
             res.add(task, "genzoo", metric, value, metric == "coverage_80", budget)
+        for metric, value in score(truth, np.concatenate(raw), train.values, m).items():
+            res.add(task, "genzoo_uncalibrated", metric, value, metric == "coverage_80", "the same models, spread 1")
         for metric in scores[0]:
             res.add(
                 task,
@@ -134,12 +152,9 @@ def main() -> None:
         res.add(task, "genzoo", "fit_seconds", seconds, False, budget)
         fc.plot(RESULTS / f"forecast_{task}.png", train, paths, truth=truth)
 
-        t = time.perf_counter()
-        tf = fc.fit(train, steps=steps, seed=0, model="transformer_forecaster", prediction_length=horizon,
-                    **config, **TRANSFORMER)
-        seconds = time.perf_counter() - t
-        budget = f"1 seed x {steps} steps x batch 32, 1 thread, {SAMPLES} paths; width 32, 2 layers"
-        for metric, value in score(truth, fc.predict(tf, train, horizon, SAMPLES), train.values, m).items():
+        tf_paths, _, seconds, spreads = run_genzoo(train, horizon, config, steps, "transformer_forecaster", 1)
+        budget = f"1 seed x {steps} steps x batch 32, 1 thread, {SAMPLES} paths; width 32, 2 layers; spread {spreads}"
+        for metric, value in score(truth, tf_paths[0], train.values, m).items():
             res.add(task, "genzoo_transformer", metric, value, metric == "coverage_80", budget)
         res.add(task, "genzoo_transformer", "fit_seconds", seconds, False, budget)
 

@@ -123,6 +123,35 @@ def test_differencing_follows_a_trend() -> None:
     assert median[-1] > series.values[-1]  # extrapolates upward, which no window of raw levels showed
 
 
+def test_spread_calibration_repairs_over_wide_bands_of_a_differenced_series() -> None:
+    """White noise about a seasonal trend, modelled in first differences: the one-step noise of the
+    differences is negatively autocorrelated, so compounding it as independent makes long-horizon bands
+    too wide. Fitting spread * h^-power by CRPS on origins in the training data brings them to nominal."""
+    rng = np.random.default_rng(0)
+    t = np.arange(900)
+    y = 5 * np.sin(2 * np.pi * t / 12) + 0.05 * t + rng.standard_normal(900)
+    series = S.Series("noisy_sine", y, "MS", "2000-01-01", 12)
+    kw = {**TINY, "differencing": 1, "calendar": True, "lags": (1, 2, 3, 12), "prediction_length": 12}
+    model = fc.fit(series.head(600), steps=200, batch_size=64, lr=1e-2, **kw)
+
+    def coverage_by_step() -> np.ndarray:
+        inside = []
+        for origin in range(610, 888, 12):
+            paths = fc.predict(model, series.head(origin), 12, 200, seed=origin)
+            q10, q90 = np.quantile(paths, (0.1, 0.9), axis=0)
+            inside.append((y[origin : origin + 12] >= q10) & (y[origin : origin + 12] <= q90))
+        return np.mean(inside, 0)
+
+    raw = coverage_by_step()
+    assert raw[-4:].mean() > 0.93, raw  # the cause: bands far too wide at long horizons
+    spread, power = fc.calibrate(model, series.head(600), 12)
+    assert power > 0 and (model.config.spread, model.config.spread_power) == (spread, power)
+    calibrated = coverage_by_step()
+    assert 0.7 <= calibrated.mean() <= 0.9, calibrated
+    with pytest.raises(GenzooError, match="calibration origins"):
+        fc.calibrate(model, series.head(80), 12)
+
+
 def test_save_reload_same_samples(tmp_path: Path) -> None:
     series = S.Series("ar1", ar1(200), season_length=1)
     model = fc.fit(series, steps=5, out=tmp_path / "run", **TINY)
@@ -301,6 +330,7 @@ def test_cli_train_predict_and_exit_codes(tmp_path: Path, capsys: pytest.Capture
                 "--steps",
                 "3",
                 "--no-progress",
+                "--calibrate",
                 *opts,
             ]
         )
@@ -312,6 +342,8 @@ def test_cli_train_predict_and_exit_codes(tmp_path: Path, capsys: pytest.Capture
         )
         == 0
     )
+    calibrated = gz.load(run).config
+    assert (calibrated.spread, calibrated.spread_power) != (1.0, 0.0)  # fitted, saved and reloaded
     lines = (tmp_path / "f.csv").read_text().splitlines()
     assert lines[0].startswith("time,mean,q0.025") and len(lines) == 7 and lines[1].startswith("150,")
     assert (tmp_path / "f.png").stat().st_size > 1000

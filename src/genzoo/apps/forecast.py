@@ -2,11 +2,11 @@
 
     from genzoo.apps import forecast as fc
     series = fc.load_series("co2", holdout=36)              # or fc.load_series(csv="f.csv", time_col=...)
-    model = fc.fit(series, steps=1500, out="runs/co2", differencing=1)
+    model = fc.fit(series, steps=1500, out="runs/co2", differencing=1, calibrate_spread=True)
     paths = fc.predict(model, series, horizon=36, num_samples=200)   # (200, 36) sample paths
     fc.backtest(series, horizon=12, folds=3, steps=800)     # metrics at rolling origins
 
-    genzoo forecast train --data co2 --out runs/co2 --steps 1500 -o differencing=1
+    genzoo forecast train --data co2 --out runs/co2 --steps 1500 -o differencing=1 --calibrate
     genzoo forecast predict runs/co2 --horizon 36 --samples 200 -o co2_forecast   # .csv + .png
     genzoo forecast backtest --data sunspots --horizon 10 --folds 3
 
@@ -381,6 +381,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         out=args.out,
         model=args.model,
         progress=not args.no_progress,
+        calibrate_spread=args.calibrate,
         **parse_overrides(args.option),
     )
     print(f"genzoo: trained {args.model} on {series.name} ({len(series)} points) -> {args.out}")
@@ -427,6 +428,11 @@ def add_commands(sub: Any) -> None:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the spread of the sample paths (a*h^-b, by CRPS) on rolling origins at the end of the series",
+    )
     t.add_argument(
         "-o",
         "--option",
