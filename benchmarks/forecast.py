@@ -1,14 +1,20 @@
-"""Forecasting benchmark: genzoo's DeepAR-style LSTM vs seasonal naive, AutoETS and AutoARIMA (statsforecast).
+"""Forecasting benchmark: genzoo's forecasters vs seasonal naive, AutoETS, AutoARIMA (statsforecast) and darts.
 
 Tasks: co2 (monthly, last 36 months held out) and sunspots (yearly, last 20 years held out). Every system
 sees the same training series and forecasts the same window once, in this run, on this machine.
 Metrics: MASE (seasonal scale), sMAPE (%), CRPS and coverage of the 80% interval.
-- genzoo: an ensemble of 2 seeds (500 sample paths each, pooled); CRPS from the 1000 paths; the median is
-  the point forecast; the 10%/90% path quantiles are the 80% interval. `genzoo_single_seed` rows give the
-  median over the seeds of each single model's metrics.
+- genzoo: DeepAR-style LSTMs, an ensemble of 2 seeds (500 sample paths each, pooled); CRPS from the 1000
+  paths; the median is the point forecast; the 10%/90% path quantiles are the 80% interval. Each model's
+  spread correction (a * h^-b on the paths' deviations from their median) is fitted by CRPS on 12 rolling
+  origins inside the training series (`fc.calibrate`); `genzoo_uncalibrated` is the same models without
+  it, `genzoo_single_seed` the median over the seeds of each single model's metrics.
+- genzoo_transformer: the small causal-transformer forecaster, one seed, same heads, data and calibration.
+- darts: darts' RNNModel (LSTM 2x40, Gaussian likelihood, min-max scaled, same differencing and context,
+  about the same number of gradient steps), one seed, run in its own venv (benchmarks/_forecast_darts.py);
+  skipped with a printed reason when that venv is absent.
 - statsforecast models: the point forecast is their mean; coverage uses their own 80% interval; CRPS uses
   1000 draws from the Gaussian their 95% interval implies (the predictive distribution those models assume).
-Run: PYTHONPATH=src python benchmarks/forecast.py   (~5-8 min on 2 busy CPU cores)
+Run: PYTHONPATH=src python benchmarks/forecast.py   (~15-20 min on 2 CPU cores shared with other jobs)
 """
 
 from __future__ import annotations

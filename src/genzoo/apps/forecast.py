@@ -241,7 +241,7 @@ def calibrate(
             f = spread_factors(a, b, horizon)[0]
             score = sum(np.interp(f[h], grid, table[h]) for h in range(horizon))
             if score < best_score:
-                best, best_score = (round(float(a), 2), round(float(b), 2)), score
+                best, best_score = (round(float(a), 2), round(float(b), 2) + 0.0), score  # no -0.0
     model.config.spread, model.config.spread_power = best
     return best
 
