@@ -6,7 +6,7 @@ nats per frame). Metric: test NLL per frame, summed over the 88 keys, frames 2..
 from their past (the first frame is context only, as in the TCN code's x[:-1] -> x[1:]). Baseline: an
 independent Bernoulli per key fitted on the training frames. The genzoo model trains for a wall-clock
 budget and keeps the state with the best validation NLL (checked every EVAL_EVERY steps).
-Run: PYTHONPATH=src python benchmarks/music_jsb.py   (~5 min on 2 busy CPU cores; needs the JSB file,
+Run: PYTHONPATH=src python benchmarks/music_jsb.py   (~8 min on 2 busy CPU cores; needs the JSB file,
 downloaded once, or placed by hand where the loader's error says)
 """
 
@@ -27,7 +27,7 @@ import genzoo as gz  # noqa: E402
 from genzoo.apps.forecast import torch_threads  # noqa: E402
 from genzoo.data import music as mu  # noqa: E402
 
-TRAIN_SECONDS = 240
+TRAIN_SECONDS = 420
 EVAL_EVERY = 50
 BATCH = 16
 
