@@ -422,7 +422,7 @@ def add_commands(sub: Any) -> None:
     t = verbs.add_parser("train", help="train a forecaster on a series")
     _add_series_arguments(t)
     t.add_argument("--out", required=True, help="run directory")
-    t.add_argument("--model", default="lstm_forecaster")
+    t.add_argument("--model", default="lstm_forecaster", help="lstm_forecaster or transformer_forecaster")
     t.add_argument("--steps", type=int, default=1500)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=None)
