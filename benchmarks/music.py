@@ -8,7 +8,9 @@ neighbours far more often and are much easier to predict.
 Metrics on the whole test pieces: nats per event / per frame (the baselines are the train-set unigram
 distribution of events and an independent Bernoulli per key). Samples: 8 pieces of 8 bars per model,
 compared with the test chorales by pitch-class histogram L1, notes per bar, polyphony and range; the
-train-vs-test distance of real chorales is the floor. One MIDI per model is saved beside the JSON.
+train-vs-test distance of real chorales is the floor. One MIDI per model is saved beside the JSON, and the
+event model's also as WAV (`genzoo.apps.music.render_wav`: fluidsynth if installed, else genzoo's additive
+synthesizer).
 Run: PYTHONPATH=src python benchmarks/music.py   (~12 min on 2 busy CPU cores; the first run also parses
 the corpus with music21, several minutes, cached afterwards)
 """
@@ -31,13 +33,14 @@ from common import RESULTS, Results  # noqa: E402
 import genzoo as gz  # noqa: E402
 from genzoo.apps.forecast import torch_threads  # noqa: E402
 from genzoo.apps.music import compose as _compose  # noqa: E402
-from genzoo.apps.music import music_stats, stats_distance  # noqa: E402
+from genzoo.apps.music import music_stats, render_wav, stats_distance  # noqa: E402
 from genzoo.data import music as mu  # noqa: E402
 
 T = TypeVar("T")
 TRAIN_SECONDS = 300  # wall-clock training budget per model
 LIMIT = 200  # the first 200 chorales by file name (parsing all 408 with music21 takes ~20 min on a busy CPU)
 BATCH = 16
+WAV_RATE = 8000  # keeps the rendered 8-bar sample under 400 KB
 
 
 def single_threaded(fn: Callable[..., T]) -> Callable[..., T]:
@@ -137,6 +140,7 @@ def main() -> None:
     res.add("chorales-events", "unigram", "nll_per_event", unigram_event_nll(train, test), False, split)
     event_pieces = compose(model, bars=8, n=8, temperature=1.0, seed=0)
     mu.write_midi(event_pieces[0], RESULTS / "music_events_sample.mid")
+    render_wav(RESULTS / "music_events_sample.mid", RESULTS / "music_events_sample.wav", rate=WAV_RATE)
 
     rolls = mu.ChoraleRolls(train, seq_len=128)
     roll_model = gz.create("pianoroll_lstm", data=rolls, hidden=256, layers=1, dropout=0.1)

@@ -123,6 +123,35 @@ def test_differencing_follows_a_trend() -> None:
     assert median[-1] > series.values[-1]  # extrapolates upward, which no window of raw levels showed
 
 
+def test_spread_calibration_repairs_over_wide_bands_of_a_differenced_series() -> None:
+    """White noise about a seasonal trend, modelled in first differences: the one-step noise of the
+    differences is negatively autocorrelated, so compounding it as independent makes long-horizon bands
+    too wide. Fitting spread * h^-power by CRPS on origins in the training data brings them to nominal."""
+    rng = np.random.default_rng(0)
+    t = np.arange(900)
+    y = 5 * np.sin(2 * np.pi * t / 12) + 0.05 * t + rng.standard_normal(900)
+    series = S.Series("noisy_sine", y, "MS", "2000-01-01", 12)
+    kw = {**TINY, "differencing": 1, "calendar": True, "lags": (1, 2, 3, 12), "prediction_length": 12}
+    model = fc.fit(series.head(600), steps=200, batch_size=64, lr=1e-2, **kw)
+
+    def coverage_by_step() -> np.ndarray:
+        inside = []
+        for origin in range(610, 888, 12):
+            paths = fc.predict(model, series.head(origin), 12, 200, seed=origin)
+            q10, q90 = np.quantile(paths, (0.1, 0.9), axis=0)
+            inside.append((y[origin : origin + 12] >= q10) & (y[origin : origin + 12] <= q90))
+        return np.mean(inside, 0)
+
+    raw = coverage_by_step()
+    assert raw[-4:].mean() > 0.93, raw  # the cause: bands far too wide at long horizons
+    spread, power = fc.calibrate(model, series.head(600), 12)
+    assert power > 0 and (model.config.spread, model.config.spread_power) == (spread, power)
+    calibrated = coverage_by_step()
+    assert 0.7 <= calibrated.mean() <= 0.9, calibrated
+    with pytest.raises(GenzooError, match="calibration origins"):
+        fc.calibrate(model, series.head(80), 12)
+
+
 def test_save_reload_same_samples(tmp_path: Path) -> None:
     series = S.Series("ar1", ar1(200), season_length=1)
     model = fc.fit(series, steps=5, out=tmp_path / "run", **TINY)
@@ -130,6 +159,48 @@ def test_save_reload_same_samples(tmp_path: Path) -> None:
     assert np.allclose(history.values, series.values)
     assert np.allclose(fc.predict(model, series, 6, 10, seed=3), fc.predict(again, history, 6, 10, seed=3))
     assert isinstance(gz.load(tmp_path / "run"), type(model))
+
+
+# -- the transformer forecaster ------------------------------------------------------------------------------
+TINY_TF = {**TINY, "hidden": 16, "heads": 2, "feedforward": 32}
+
+
+def test_transformer_intervals_contain_truth_at_nominal_rate_on_ar_data() -> None:
+    series = S.Series("ar1", ar1(1400), season_length=1)
+    model = fc.fit(
+        series.head(800), steps=250, batch_size=64, lr=3e-3, model="transformer_forecaster", **TINY_TF
+    )
+    inside80, crps_model, crps_naive = [], [], []
+    for origin in range(820, 1390, 10):
+        past = series.head(origin)
+        truth = series.values[origin : origin + 6]
+        paths = fc.predict(model, past, 6, 200, seed=origin)
+        q10, q90 = np.quantile(paths, (0.1, 0.9), axis=0)
+        inside80.append((truth >= q10) & (truth <= q90))
+        crps_model.append(M.crps(truth, paths))
+        crps_naive.append(M.crps(truth, np.full((1, 6), past.values[-1])))
+    assert 0.70 <= np.mean(inside80) <= 0.90, np.mean(inside80)
+    assert np.mean(crps_model) < 0.8 * np.mean(crps_naive)
+
+
+def test_transformer_is_causal_and_reloads_to_the_same_paths(tmp_path: Path) -> None:
+    series = S.Series("ar1", ar1(200), season_length=1)
+    model = fc.fit(series, steps=3, out=tmp_path / "run", model="transformer_forecaster", **TINY_TF)
+    model.eval()
+    x = torch.randn(2, 20, 4, requires_grad=True)
+    out, _ = model.core(x)
+    out[:, 9].sum().backward()
+    assert x.grad[:, 10:].abs().sum() == 0 and x.grad[:, :10].abs().sum() > 0  # no peeking ahead
+    step_by_step, state = [], None  # sampling feeds one step at a time: same outputs as a whole pass
+    for t in range(20):
+        o, state = model.core(x[:, t : t + 1].detach(), state)
+        step_by_step.append(o)
+    assert torch.allclose(torch.cat(step_by_step, 1), out.detach(), atol=1e-5)
+    again, history = fc.load_run(tmp_path / "run")
+    assert type(again).__name__ == "TransformerForecaster"
+    assert np.allclose(fc.predict(model, series, 6, 10, seed=3), fc.predict(again, history, 6, 10, seed=3))
+    with pytest.raises(GenzooError, match="multiple of heads"):
+        gz.create("transformer_forecaster", hidden=10, heads=4)
 
 
 # -- data ----------------------------------------------------------------------------------------------------
@@ -189,6 +260,39 @@ def test_airpassengers_accepts_the_real_values(tmp_path: Path, monkeypatch: pyte
     assert len(ds.series) == 144 and ds.series.freq == "MS" and ds.series.start == "1949-01-01"
 
 
+def test_m4_monthly_reads_one_series_from_files_in_the_real_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    monkeypatch.setattr(S, "M4_BASE", "http://127.0.0.1:9/")
+    with pytest.raises(GenzooError, match="place the CSV by hand at .*Monthly-train.csv"):
+        gz.data.load("m4_monthly")
+    root = tmp_path / "m4"
+    root.mkdir(exist_ok=True)
+    width = 30  # real files pad every row with empty fields up to the longest series
+    hist = {"M1": [float(100 + i % 12) for i in range(26)], "M2": [5.5, 6.5] * 12}
+    rows = [
+        ",".join([f'"{k}"', *(f'"{v}"' for v in vals), *([""] * (width - len(vals)))]) for k, vals in hist.items()
+    ]
+    header = ",".join(f'"V{i}"' for i in range(1, width + 2))
+    (root / "Monthly-train.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    test_rows = [f'"{k}",' + ",".join(f'"{200 + h}"' for h in range(18)) for k in hist]
+    (root / "Monthly-test.csv").write_text(
+        ",".join(f'"V{i}"' for i in range(1, 20)) + "\n" + "\n".join(test_rows) + "\n"
+    )
+    train = gz.data.load("m4_monthly", series="M1").series
+    full = gz.data.load("m4_monthly", split="all", series="M1").series
+    assert np.allclose(train.values, hist["M1"]) and train.season_length == 12
+    assert len(full) == 26 + 18 and full.values[-1] == 217
+    assert (root / "Monthly-train.csv.sha256").is_file()  # first use pins the file
+    with pytest.raises(GenzooError, match="no series 'M9'"):
+        gz.data.load("m4_monthly", series="M9")
+    with open(root / "Monthly-test.csv", "a") as f:
+        f.write("\n")
+    with pytest.raises(GenzooError, match="changed since it was first downloaded"):
+        gz.data.load("m4_monthly", series="M2")
+
+
 # -- bad input and the CLI -----------------------------------------------------------------------------------
 def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     series = S.Series("ar1", ar1(200), season_length=1)
@@ -226,6 +330,7 @@ def test_cli_train_predict_and_exit_codes(tmp_path: Path, capsys: pytest.Capture
                 "--steps",
                 "3",
                 "--no-progress",
+                "--calibrate",
                 *opts,
             ]
         )
@@ -237,6 +342,8 @@ def test_cli_train_predict_and_exit_codes(tmp_path: Path, capsys: pytest.Capture
         )
         == 0
     )
+    calibrated = gz.load(run).config
+    assert (calibrated.spread, calibrated.spread_power) != (1.0, 0.0)  # fitted, saved and reloaded
     lines = (tmp_path / "f.csv").read_text().splitlines()
     assert lines[0].startswith("time,mean,q0.025") and len(lines) == 7 and lines[1].startswith("150,")
     assert (tmp_path / "f.png").stat().st_size > 1000

@@ -101,6 +101,7 @@ def test_event_lstm_learns_and_composes_parseable_midi(chorale: np.ndarray, tmp_
     assert np.array_equal(compose(again, bars=2, seed=1)[0], notes)
     assert main(["compose", str(tmp_path / "run"), "--bars", "2", "-o", str(tmp_path / "o.mid")]) == 0
     assert len(converter.parse(str(tmp_path / "o.mid")).flatten().notes) > 0
+    assert (tmp_path / "o.wav").stat().st_size > 1000  # rendered beside the MIDI
     mu.write_midi(chorale[:8], tmp_path / "prime.mid")
     primed = compose(model, bars=1, prime=tmp_path / "prime.mid")[0]
     assert np.array_equal(primed[: len(chorale[:8])][:, :2], mu.merge_unisons(chorale[:8])[:, :2])
@@ -124,3 +125,64 @@ def test_compose_cli_errors(tmp_path: Path) -> None:
     assert main(["compose", str(tmp_path / "none"), "-o", str(tmp_path / "x.mid")]) == 2
     assert main(["compose", str(tmp_path / "none"), "--bars", "0"]) == 2
     assert main(["compose", str(tmp_path / "none"), "--prime", str(tmp_path / "no.mid")]) == 2
+
+
+# -- audio rendering ---------------------------------------------------------------------------------------
+def test_wav_rendering_has_the_right_rate_pitch_and_is_not_silent(tmp_path: Path) -> None:
+    import soundfile
+
+    from genzoo.apps.music import render_wav, synthesize
+
+    notes = np.array([[69, 0, 8], [69, 8, 16]])  # A4 for two half notes at 16th-note steps
+    mu.write_midi(notes, tmp_path / "a.mid", tempo_bpm=120)
+    wav, renderer = render_wav(tmp_path / "a.mid", tmp_path / "a.wav", tempo_bpm=120, rate=16000)
+    audio, rate = soundfile.read(wav)
+    assert rate == 16000 and audio.ndim == 1
+    assert len(audio) == pytest.approx(16000 * 2.0, rel=0.1)  # 16 sixteenths at 120 bpm = 2 s, + release
+    assert np.sqrt(np.mean(audio**2)) > 0.05
+    if renderer != "fluidsynth":  # the built-in synthesizer: the fundamental dominates the spectrum
+        spectrum = np.abs(np.fft.rfft(audio[:16000]))
+        assert np.argmax(spectrum) == pytest.approx(440, abs=2)  # 1 s of audio: bin = Hz
+        with pytest.raises(GenzooError, match="no notes"):
+            synthesize(np.zeros((0, 3), dtype=np.int64))
+
+
+# -- JSB Chorales download loader -----------------------------------------------------------------------
+JSB_SMALL = {
+    "train": [[[60, 64, 67, 72], [60, 64, 67, 72], [59, 62, 67, 74]], [[57, 60, 64, 69], []]],
+    "valid": [[[62, 65, 69, 74]]],
+    "test": [[[55, 59, 62, 67], [48, 60, 64, 72]]],
+}
+
+
+def test_jsb_json_parses_into_quarter_note_rolls(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "jsb.json"
+    path.write_text(json.dumps(JSB_SMALL))
+    train = mu.parse_jsb(path, "train")
+    assert [name for name, _ in train] == ["jsb-train-000", "jsb-train-001"]
+    rolls = mu.ChoraleRolls(train, seq_len=2, name="jsb_chorales", steps_per_quarter=1)
+    roll = mu.notes_to_roll(train[0][1])
+    assert roll.shape == (3, 88) and roll.sum(1).tolist() == [4, 4, 4] and roll[0, 60 - mu.LOW] == 1
+    assert rolls.info.extra["steps_per_quarter"] == 1
+    assert mu.notes_to_roll(train[1][1]).shape == (1, 88)  # a trailing empty frame has no note to end it
+    assert len(mu.parse_jsb(path, "val")) == 1 and len(mu.parse_jsb(path, "test")) == 1
+    path.write_text(json.dumps({"train": [[[60, 300]]]}))
+    with pytest.raises(GenzooError, match="not a JSB Chorales JSON"):
+        mu.parse_jsb(path, "train")
+    with pytest.raises(GenzooError, match="unknown split"):
+        mu.parse_jsb(path, "dev")
+
+
+def test_jsb_loader_offline_error_and_checksum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    monkeypatch.setattr(mu, "JSB_URLS", ["http://127.0.0.1:9/jsb.json"])
+    with pytest.raises(GenzooError, match="place the file by hand at .*jsb-chorales-quarter.json"):
+        gz.data.load("jsb_chorales")
+    target = tmp_path / "jsb_chorales" / "jsb-chorales-quarter.json"
+    target.write_text(json.dumps(JSB_SMALL))  # the right format, but not the published file
+    with pytest.raises(GenzooError, match="fails its sha256 check"):
+        gz.data.load("jsb_chorales")

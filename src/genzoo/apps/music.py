@@ -2,7 +2,10 @@
 
     genzoo train music_lstm --data chorales --out runs/bach --max-steps 2000
     genzoo train pianoroll_lstm --data chorales_roll --out runs/bach_roll --max-steps 2000
-    genzoo compose runs/bach --bars 8 -o out.mid [--prime start.mid] [--temperature 0.9]
+    genzoo compose runs/bach --bars 8 -o out.mid [--prime start.mid] [--temperature 0.9]   # + out.wav
+
+`render_wav` renders the MIDI with fluidsynth when it and a General MIDI soundfont are installed, else with
+`synthesize`, a small additive synthesizer (harmonic partials under an ADSR envelope) in numpy.
 
 Python: `compose(model, bars=8, prime=None)` returns notes (pitch, start, end) in 16th-note steps;
 `genzoo.data.music.write_midi(notes, path)` writes them; `music_stats` / `stats_distance` compare the
@@ -94,6 +97,63 @@ def stats_distance(fake: dict[str, Any], real: dict[str, Any]) -> dict[str, floa
     }
 
 
+# -- audio rendering ----------------------------------------------------------------------------------------
+SAMPLE_RATE = 22050
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+HARMONICS = (1.0, 0.5, 0.3, 0.15, 0.08)  # amplitudes of partials 1..5: a soft, organ-like timbre
+ATTACK, DECAY, SUSTAIN, RELEASE = 0.01, 0.08, 0.7, 0.12  # seconds, seconds, level, seconds
+
+
+def synthesize(
+    notes: Any, tempo_bpm: float = 80.0, steps_per_quarter: int = 4, rate: int = SAMPLE_RATE
+) -> Any:
+    """Mono float32 audio of the notes from a small additive synthesizer: each note is a sum of
+    `HARMONICS` partials under an ADSR envelope (its release rings past the note's end, so repeated
+    notes stay audible as separate onsets). Peak-normalised to 0.9; the fallback when fluidsynth is absent."""
+    import numpy as np
+
+    notes = np.asarray(notes).reshape(-1, 3)
+    if not len(notes):
+        raise GenzooError("no notes to render")
+    step = 60.0 / tempo_bpm / steps_per_quarter
+    audio = np.zeros(int((notes[:, 2].max() * step + RELEASE) * rate) + 1, dtype=np.float64)
+    for pitch, start, end in notes.tolist():
+        hold = max((end - start) * step, ATTACK + DECAY)
+        t = np.arange(int((hold + RELEASE) * rate)) / rate
+        env = np.interp(t, [0, ATTACK, ATTACK + DECAY, hold, hold + RELEASE], [0, 1, SUSTAIN, SUSTAIN, 0])
+        freq = 440.0 * 2 ** ((pitch - 69) / 12)
+        tone = sum(a * np.sin(2 * np.pi * k * freq * t) for k, a in enumerate(HARMONICS, 1) if k * freq < rate / 2)
+        first = int(start * step * rate)
+        audio[first : first + len(t)] += (env * tone)[: len(audio) - first]
+    return (0.9 * audio / max(np.abs(audio).max(), 1e-9)).astype(np.float32)
+
+
+def render_wav(
+    midi_path: str | Path, wav_path: str | Path, tempo_bpm: float = 80.0, rate: int = SAMPLE_RATE
+) -> tuple[Path, str]:
+    """Render a MIDI file to WAV with fluidsynth and a General MIDI soundfont when both are installed,
+    else with `synthesize`. Returns the path and the name of the renderer used."""
+    import shutil
+    import subprocess
+
+    import soundfile
+
+    from genzoo.data import music as mu
+
+    wav_path = Path(wav_path)
+    font = next((f for f in SOUNDFONTS if Path(f).is_file()), None)
+    if shutil.which("fluidsynth") and font:
+        subprocess.run(
+            ["fluidsynth", "-ni", "-F", str(wav_path), "-r", str(rate), font, str(midi_path)],
+            check=True,
+            capture_output=True,
+        )
+        return wav_path, "fluidsynth"
+    audio = synthesize(mu.read_midi(midi_path), tempo_bpm, mu.STEPS_PER_QUARTER, rate)
+    soundfile.write(wav_path, audio, rate, subtype="PCM_16")
+    return wav_path, "genzoo additive synthesizer"
+
+
 def cmd_compose(args: argparse.Namespace) -> None:
     import genzoo as gz
     from genzoo.data.music import write_midi
@@ -108,6 +168,9 @@ def cmd_compose(args: argparse.Namespace) -> None:
         raise GenzooError("the model produced no notes; try a higher --temperature or a longer-trained run")
     out = write_midi(notes, args.output, tempo_bpm=args.tempo)
     print(f"genzoo: wrote {out} ({len(notes)} notes, {args.bars} bars)")
+    if not args.no_wav:
+        wav, renderer = render_wav(out, out.with_suffix(".wav"), args.tempo)
+        print(f"genzoo: wrote {wav} ({renderer})")
 
 
 def add_commands(sub: Any) -> None:
@@ -119,4 +182,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--tempo", type=float, default=80.0, help="beats per minute of the MIDI file")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default="composition.mid")
+    p.add_argument(
+        "--no-wav", action="store_true", help="skip the WAV rendering written beside the MIDI file"
+    )
     p.set_defaults(func=cmd_compose)

@@ -341,7 +341,13 @@ class ChoraleRolls(Dataset):
     """Piano-roll windows (seq_len + 1, 88) of 16th-note frames, with 50% overlap; shorter pieces zero-padded
     and masked (item = (roll, mask))."""
 
-    def __init__(self, pieces: list[tuple[str, Notes]], seq_len: int = 128, name: str = "chorales") -> None:
+    def __init__(
+        self,
+        pieces: list[tuple[str, Notes]],
+        seq_len: int = 128,
+        name: str = "chorales",
+        steps_per_quarter: int = STEPS_PER_QUARTER,
+    ) -> None:
         self.pieces = pieces
         self.seq_len = seq_len
         self.rolls = [notes_to_roll(n) for _, n in pieces]
@@ -354,7 +360,7 @@ class ChoraleRolls(Dataset):
             (HIGH - LOW,),
             None,
             (0.0, 1.0),
-            {"representation": "pianoroll", "low_pitch": LOW, "steps_per_quarter": STEPS_PER_QUARTER},
+            {"representation": "pianoroll", "low_pitch": LOW, "steps_per_quarter": steps_per_quarter},
         )
 
     def __len__(self) -> int:
@@ -379,3 +385,49 @@ def chorales_roll(
     split: str = "train", limit: int | None = None, seq_len: int = 128, **_: Any
 ) -> ChoraleRolls:
     return ChoraleRolls(split_pieces(load_chorales(limit), split), seq_len, "chorales_roll")
+
+
+# -- JSB Chorales, the standard split (Boulanger-Lewandowski 2012) ----------------------------------------
+#: The split is published as a Python pickle; unpickling a downloaded file can run arbitrary code, so
+#: genzoo reads czhuang's JSON export of the same 229 / 76 / 77 chorales at quarter-note resolution
+#: (the resolution of the published NLL tables), pinned to a commit and checked by sha256.
+JSB_URLS = [
+    "https://raw.githubusercontent.com/czhuang/JSB-Chorales-dataset/"
+    "9a7f733ddb4ed91f48da64ac7f0f621c34aadd4d/jsb-chorales-quarter.json",
+]
+JSB_CHECKSUM = "sha256:2db9329f1881a1d3f49703ec556bf1d6f84b4f6c1d702c156536e93cf31e1c91"
+JSB_SPLITS = {"train": "train", "val": "valid", "test": "test"}
+
+
+def parse_jsb(path: str | Path, split: str) -> list[tuple[str, Notes]]:
+    """Pieces of one split of a JSB JSON file {"train"|"valid"|"test": [piece: [frame: [MIDI pitch]]]}.
+
+    Each frame's pitches become notes one frame long: the format does not tell held from repeated notes,
+    so nothing is lost that the piano-roll (the representation the NLL tables score) would keep."""
+    import json
+
+    if split not in JSB_SPLITS:
+        raise GenzooError(f"unknown split {split!r} for jsb_chorales; choose one of {sorted(JSB_SPLITS)}")
+    try:
+        data = json.loads(Path(path).read_text())
+        pieces = data[JSB_SPLITS[split]]
+        out = []
+        for i, piece in enumerate(pieces):
+            notes = [(int(p), t, t + 1) for t, frame in enumerate(piece) for p in frame]
+            if any(not 0 <= p < 128 for p, _, _ in notes) or not len(piece):
+                raise ValueError(f"piece {i} has an empty body or pitches outside 0..127")
+            out.append((f"jsb-{split}-{i:03d}", np.array(notes, dtype=np.int64).reshape(-1, 3)))
+    except (ValueError, KeyError, TypeError) as e:
+        raise GenzooError(f"{path} is not a JSB Chorales JSON file ({e})") from None
+    return out
+
+
+@register_dataset(
+    "jsb_chorales",
+    "JSB Chorales, Boulanger-Lewandowski's split (229/76/77), 88-key piano-rolls, quarter-note frames (download)",
+)
+def jsb_chorales(split: str = "train", seq_len: int = 64, **_: Any) -> ChoraleRolls:
+    from genzoo.data.download import fetch
+
+    path = fetch(JSB_URLS, "jsb-chorales-quarter.json", JSB_CHECKSUM, "jsb_chorales")
+    return ChoraleRolls(parse_jsb(path, split), seq_len, "jsb_chorales", steps_per_quarter=1)

@@ -332,3 +332,59 @@ def airpassengers(
     time_col = pd.read_csv(path, nrows=1).columns[0]
     series = load_csv(path, time_col, None, 12, gaps, "airpassengers")
     return _finish(series, split, holdout)
+
+
+# -- M4 monthly (a chosen subset of its 48,000 series) -----------------------------------------------------
+M4_BASE = "https://raw.githubusercontent.com/Mcompetitions/M4-methods/master/Dataset/"
+M4_FILES = {"train": "Train/Monthly-train.csv", "test": "Test/Monthly-test.csv"}
+M4_HORIZON = 18
+
+
+def _pinned(path: Path) -> Path:
+    """Trust on first use: the M4 organisers publish no checksums, so the sha256 of the first copy is
+    recorded beside it and every later load must match it (a changed or truncated file is refused)."""
+    from genzoo.data.download import file_digest
+
+    digest = file_digest(path, "sha256")
+    stamp = path.with_name(path.name + ".sha256")
+    if not stamp.is_file():
+        stamp.write_text(digest + "\n")
+    elif stamp.read_text().strip() != digest:
+        raise GenzooError(f"{path} changed since it was first downloaded (sha256 differs); delete it and retry")
+    return path
+
+
+def _m4_row(path: Path, series_id: str) -> np.ndarray:
+    """Values of one series from an M4 CSV ("V1","V2",... header; id then values, short rows padded with
+    empty fields), read line by line: the monthly training file is ~90 MB of mostly padding."""
+    key = f'"{series_id}",'
+    with open(path) as f:
+        header = f.readline()
+        if not header.startswith('"V1"'):
+            raise GenzooError(f"{path} is not an M4 CSV (its header does not start with \"V1\")")
+        for line in f:
+            if line.startswith(key):
+                fields = [v.strip().strip('"') for v in line.rstrip("\n").split(",")[1:]]
+                try:
+                    return np.array([float(v) for v in fields if v], dtype=np.float64)
+                except ValueError:
+                    raise GenzooError(f"{path}: series {series_id} has a non-numeric value") from None
+    raise GenzooError(f"no series {series_id!r} in {path.name} (M4 monthly ids are M1 ... M48000)")
+
+
+@register_dataset(
+    "m4_monthly",
+    "M4 competition, one monthly series by id (series='M1'...); train = its official history, all = + 18 test",
+)
+def m4_monthly(
+    split: str = "train", series: str = "M1", holdout: int = M4_HORIZON, gaps: str = "interpolate", **_: Any
+) -> SeriesDataset:
+    from genzoo.data.download import cache_dir
+
+    root = cache_dir() / "m4"
+    paths = {k: _pinned(_download([M4_BASE + f], root / Path(f).name)) for k, f in M4_FILES.items()}
+    history, future = _m4_row(paths["train"], series), _m4_row(paths["test"], series)
+    if len(future) != M4_HORIZON:
+        raise GenzooError(f"series {series} has {len(future)} test values in {paths['test']}, not {M4_HORIZON}")
+    values = fill_gaps(np.concatenate([history, future]), f"m4-{series}", gaps)
+    return _finish(Series(f"m4-{series}", values, "", "0", 12, {"m4_id": series}), split, holdout)

@@ -14,6 +14,11 @@ Why the knobs:
   is then stationary, which an LSTM extrapolates far better than a level it has never seen.
 - likelihood: "gaussian", "student_t" (heavy tails, robust), "negbin" (non-negative integer counts; the
   mean scales with the window, the dispersion with 1/sqrt(scale), as in DeepAR).
+- spread, spread_power: ancestral sampling compounds one-step errors as if they were independent; when
+  they are not (the first difference of noise about a smooth curve is negatively autocorrelated, so its
+  sum over h steps varies far less than h one-step errors) the bands widen too fast with the horizon.
+  The paths are then rescaled about their median by spread * h^-spread_power, fitted on rolling origins
+  by CRPS (`genzoo.apps.forecast.calibrate`): a recalibration by a proper score, not a fixed constant.
 """
 
 from __future__ import annotations
@@ -51,6 +56,15 @@ class LSTMForecasterConfig:
     scaling: str = "mean"
     calendar: bool = True
     nonnegative: bool = False
+    #: the paths' spread about their per-step median is multiplied by spread * h ** -spread_power at step
+    #: h = 1, 2, ...; fitted after training by `genzoo.apps.forecast.calibrate` (1, 0: left untouched)
+    spread: float = 1.0
+    spread_power: float = 0.0
+
+
+def spread_factors(spread: float, power: float, horizon: int) -> np.ndarray:
+    """Per-step factors spread * h ** -power for h = 1..horizon, shaped (1, horizon)."""
+    return spread * np.arange(1, horizon + 1, dtype=np.float64)[None] ** -power
 
 
 def _positive(x: Tensor, floor: float = 1e-4) -> Tensor:
@@ -81,15 +95,14 @@ class LSTMForecaster(GenerativeModel):
             raise GenzooError(f"lags must be positive integers, got {c.lags}")
         if c.context_length < 1 or c.prediction_length < 1:
             raise GenzooError("context_length and prediction_length must be at least 1")
-        if c.likelihood == "negbin" and (c.differencing or c.scaling == "standard"):
+        if c.spread <= 0:
+            raise GenzooError(f"spread must be positive, got {c.spread}")
+        if c.likelihood == "negbin" and (c.differencing or c.scaling == "standard" or c.spread != 1):
             raise GenzooError(
-                "the negbin likelihood models raw counts: use differencing=0 and scaling='mean'"
+                "the negbin likelihood models raw counts: use differencing=0, scaling='mean' and spread=1"
             )
         self.lags = torch.tensor(sorted(set(c.lags)), dtype=torch.long)
-        n_in = len(self.lags) + (2 if c.calendar else 0) + 1
-        self.rnn = nn.LSTM(
-            n_in, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0
-        )
+        self.build_core(len(self.lags) + (2 if c.calendar else 0) + 1)
         self.head = nn.Linear(c.hidden, {"gaussian": 2, "student_t": 3, "negbin": 2}[c.likelihood])
 
     @classmethod
@@ -172,6 +185,23 @@ class LSTMForecaster(GenerativeModel):
         idx = positions[:, None] - self.lags.to(z.device)[None, :]
         return (z[:, idx] - loc.unsqueeze(-1)) / scale.unsqueeze(-1)
 
+    def build_core(self, n_in: int) -> None:
+        """Create the sequence network that maps `n_in` features per step to `hidden` outputs."""
+        c = self.config
+        self.rnn = nn.LSTM(
+            n_in, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0
+        )
+
+    def core(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Sequence model over features (B, T, F) -> outputs (B, T, hidden) and a state to continue from.
+
+        Subclasses swap the LSTM for another causal network (see `TransformerForecaster`)."""
+        return self.rnn(x, state)
+
+    def repeat_state(self, state: Any, n: int) -> Any:
+        """The state of one conditioning run, shared by `n` sample paths."""
+        return tuple(s.repeat(1, n, 1) for s in state)
+
     # -- training ------------------------------------------------------------------------------------------
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Mean NLL (nats per step, data units) over the context and horizon of each window.
@@ -183,7 +213,7 @@ class LSTMForecaster(GenerativeModel):
         loc, scale = self._scale(z[:, lag : lag + c])
         positions = torch.arange(lag, z.shape[1], device=z.device)
         x = self._features(self._lagged(z, positions, loc, scale), phase[:, lag:], torch.log(scale))
-        out, _ = self.rnn(x)
+        out, _ = self.core(x)
         nll = -self._distribution(self.head(out), loc, scale).log_prob(z[:, lag:]).mean()
         return {"loss": nll, "nll": nll.detach()}
 
@@ -194,7 +224,7 @@ class LSTMForecaster(GenerativeModel):
         c, lag = self.config.context_length, self.max_lag
         loc, scale = self._scale(z[:, lag : lag + c])
         positions = torch.arange(lag, z.shape[1], device=z.device)
-        out, _ = self.rnn(
+        out, _ = self.core(
             self._features(self._lagged(z, positions, loc, scale), phase[:, lag:], torch.log(scale))
         )
         return self._distribution(self.head(out), loc, scale).log_prob(z[:, lag:]).sum(1)
@@ -248,8 +278,8 @@ class LSTMForecaster(GenerativeModel):
             phases[lag : keep + 1].unsqueeze(0),
             log_scale[:1],
         )
-        out, state = self.rnn(x)
-        state = tuple(s.repeat(1, n, 1) for s in state)
+        out, state = self.core(x)
+        state = self.repeat_state(state, n)
         params = self.head(out[:, -1:]).repeat(n, 1, 1)
         for h in range(horizon):
             t = keep + h
@@ -260,7 +290,7 @@ class LSTMForecaster(GenerativeModel):
             x = self._features(
                 self._lagged(path, pos, loc, scale), phases[t + 1 : t + 2].expand(n, 1), log_scale
             )
-            out, state = self.rnn(x, state)
+            out, state = self.core(x, state)
             params = self.head(out)
         z_future = path[:, keep:].double().cpu().numpy()
         if d:  # integrate: y[t] = y[t - d] + z[t]
@@ -268,6 +298,9 @@ class LSTMForecaster(GenerativeModel):
             for h in range(horizon):
                 ext[:, d + h] = ext[:, h] + z_future[:, h]
             z_future = ext[:, d:]
+        if (c.spread, c.spread_power) != (1.0, 0.0):
+            median = np.median(z_future, 0, keepdims=True)
+            z_future = median + spread_factors(c.spread, c.spread_power, horizon) * (z_future - median)
         if c.nonnegative:
             z_future = np.maximum(z_future, 0.0)
         return torch.from_numpy(z_future)

@@ -1,0 +1,103 @@
+"""A small causal-transformer forecaster: the DeepAR recipe with self-attention instead of an LSTM.
+
+Everything around the sequence network is shared with `LSTMForecaster` — lagged inputs divided by a
+per-window scale, calendar covariates, log(scale), the Gaussian / Student-t / negative-binomial heads,
+differencing, and ancestral sample paths — so the two models differ only in how a step sees its past:
+the LSTM through a recurrent state, the transformer through masked attention over every earlier step of
+the window (as in the decoder of Lim et al.'s and gluonts' transformer forecasters, minus the encoder).
+
+Positions are learned embeddings over the `context_length + prediction_length` steps a window spans.
+While sampling, each block caches its keys and values, so a new step costs one token's work rather than
+re-attending the whole window (recomputing it made sampling ~70x slower than the LSTM's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genzoo.errors import GenzooError
+from genzoo.models.rnn.lstm_forecaster import LSTMForecaster, LSTMForecasterConfig
+from genzoo.registry import register_model
+
+
+class CausalBlock(nn.Module):
+    """Pre-norm transformer block with causal self-attention whose keys/values can be cached."""
+
+    def __init__(self, width: int, heads: int, feedforward: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.ff = nn.Sequential(
+            nn.Linear(width, feedforward), nn.GELU(), nn.Dropout(dropout), nn.Linear(feedforward, width)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, cache: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Any]:
+        """x (B, t, D): the newest t steps; cache: keys/values (B, heads, T0, D/heads) of the steps before."""
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        total = k.shape[2]  # the new queries sit at positions total - t .. total - 1
+        mask = torch.ones(t, total, dtype=torch.bool, device=x.device).tril(total - t)
+        a = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, t, d)))
+        return x + self.drop(self.ff(self.norm2(x))), (k, v)
+
+
+@dataclass
+class TransformerForecasterConfig(LSTMForecasterConfig):
+    hidden: int = 32  # model width
+    layers: int = 2
+    heads: int = 4
+    feedforward: int = 64
+
+
+@register_model(
+    "transformer_forecaster",
+    "transformers",
+    ("sample", "log_prob"),
+    "small causal-transformer probabilistic forecaster (DeepAR heads): sample paths, quantiles, intervals",
+)
+class TransformerForecaster(LSTMForecaster):
+    """Masked self-attention over scaled lagged values, with the forecaster's likelihood heads."""
+
+    Config = TransformerForecasterConfig
+    default_lr = 1e-3
+
+    def build_core(self, n_in: int) -> None:
+        c = self.config
+        if c.hidden % c.heads:
+            raise GenzooError(f"hidden={c.hidden} must be a multiple of heads={c.heads}")
+        self.embed = nn.Linear(n_in, c.hidden)
+        self.position = nn.Parameter(torch.zeros(c.context_length + c.prediction_length, c.hidden))
+        nn.init.normal_(self.position, std=0.02)
+        self.blocks = nn.ModuleList(
+            CausalBlock(c.hidden, c.heads, c.feedforward, c.dropout) for _ in range(c.layers)
+        )
+        self.norm = nn.LayerNorm(c.hidden)
+
+    def core(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Outputs for the new steps `x` (B, T, F) given the cached keys/values `state` of earlier steps."""
+        start = 0 if state is None else state[0][0].shape[2]
+        if start + x.shape[1] > len(self.position):
+            raise GenzooError(
+                f"a window of {start + x.shape[1]} steps exceeds the {len(self.position)} this model knows"
+            )
+        h = self.embed(x) + self.position[start : start + x.shape[1]]
+        caches = []
+        for i, block in enumerate(self.blocks):
+            h, cache = block(h, None if state is None else state[i])
+            caches.append(cache)
+        return self.norm(h), caches
+
+    def repeat_state(self, state: Any, n: int) -> Any:
+        return [(k.repeat(n, 1, 1, 1), v.repeat(n, 1, 1, 1)) for k, v in state]
