@@ -1,6 +1,10 @@
 """Encoder-decoder transformer (Vaswani et al. 2017) for translation and summarisation.
 
 Trained with teacher forcing (the decoder reads the gold target shifted right) and label smoothing.
+With `copy=True` (the default) the output is a pointer-generator mixture (See et al. 2017): a gate p_gen mixes
+the vocabulary softmax with a copy distribution — one attention head over the source tokens, its weights
+scattered onto their ids — so names, numbers and words shared by source and target can be copied rather than
+spelled out of the vocabulary. The model then returns log-probabilities, which serve as logits everywhere.
 Decoding reuses `genzoo.generation`: the decoder is a token model whose cache carries the encoder's
 memory next to its own keys and values, so greedy, sampling and beam search come for free.
 """
@@ -36,6 +40,7 @@ class Seq2SeqConfig:
     max_len: int = 256
     dropout: float = 0.1
     label_smoothing: float = 0.1
+    copy: bool = True
     tokenizer: str = ""
 
 
@@ -53,15 +58,19 @@ def sinusoids(length: int, dim: int) -> Tensor:
 class Seq2SeqCache(KVCache):
     """Decoder self-attention keys/values plus the encoder memory they attend to (reordered together)."""
 
-    def __init__(self, n_layers: int, max_length: int, memory: Tensor, memory_mask: Tensor) -> None:
+    def __init__(
+        self, n_layers: int, max_length: int, memory: Tensor, memory_mask: Tensor, source: Tensor
+    ) -> None:
         super().__init__(n_layers, max_length)
         self.memory = memory
         self.memory_mask = memory_mask
+        self.source = source
 
     def reorder(self, index: Tensor) -> None:
         super().reorder(index)
         self.memory = self.memory.index_select(0, index.to(self.memory.device))
         self.memory_mask = self.memory_mask.index_select(0, index.to(self.memory_mask.device))
+        self.source = self.source.index_select(0, index.to(self.source.device))
 
 
 @register_model(
@@ -93,7 +102,13 @@ class Seq2Seq(GenerativeModel):
         self.ln_enc = nn.LayerNorm(c.d_model, bias=False)
         self.ln_dec = nn.LayerNorm(c.d_model, bias=False)
         self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.copy:
+            self.copy_q = nn.Linear(c.d_model, c.d_model, bias=False)
+            self.copy_k = nn.Linear(c.d_model, c.d_model, bias=False)
+            self.copy_gate = nn.Linear(2 * c.d_model, 1)
         init_weights(self, c.enc_layers + c.dec_layers)
+        if c.copy:  # start copy-heavy (p_gen = sigmoid(-2) = 0.12): most output tokens appear in the source
+            nn.init.constant_(self.copy_gate.bias, -2.0)
         nn.init.normal_(
             self.emb.weight, 0.0, c.d_model**-0.5
         )  # x sqrt(d) in _embed: unit scale, like positions
@@ -134,6 +149,23 @@ class Seq2Seq(GenerativeModel):
             x = block(x, key_mask=mask)
         return self.ln_enc(x), mask
 
+    def _output(self, h: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor) -> Tensor:
+        """Decoder states (B, T, D) -> logits, or with `copy` the pointer-generator's log-probabilities."""
+        logits = self.head(h)
+        if not self.config.copy:
+            return logits
+        scores = self.copy_q(h) @ self.copy_k(memory).transpose(1, 2) * self.config.d_model**-0.5
+        attn = scores.float().masked_fill(~memory_mask[:, None, :], float("-inf")).softmax(-1)  # (B, T, S)
+        context = (attn.to(memory.dtype) @ memory).float()
+        gate = self.copy_gate(torch.cat([h.float(), context], -1))  # log p_gen = logsigmoid(gate)
+        copy = torch.zeros(*attn.shape[:2], logits.shape[-1], device=h.device).scatter_add_(
+            2, source[:, None, :].expand(-1, attn.shape[1], -1), attn
+        )
+        return torch.logaddexp(
+            F.logsigmoid(gate) + F.log_softmax(logits.float(), -1),
+            F.logsigmoid(-gate) + copy.clamp_min(1e-12).log(),
+        )
+
     def forward_tokens(self, ids: Tensor, cache: Seq2SeqCache) -> Tensor:
         """Decoder step(s): target ids (B, T) after `cache.length` earlier ones -> logits (B, T, V)."""
         x = self._embed(ids.to(self.device), cache.length)
@@ -142,19 +174,19 @@ class Seq2Seq(GenerativeModel):
                 x, causal=True, cache=cache, layer=i, memory=cache.memory, memory_mask=cache.memory_mask
             )
         cache.advance(ids.shape[1])
-        return self.head(self.ln_dec(x))
+        return self._output(self.ln_dec(x), cache.memory, cache.memory_mask, cache.source)
 
-    def _decode_train(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
+    def _decode_train(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor) -> Tensor:
         x = self._embed(tgt_in, 0)
         for block in self.decoder:
             x = block(x, causal=True, memory=memory, memory_mask=memory_mask)
-        return self.head(self.ln_dec(x))
+        return self._output(self.ln_dec(x), memory, memory_mask, source)
 
     # -- protocol --------------------------------------------------------------------------------------
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         src, tgt = batch["src"].to(self.device), batch["tgt"].to(self.device)[:, : self.config.max_len + 1]
         memory, mask = self.encode_tokens(src)
-        logits = self._decode_train(tgt[:, :-1], memory, mask).float()
+        logits = self._decode_train(tgt[:, :-1], memory, mask, src[:, : self.config.max_len]).float()
         flat, gold = logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1)
         loss = F.cross_entropy(flat, gold, ignore_index=PAD, label_smoothing=self.config.label_smoothing)
         with torch.no_grad():
@@ -169,14 +201,15 @@ class Seq2Seq(GenerativeModel):
     def new_cache_for(self, src: Tensor) -> Any:
         """A cache factory for the decoding core, bound to these sources' encoder memory."""
         memory, mask = self.encode_tokens(src)
+        source = src.to(self.device)[:, : self.config.max_len]
 
         def new_cache(batch_size: int) -> Seq2SeqCache:
-            m, k = memory, mask
+            m, k, s = memory, mask, source
             if batch_size != m.shape[0]:
                 if m.shape[0] != 1:
                     raise ValueError(f"cache for {batch_size} rows from {m.shape[0]} sources")
-                m, k = m.expand(batch_size, -1, -1), k.expand(batch_size, -1)
-            return Seq2SeqCache(self.config.dec_layers, self.config.max_len, m, k)
+                m, k, s = m.expand(batch_size, -1, -1), k.expand(batch_size, -1), s.expand(batch_size, -1)
+            return Seq2SeqCache(self.config.dec_layers, self.config.max_len, m, k, s)
 
         return new_cache
 
@@ -196,9 +229,19 @@ class Seq2Seq(GenerativeModel):
         return outs
 
     def transform(
-        self, texts: list[str], config: GenerationConfig | None = None, batch_size: int = 64, **overrides: Any
+        self,
+        texts: list[str],
+        config: GenerationConfig | None = None,
+        batch_size: int = 64,
+        max_len_a: float = 0.0,
+        max_len_b: int = 0,
+        **overrides: Any,
     ) -> list[str]:
-        """Translate / summarise `texts` (greedy by default; num_beams > 1 for beam search)."""
+        """Translate / summarise `texts` (greedy by default; num_beams > 1 for beam search).
+
+        With `max_len_a` > 0 each output is capped at `max_len_a * source tokens + max_len_b` tokens
+        (fairseq's --max-len-a/b): an undertrained model that loops stops where a translation would.
+        """
         config = (config or GenerationConfig(do_sample=False, max_new_tokens=self.config.max_len)).updated(
             **overrides
         )
@@ -211,7 +254,14 @@ class Seq2Seq(GenerativeModel):
                 for t in texts[start : start + batch_size]
             ]
             src = nn.utils.rnn.pad_sequence(encoded, batch_first=True, padding_value=PAD)
-            out.extend(self.tokenizer.decode(ids) for ids in self.generate_ids(src, config))
+            batch_config = config
+            if max_len_a > 0:
+                caps = [int(max_len_a * len(e)) + max_len_b for e in encoded]
+                batch_config = config.updated(max_new_tokens=min(config.max_new_tokens, max(caps)))
+            rows = self.generate_ids(src, batch_config)
+            if max_len_a > 0:
+                rows = [r[:cap] for r, cap in zip(rows, caps, strict=True)]
+            out.extend(self.tokenizer.decode(ids) for ids in rows)
         return out
 
     @torch.no_grad()
