@@ -107,8 +107,6 @@ class Seq2Seq(GenerativeModel):
             self.copy_k = nn.Linear(c.d_model, c.d_model, bias=False)
             self.copy_gate = nn.Linear(2 * c.d_model, 1)
         init_weights(self, c.enc_layers + c.dec_layers)
-        if c.copy:  # start copy-heavy (p_gen = sigmoid(-2) = 0.12): most output tokens appear in the source
-            nn.init.constant_(self.copy_gate.bias, -2.0)
         nn.init.normal_(
             self.emb.weight, 0.0, c.d_model**-0.5
         )  # x sqrt(d) in _embed: unit scale, like positions
@@ -229,19 +227,9 @@ class Seq2Seq(GenerativeModel):
         return outs
 
     def transform(
-        self,
-        texts: list[str],
-        config: GenerationConfig | None = None,
-        batch_size: int = 64,
-        max_len_a: float = 0.0,
-        max_len_b: int = 0,
-        **overrides: Any,
+        self, texts: list[str], config: GenerationConfig | None = None, batch_size: int = 64, **overrides: Any
     ) -> list[str]:
-        """Translate / summarise `texts` (greedy by default; num_beams > 1 for beam search).
-
-        With `max_len_a` > 0 each output is capped at `max_len_a * source tokens + max_len_b` tokens
-        (fairseq's --max-len-a/b): an undertrained model that loops stops where a translation would.
-        """
+        """Translate / summarise `texts` (greedy by default; num_beams > 1 for beam search)."""
         config = (config or GenerationConfig(do_sample=False, max_new_tokens=self.config.max_len)).updated(
             **overrides
         )
@@ -254,14 +242,7 @@ class Seq2Seq(GenerativeModel):
                 for t in texts[start : start + batch_size]
             ]
             src = nn.utils.rnn.pad_sequence(encoded, batch_first=True, padding_value=PAD)
-            batch_config = config
-            if max_len_a > 0:
-                caps = [int(max_len_a * len(e)) + max_len_b for e in encoded]
-                batch_config = config.updated(max_new_tokens=min(config.max_new_tokens, max(caps)))
-            rows = self.generate_ids(src, batch_config)
-            if max_len_a > 0:
-                rows = [r[:cap] for r, cap in zip(rows, caps, strict=True)]
-            out.extend(self.tokenizer.decode(ids) for ids in rows)
+            out.extend(self.tokenizer.decode(ids) for ids in self.generate_ids(src, config))
         return out
 
     @torch.no_grad()
