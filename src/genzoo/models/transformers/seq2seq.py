@@ -1,7 +1,7 @@
 """Encoder-decoder transformer (Vaswani et al. 2017) for translation and summarisation.
 
 Trained with teacher forcing (the decoder reads the gold target shifted right) and label smoothing.
-With `copy=True` (the default) the output is a pointer-generator mixture (See et al. 2017): a gate p_gen mixes
+With `copy=True` the output is a pointer-generator mixture (See et al. 2017): a gate p_gen mixes
 the vocabulary softmax with a copy distribution — one attention head over the source tokens, its weights
 scattered onto their ids — so names, numbers and words shared by source and target can be copied rather than
 spelled out of the vocabulary. The model then returns log-probabilities, which serve as logits everywhere.
@@ -40,7 +40,7 @@ class Seq2SeqConfig:
     max_len: int = 256
     dropout: float = 0.1
     label_smoothing: float = 0.1
-    copy: bool = True
+    copy: bool = False
     tokenizer: str = ""
 
 
