@@ -41,6 +41,7 @@ class Seq2SeqConfig:
     dropout: float = 0.1
     label_smoothing: float = 0.1
     copy: bool = False
+    copy_supervision: float = 1.0  # weight of the copy head's own NLL on target tokens found in the source
     tokenizer: str = ""
 
 
@@ -147,11 +148,14 @@ class Seq2Seq(GenerativeModel):
             x = block(x, key_mask=mask)
         return self.ln_enc(x), mask
 
-    def _output(self, h: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor) -> Tensor:
-        """Decoder states (B, T, D) -> logits, or with `copy` the pointer-generator's log-probabilities."""
+    def _output(
+        self, h: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """Decoder states (B, T, D) -> (logits, None), or with `copy` the pointer-generator's
+        (log-probabilities, copy distribution over the vocabulary)."""
         logits = self.head(h)
         if not self.config.copy:
-            return logits
+            return logits, None
         scores = self.copy_q(h) @ self.copy_k(memory).transpose(1, 2) * self.config.d_model**-0.5
         attn = scores.float().masked_fill(~memory_mask[:, None, :], float("-inf")).softmax(-1)  # (B, T, S)
         context = (attn.to(memory.dtype) @ memory).float()
@@ -159,10 +163,11 @@ class Seq2Seq(GenerativeModel):
         copy = torch.zeros(*attn.shape[:2], logits.shape[-1], device=h.device).scatter_add_(
             2, source[:, None, :].expand(-1, attn.shape[1], -1), attn
         )
-        return torch.logaddexp(
+        mixed = torch.logaddexp(
             F.logsigmoid(gate) + F.log_softmax(logits.float(), -1),
             F.logsigmoid(-gate) + copy.clamp_min(1e-12).log(),
         )
+        return mixed, copy
 
     def forward_tokens(self, ids: Tensor, cache: Seq2SeqCache) -> Tensor:
         """Decoder step(s): target ids (B, T) after `cache.length` earlier ones -> logits (B, T, V)."""
@@ -172,9 +177,11 @@ class Seq2Seq(GenerativeModel):
                 x, causal=True, cache=cache, layer=i, memory=cache.memory, memory_mask=cache.memory_mask
             )
         cache.advance(ids.shape[1])
-        return self._output(self.ln_dec(x), cache.memory, cache.memory_mask, cache.source)
+        return self._output(self.ln_dec(x), cache.memory, cache.memory_mask, cache.source)[0]
 
-    def _decode_train(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor) -> Tensor:
+    def _decode_train(
+        self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
         x = self._embed(tgt_in, 0)
         for block in self.decoder:
             x = block(x, causal=True, memory=memory, memory_mask=memory_mask)
@@ -184,9 +191,20 @@ class Seq2Seq(GenerativeModel):
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         src, tgt = batch["src"].to(self.device), batch["tgt"].to(self.device)[:, : self.config.max_len + 1]
         memory, mask = self.encode_tokens(src)
-        logits = self._decode_train(tgt[:, :-1], memory, mask, src[:, : self.config.max_len]).float()
+        source = src[:, : self.config.max_len]
+        logits, copy = self._decode_train(tgt[:, :-1], memory, mask, source)
+        logits = logits.float()
         flat, gold = logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1)
         loss = F.cross_entropy(flat, gold, ignore_index=PAD, label_smoothing=self.config.label_smoothing)
+        if copy is not None and self.config.copy_supervision > 0:
+            # Supervise the copy head directly wherever the gold token is in the source: otherwise the
+            # vocabulary softmax learns the training tokens first and the copy path never takes over
+            # (measured: no unseen letter was copied without this).
+            target = tgt[:, 1:]
+            present = (target[..., None] == source[:, None, :]).any(-1) & (target != PAD)
+            if present.any():
+                p_copy = copy.gather(-1, target[..., None]).squeeze(-1)[present]
+                loss = loss + self.config.copy_supervision * -p_copy.clamp_min(1e-9).log().mean()
         with torch.no_grad():
             nll = F.cross_entropy(flat, gold, ignore_index=PAD)
         return {"loss": loss, "nll": nll}
