@@ -1,4 +1,4 @@
-"""Language verbs: `genzoo generate`, `genzoo chat`, `genzoo translate`, `genzoo summarize`.
+"""Language verbs: `genzoo generate`, `genzoo chat`, `genzoo translate`, `genzoo summarize`, `genzoo answer`.
 
 genzoo train gpt --data pydoc --out runs/gpt --max-steps 2000
 genzoo generate runs/gpt --prompt "The for statement" --top-p 0.9 --stream
@@ -6,6 +6,7 @@ genzoo chat runs/gpt                       # type lines; empty line or /quit end
 genzoo train seq2seq --data translation_en_fr --out runs/fr --max-steps 3000
 genzoo translate runs/fr "United Kingdom" "Greek"
 genzoo summarize runs/doc "Return the number of items in a container. ..."
+genzoo answer runs/qa --context "isleap(year): Return True for leap years." --question "What does isleap return?"
 """
 
 from __future__ import annotations
@@ -132,6 +133,32 @@ def cmd_transform(args: argparse.Namespace) -> None:
         print(out)
 
 
+def cmd_answer(args: argparse.Namespace) -> None:
+    """Extractive QA with a trained `bert`: print the span of the context that answers the question."""
+    import warnings
+
+    import genzoo as gz
+    from genzoo.models.transformers.bert import BERT
+
+    if (args.context is None) == (args.context_file is None):
+        raise GenzooError("give the context with exactly one of --context TEXT or --context-file FILE")
+    if args.context_file is not None:
+        from genzoo.data.text import read_text_file
+
+        context = read_text_file(args.context_file)
+    else:
+        context = args.context
+    model = gz.load(args.run)
+    if not isinstance(model, BERT):
+        raise GenzooError(f"{args.run} holds model {model.model_name!r}; `genzoo answer` needs a bert run")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = model.answer(args.question, context, max_answer_tokens=args.max_answer_tokens)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    print(text)
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("generate", help="continue a prompt with a trained language model (gpt, char_rnn)")
     p.add_argument("run")
@@ -156,3 +183,11 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--file", default=None, help="UTF-8 file, one text per line")
         _add_generation_arguments(p)
         p.set_defaults(func=cmd_transform)
+
+    p = sub.add_parser("answer", help="extractive question answering with a trained bert (span head)")
+    p.add_argument("run")
+    p.add_argument("--question", required=True)
+    p.add_argument("--context", default=None, help="the text to find the answer in")
+    p.add_argument("--context-file", default=None, help="a UTF-8 file holding the context")
+    p.add_argument("--max-answer-tokens", type=int, default=30)
+    p.set_defaults(func=cmd_answer)

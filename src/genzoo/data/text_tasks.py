@@ -7,7 +7,8 @@
 
 Splits are fixed by a hash of the source text (90 / 5 / 5 train / val / test), so they never move when
 the list grows. Items are `(src_ids, tgt_ids)`; `collate` pads into a dict the `seq2seq` model reads.
-The tokenizer (characters of the train split, byte fallback) travels in `info.extra["tokenizer"]`.
+The tokenizer (characters of the train split with byte fallback, or with tokenizer="bpe" a joint byte-level
+BPE of both sides) travels in `info.extra["tokenizer"]`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from torch.utils.data import Dataset
 from genzoo.data.download import cache_dir
 from genzoo.data.info import DataInfo
 from genzoo.data.registry import register_dataset
-from genzoo.data.tokenizers import BOS, EOS, PAD, CharTokenizer, Tokenizer
+from genzoo.data.tokenizers import BOS, EOS, PAD, BPETokenizer, CharTokenizer, Tokenizer, tokenizer_from_json
 from genzoo.errors import GenzooError
 
 
@@ -83,10 +84,42 @@ def split_pairs(pairs: list[tuple[str, str]], split: str) -> list[tuple[str, str
 
 
 def pair_dataset(
-    name: str, pairs: list[tuple[str, str]], split: str, task: str, max_len: int = 256
+    name: str, pairs: list[tuple[str, str]], split: str, task: str, max_len: int = 256, **options: Any
 ) -> PairDataset:
-    train = split_pairs(pairs, "train")
-    tok = CharTokenizer.train("".join(s + t for s, t in train))
+    """The split (by source hash) of `pairs`, with a tokenizer trained on the train split."""
+    return pair_dataset_from_splits(
+        name, split_pairs(pairs, "train"), split_pairs(pairs, split), task, max_len, **options
+    )
+
+
+def pair_dataset_from_splits(
+    name: str,
+    train: list[tuple[str, str]],
+    pairs: list[tuple[str, str]],
+    task: str,
+    max_len: int = 256,
+    tokenizer: str = "char",
+    vocab_size: int = 1000,
+) -> PairDataset:
+    """`pairs` as a PairDataset whose tokenizer (one, shared by source and target) is trained on `train`.
+
+    tokenizer="bpe" trains a *joint* byte-level BPE on both sides, so a word spelled the same in source and
+    target gets the same ids — what lets the copy mechanism of `seq2seq` copy whole pieces.
+    """
+    text = "\n".join(s + "\n" + t for s, t in train)
+    if tokenizer == "char":
+        tok: Tokenizer = CharTokenizer.train(text)
+    elif tokenizer == "bpe":
+        digest = hashlib.sha1(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:12]
+        path = cache_dir() / "text" / f"{name}-{digest}-bpe{vocab_size}.tokenizer.json"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(BPETokenizer.train(text, vocab_size).to_json())
+            os.replace(tmp, path)
+        tok = tokenizer_from_json(path.read_text())
+    else:
+        raise GenzooError(f"unknown tokenizer {tokenizer!r}; choose char or bpe")
     info = DataInfo(
         name,
         "text",
@@ -95,7 +128,7 @@ def pair_dataset(
         None,
         {"vocab_size": tok.vocab_size, "tokenizer": tok.to_json(), "task": task, "max_len": max_len},
     )
-    return PairDataset(split_pairs(pairs, split), tok, info, max_len)
+    return PairDataset(pairs, tok, info, max_len)
 
 
 @functools.lru_cache(maxsize=1)
@@ -156,13 +189,15 @@ def docstring_pairs(max_src: int = 300, max_tgt: int = 100) -> list[tuple[str, s
 
 
 @register_dataset("translation_en_fr", "English -> French CLDR names from Babel (1441 real pairs, offline)")
-def translation_en_fr(split: str = "train", **_: Any) -> PairDataset:
-    return pair_dataset("translation_en_fr", cldr_pairs("fr"), split, "translation", max_len=64)
+def translation_en_fr(split: str = "train", **options: Any) -> PairDataset:
+    return pair_dataset("translation_en_fr", cldr_pairs("fr"), split, "translation", **{"max_len": 64, **options})
 
 
 @register_dataset("docstring_summaries", "stdlib docstring body -> its first line (offline summarisation)")
-def docstring_summaries(split: str = "train", **_: Any) -> PairDataset:
-    return pair_dataset("docstring_summaries", docstring_pairs(), split, "summarization", max_len=320)
+def docstring_summaries(split: str = "train", **options: Any) -> PairDataset:
+    return pair_dataset(
+        "docstring_summaries", docstring_pairs(), split, "summarization", **{"max_len": 320, **options}
+    )
 
 
 def first_sentence(text: str) -> str:

@@ -102,7 +102,9 @@ class BPETokenizer(Tokenizer):
         self.hf = hf
 
     @classmethod
-    def train(cls, text: str, vocab_size: int = 1024) -> BPETokenizer:
+    def train(cls, text: str, vocab_size: int = 1024, isolate_punctuation: bool = False) -> BPETokenizer:
+        """`isolate_punctuation` makes every punctuation mark its own pre-token, so token boundaries fall at
+        each mark: extractive QA needs that ("=-1" must split before "-1" for the span "-1" to exist)."""
         from tokenizers import Tokenizer as HFTokenizer
         from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -110,6 +112,10 @@ class BPETokenizer(Tokenizer):
             raise GenzooError(f"BPE vocab_size must be at least {N_SPECIAL + 256}, got {vocab_size}")
         hf = HFTokenizer(models.BPE())
         hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        if isolate_punctuation:
+            hf.pre_tokenizer = pre_tokenizers.Sequence(
+                [pre_tokenizers.Punctuation(behavior="isolated"), hf.pre_tokenizer]
+            )
         hf.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size,

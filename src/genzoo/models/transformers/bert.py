@@ -4,7 +4,8 @@ Pretraining takes the same token windows as `gpt` (dataset kind "text"): 15% of 
 of those 80% become <mask>, 10% a random token, 10% stay, and the loss is the cross-entropy on the chosen
 positions. Fine-tuning heads read the same encoder: `classify` (from the first position, a <bos> "CLS")
 and `span_logits` (start/end scores per position, for extractive question answering). A batch dict with
-`labels` or `start`/`end` trains those heads instead of MLM.
+`labels` or `start`/`end` trains those heads instead of MLM; `answer(question, context)` reads a span
+out (dataset `stdlib_qa` or `squad`; pretrain on the same items with objective="mlm", then fine-tune).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class BERT(GenerativeModel):
         out = {"vocab_size": int(info.extra["vocab_size"]), "tokenizer": info.extra.get("tokenizer", "")}
         if "block_size" in info.extra:
             out["max_len"] = int(info.extra["block_size"]) + 1
+        elif "max_len" in info.extra:  # question answering: <bos> question <sep> context windows
+            out["max_len"] = int(info.extra["max_len"])
         return out
 
     @functools.cached_property
@@ -132,6 +135,12 @@ class BERT(GenerativeModel):
         logits = self.mlm_head(self.encode(corrupted)).float()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
         return {"loss": loss, "mlm_nats": loss.detach()}
+
+    def answer(self, question: str, context: str, max_answer_tokens: int = 30) -> str:
+        """The span of `context` that answers `question` (see `genzoo.models.transformers.qa`)."""
+        from genzoo.models.transformers.qa import answer
+
+        return answer(self, question, context, max_answer_tokens)[0]
 
     @torch.no_grad()
     def fill_mask(self, text: str) -> str:

@@ -1,6 +1,10 @@
 """Encoder-decoder transformer (Vaswani et al. 2017) for translation and summarisation.
 
 Trained with teacher forcing (the decoder reads the gold target shifted right) and label smoothing.
+With `copy=True` the output is a pointer-generator mixture (See et al. 2017): a gate p_gen mixes
+the vocabulary softmax with a copy distribution — one attention head over the source tokens, its weights
+scattered onto their ids — so names, numbers and words shared by source and target can be copied rather than
+spelled out of the vocabulary. The model then returns log-probabilities, which serve as logits everywhere.
 Decoding reuses `genzoo.generation`: the decoder is a token model whose cache carries the encoder's
 memory next to its own keys and values, so greedy, sampling and beam search come for free.
 """
@@ -36,6 +40,8 @@ class Seq2SeqConfig:
     max_len: int = 256
     dropout: float = 0.1
     label_smoothing: float = 0.1
+    copy: bool = False
+    copy_supervision: float = 1.0  # weight of the copy head's own NLL on target tokens found in the source
     tokenizer: str = ""
 
 
@@ -53,15 +59,19 @@ def sinusoids(length: int, dim: int) -> Tensor:
 class Seq2SeqCache(KVCache):
     """Decoder self-attention keys/values plus the encoder memory they attend to (reordered together)."""
 
-    def __init__(self, n_layers: int, max_length: int, memory: Tensor, memory_mask: Tensor) -> None:
+    def __init__(
+        self, n_layers: int, max_length: int, memory: Tensor, memory_mask: Tensor, source: Tensor
+    ) -> None:
         super().__init__(n_layers, max_length)
         self.memory = memory
         self.memory_mask = memory_mask
+        self.source = source
 
     def reorder(self, index: Tensor) -> None:
         super().reorder(index)
         self.memory = self.memory.index_select(0, index.to(self.memory.device))
         self.memory_mask = self.memory_mask.index_select(0, index.to(self.memory_mask.device))
+        self.source = self.source.index_select(0, index.to(self.source.device))
 
 
 @register_model(
@@ -93,6 +103,10 @@ class Seq2Seq(GenerativeModel):
         self.ln_enc = nn.LayerNorm(c.d_model, bias=False)
         self.ln_dec = nn.LayerNorm(c.d_model, bias=False)
         self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.copy:
+            self.copy_q = nn.Linear(c.d_model, c.d_model, bias=False)
+            self.copy_k = nn.Linear(c.d_model, c.d_model, bias=False)
+            self.copy_gate = nn.Linear(2 * c.d_model, 1)
         init_weights(self, c.enc_layers + c.dec_layers)
         nn.init.normal_(
             self.emb.weight, 0.0, c.d_model**-0.5
@@ -134,6 +148,27 @@ class Seq2Seq(GenerativeModel):
             x = block(x, key_mask=mask)
         return self.ln_enc(x), mask
 
+    def _output(
+        self, h: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """Decoder states (B, T, D) -> (logits, None), or with `copy` the pointer-generator's
+        (log-probabilities, copy distribution over the vocabulary)."""
+        logits = self.head(h)
+        if not self.config.copy:
+            return logits, None
+        scores = self.copy_q(h) @ self.copy_k(memory).transpose(1, 2) * self.config.d_model**-0.5
+        attn = scores.float().masked_fill(~memory_mask[:, None, :], float("-inf")).softmax(-1)  # (B, T, S)
+        context = (attn.to(memory.dtype) @ memory).float()
+        gate = self.copy_gate(torch.cat([h.float(), context], -1))  # log p_gen = logsigmoid(gate)
+        copy = torch.zeros(*attn.shape[:2], logits.shape[-1], device=h.device).scatter_add_(
+            2, source[:, None, :].expand(-1, attn.shape[1], -1), attn
+        )
+        mixed = torch.logaddexp(
+            F.logsigmoid(gate) + F.log_softmax(logits.float(), -1),
+            F.logsigmoid(-gate) + copy.clamp_min(1e-12).log(),
+        )
+        return mixed, copy
+
     def forward_tokens(self, ids: Tensor, cache: Seq2SeqCache) -> Tensor:
         """Decoder step(s): target ids (B, T) after `cache.length` earlier ones -> logits (B, T, V)."""
         x = self._embed(ids.to(self.device), cache.length)
@@ -142,21 +177,34 @@ class Seq2Seq(GenerativeModel):
                 x, causal=True, cache=cache, layer=i, memory=cache.memory, memory_mask=cache.memory_mask
             )
         cache.advance(ids.shape[1])
-        return self.head(self.ln_dec(x))
+        return self._output(self.ln_dec(x), cache.memory, cache.memory_mask, cache.source)[0]
 
-    def _decode_train(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor) -> Tensor:
+    def _decode_train(
+        self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor, source: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
         x = self._embed(tgt_in, 0)
         for block in self.decoder:
             x = block(x, causal=True, memory=memory, memory_mask=memory_mask)
-        return self.head(self.ln_dec(x))
+        return self._output(self.ln_dec(x), memory, memory_mask, source)
 
     # -- protocol --------------------------------------------------------------------------------------
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         src, tgt = batch["src"].to(self.device), batch["tgt"].to(self.device)[:, : self.config.max_len + 1]
         memory, mask = self.encode_tokens(src)
-        logits = self._decode_train(tgt[:, :-1], memory, mask).float()
+        source = src[:, : self.config.max_len]
+        logits, copy = self._decode_train(tgt[:, :-1], memory, mask, source)
+        logits = logits.float()
         flat, gold = logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1)
         loss = F.cross_entropy(flat, gold, ignore_index=PAD, label_smoothing=self.config.label_smoothing)
+        if copy is not None and self.config.copy_supervision > 0:
+            # Supervise the copy head directly wherever the gold token is in the source: otherwise the
+            # vocabulary softmax learns the training tokens first and the copy path never takes over
+            # (measured: no unseen letter was copied without this).
+            target = tgt[:, 1:]
+            present = (target[..., None] == source[:, None, :]).any(-1) & (target != PAD)
+            if present.any():
+                p_copy = copy.gather(-1, target[..., None]).squeeze(-1)[present]
+                loss = loss + self.config.copy_supervision * -p_copy.clamp_min(1e-9).log().mean()
         with torch.no_grad():
             nll = F.cross_entropy(flat, gold, ignore_index=PAD)
         return {"loss": loss, "nll": nll}
@@ -169,14 +217,15 @@ class Seq2Seq(GenerativeModel):
     def new_cache_for(self, src: Tensor) -> Any:
         """A cache factory for the decoding core, bound to these sources' encoder memory."""
         memory, mask = self.encode_tokens(src)
+        source = src.to(self.device)[:, : self.config.max_len]
 
         def new_cache(batch_size: int) -> Seq2SeqCache:
-            m, k = memory, mask
+            m, k, s = memory, mask, source
             if batch_size != m.shape[0]:
                 if m.shape[0] != 1:
                     raise ValueError(f"cache for {batch_size} rows from {m.shape[0]} sources")
-                m, k = m.expand(batch_size, -1, -1), k.expand(batch_size, -1)
-            return Seq2SeqCache(self.config.dec_layers, self.config.max_len, m, k)
+                m, k, s = m.expand(batch_size, -1, -1), k.expand(batch_size, -1), s.expand(batch_size, -1)
+            return Seq2SeqCache(self.config.dec_layers, self.config.max_len, m, k, s)
 
         return new_cache
 
