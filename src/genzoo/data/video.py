@@ -118,7 +118,8 @@ def read_clip(path: str | Path, frames: int | None = None, size: int | tuple[int
     """A GIF/MP4 (any format imageio reads) as (C, T, H, W) floats in [0, 1].
 
     `frames` keeps the first that many frames (a shorter clip is refused); `size` resizes each frame
-    (area interpolation); `channels` 1 makes grey (luma), 3 makes RGB. One-line GenzooError when the file
+    (area interpolation); `channels` 1 makes grey (luma), 3 makes RGB, None keeps RGB unless all three
+    channels are equal (then grey). One-line GenzooError when the file
     is missing or unreadable.
     """
     import imageio.v3 as iio
@@ -138,6 +139,8 @@ def read_clip(path: str | Path, frames: int | None = None, size: int | tuple[int
         raise GenzooError(f"clip {p} has an unexpected shape {arr.shape} (want frames x height x width)")
     video = torch.from_numpy(arr[..., :3].astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
     video = video.permute(3, 0, 1, 2).clamp(0, 1)  # (C, T, H, W)
+    if channels is None and len(video) == 3 and bool((video == video[:1]).all()):
+        video = video[:1]  # GIFs of grey clips come back as RGB with equal channels
     if frames is not None:
         if video.shape[1] < frames:
             raise GenzooError(f"clip {p} has {video.shape[1]} frames, fewer than the {frames} needed")
@@ -175,6 +178,11 @@ def write_clip(video: Tensor, path: str | Path, fps: float = 6.0, scale: int = 1
         arr = arr[..., 0] if p.suffix.lower() == ".gif" else np.repeat(arr, 3, -1)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix.lower() == ".gif":
+        # Pillow merges a frame identical to the one before it (adding up durations), which would change
+        # the frame count; one grey level in the top-left pixel keeps every frame.
+        for t in range(1, len(arr)):
+            if np.array_equal(arr[t], arr[t - 1]):
+                arr[t, 0, 0] = arr[t, 0, 0] + 1 if arr[t, 0, 0].max() < 255 else arr[t, 0, 0] - 1
         iio.imwrite(p, arr, duration=1000 / fps, loop=0)
     elif p.suffix.lower() in (".mp4", ".avi", ".mov", ".webm", ".mkv"):
         pad_h, pad_w = (-arr.shape[1]) % 16, (-arr.shape[2]) % 16  # codecs want macroblock-sized frames

@@ -192,22 +192,36 @@ class VideoDDPM(GenerativeModel):
     @torch.no_grad()
     def predict(self, first_frames: Tensor, predict: int | None = None, **kwargs: Any) -> Tensor:
         """Continue clips: (N, C, k, H, W) known first frames -> (N, C, k + predict, H, W), the given
-        frames unchanged. `predict` defaults to filling the model's T frames; k + predict may not exceed T."""
+        frames unchanged. `predict` defaults to filling the model's T frames.
+
+        When k + predict fits in T frames, one pass conditions on all k frames. Longer continuations roll
+        out autoregressively: each pass conditions on the last T//2 frames and adds up to T - T//2 more.
+        """
         first = first_frames.unsqueeze(0) if first_frames.ndim == 4 else first_frames
         if first.ndim != 5:
             raise GenzooError(f"first frames must be (N, C, k, H, W), got shape {tuple(first_frames.shape)}")
-        k = first.shape[2]
-        if k >= self.frames:
-            raise GenzooError(f"{k} given frames leave nothing to predict: the model makes {self.frames}-frame clips")
-        predict = self.frames - k if predict is None else predict
-        if predict < 1:
-            raise GenzooError(f"--predict must be at least 1, got {predict}")
-        total = self._frame_count(k + predict, f"{k} given + {predict} predicted frames")
-        first = self.check_clips(first, "first frames", frames=k)
-        c, _, h, w = self.config.video_shape
-        clips = torch.cat([first, torch.zeros(len(first), c, predict, h, w, device=self.device)], dim=2)
-        mask = (torch.arange(total, device=self.device) >= k).float().view(1, 1, total, 1, 1).expand(1, 1, total, h, w)
-        return self.complete(clips, mask, **kwargs)
+        k, frames = first.shape[2], self.frames
+        if predict is None:
+            if k >= frames:
+                raise GenzooError(f"{k} given frames fill the model's {frames}-frame clips; say how many to predict")
+            predict = frames - k
+        if not isinstance(predict, int) or predict < 1:
+            raise GenzooError(f"the number of frames to predict must be a positive integer, got {predict!r}")
+        out = self.check_clips(first, "first frames", frames=k)
+        remaining = predict
+        while remaining:
+            context = out if out.shape[2] + remaining <= frames else out[:, :, -max(1, frames // 2):]
+            new = min(remaining, frames - context.shape[2])
+            out = torch.cat([out, self._continue(context, new, **kwargs)[:, :, context.shape[2]:]], dim=2)
+            remaining -= new
+        return out
+
+    def _continue(self, context: Tensor, new: int, **kwargs: Any) -> Tensor:
+        """One pass: `context` (N, C, k, H, W) followed by `new` generated frames (k + new <= T)."""
+        n, c, k, h, w = context.shape
+        clips = torch.cat([context, torch.zeros(n, c, new, h, w, device=self.device)], dim=2)
+        mask = (torch.arange(k + new, device=self.device) >= k).float().view(1, 1, k + new, 1, 1)
+        return self.complete(clips, mask.expand(1, 1, k + new, h, w), **kwargs)
 
     @torch.no_grad()
     def inpaint(self, clips: Tensor, mask: Tensor, method: str = "conditioned", steps: int | None = None,
