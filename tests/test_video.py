@@ -166,3 +166,22 @@ def test_animate_cli_errors(run: tuple[Path, list[float]], tmp_path: Path, capsy
     gz.save(gz.create("ddpm", data=gz.data.load("digits"), base_channels=8), image_run)
     assert main(["animate", str(image_run), "-o", str(tmp_path / "v.gif")]) == 2
     assert "not a video model" in capsys.readouterr().err
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+def test_video_metrics_on_known_motion() -> None:
+    from genzoo.metrics.video import centroids, identity_consistency, mean_speed, prediction_mse, trajectory_jerkiness
+
+    clip = torch.zeros(1, 1, 5, 16, 16)
+    for t in range(5):
+        clip[0, 0, t, 4:6, 2 + 2 * t : 4 + 2 * t] = 1  # a 2x2 square moving right 2 px per frame
+    assert torch.allclose(centroids(clip)[0, 0], torch.tensor([4.5, 2.5]))
+    assert mean_speed(clip) == pytest.approx(2.0) and trajectory_jerkiness(clip) == pytest.approx(0.0)
+    frozen = clip[:, :, :1].expand(-1, -1, 5, -1, -1)
+    assert mean_speed(frozen) == 0 and prediction_mse(frozen, clip, 1) > 0 == prediction_mse(clip, clip, 1)
+
+    def left_half(frames: torch.Tensor) -> torch.Tensor:  # "class 1" when the square is in the left half
+        col = centroids(frames.unsqueeze(2))[:, 0, 1]
+        return torch.stack([col, 8 - col], 1)
+
+    assert identity_consistency(clip, left_half) == pytest.approx(3 / 4)  # one class change in 4 pairs
