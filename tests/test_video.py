@@ -152,6 +152,9 @@ def test_animate_cli_errors(run: tuple[Path, list[float]], tmp_path: Path, capsy
     bad.write_bytes(b"garbage")
     assert main(["animate", out, "--first-frames", str(bad), "-o", str(tmp_path / "y.gif")]) == 2
     assert "is not a readable video" in capsys.readouterr().err
+    write_clip(torch.zeros(1, 3, 16, 24), tmp_path / "wide.gif")
+    assert main(["animate", out, "--first-frames", str(tmp_path / "wide.gif"), "-o", str(tmp_path / "y.gif")]) == 2
+    assert "a different aspect ratio" in capsys.readouterr().err
     assert main(["animate", out, "-o", str(tmp_path / "z.png"), "--steps", "1", "-n", "1"]) == 2
     assert "use .gif or .mp4" in capsys.readouterr().err
     mask = tmp_path / "mask.npy"

@@ -5,7 +5,8 @@
     genzoo animate runs/video --first-frames clip.gif --predict 4 -o out.gif  # continue a clip
     genzoo animate runs/video --inpaint clip.gif --mask hole.png -o filled.gif  # fill a region in every frame
 
-The clip given with --first-frames is resized to the model's frame size and channels and all its frames
+The clip given with --first-frames is resized to the model's frame size and channels (a different
+aspect ratio is refused) and all its frames
 are kept as the known start; continuations longer than the model's clips roll out autoregressively
 (each pass sees the last T/2 frames). New clips (-n without --first-frames) have at most the model's T.
 """
@@ -28,10 +29,27 @@ def _video_model(run: str) -> Any:
     return model
 
 
+def _read_for(model: Any, path: str, frames: int | None = None) -> Any:
+    """A clip resized to the model's frames; a different aspect ratio is refused rather than distorted."""
+    from torch.nn import functional as F
+
+    from genzoo.data.video import read_clip
+
+    c, _, h, w = model.config.video_shape
+    clip = read_clip(path, frames=frames, channels=c)
+    ch, cw = clip.shape[-2:]
+    if ch * w != cw * h:
+        raise GenzooError(f"clip {path} has {cw}x{ch} frames but the model makes {w}x{h} frames "
+                          "(a different aspect ratio); crop it first")
+    if (ch, cw) != (h, w):
+        clip = F.interpolate(clip.transpose(0, 1), size=(h, w), mode="area").transpose(0, 1)
+    return clip
+
+
 def cmd_animate(args: argparse.Namespace) -> None:
     import torch
 
-    from genzoo.data.video import CLIP_SUFFIXES, read_clip, write_clip
+    from genzoo.data.video import CLIP_SUFFIXES, write_clip
 
     if args.n < 1:
         raise GenzooError(f"-n must be at least 1, got {args.n}")
@@ -43,20 +61,20 @@ def cmd_animate(args: argparse.Namespace) -> None:
     if suffix not in CLIP_SUFFIXES:
         raise GenzooError(f"cannot write a clip as {suffix or 'a file without suffix'!r}; use .gif or .mp4")
     model = _video_model(args.run)
-    c, frames, h, w = model.config.video_shape
+    _, frames, h, w = model.config.video_shape
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
     opts = dict(steps=args.steps, scheduler=args.sampler, generator=gen)
     if args.first_frames and args.inpaint:
         raise GenzooError("give either --first-frames or --inpaint, not both")
     if args.first_frames:
-        first = read_clip(args.first_frames, size=(h, w), channels=c)
+        first = _read_for(model, args.first_frames)
         clips = model.predict(first.unsqueeze(0).expand(args.n, -1, -1, -1, -1), args.predict, **opts)
     elif args.inpaint:
         if not args.mask:
             raise GenzooError("--inpaint needs --mask (an image; white marks the region to fill in every frame)")
         from genzoo.apps.inpaint import read_image
 
-        clip = read_clip(args.inpaint, frames=frames, size=(h, w), channels=c)
+        clip = _read_for(model, args.inpaint, frames)
         mask = read_image(args.mask, "mask").mean(0)
         if tuple(mask.shape) != (h, w):
             raise GenzooError(f"mask must be {h}x{w} like the model's frames, got {mask.shape[0]}x{mask.shape[1]}")
