@@ -128,10 +128,16 @@ def read_clip(path: str | Path, frames: int | None = None, size: int | tuple[int
     if not p.is_file():
         raise GenzooError(f"clip {p} does not exist")
     try:
-        arr = np.asarray(iio.imread(p, index=None))
+        if p.suffix.lower() == ".gif":  # Pillow directly: imageio's plugin trips on some palette GIFs
+            from PIL import Image, ImageSequence
+
+            with Image.open(p) as im:
+                arr = np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+        else:
+            arr = np.asarray(iio.imread(p, index=None))
     except Exception as e:  # noqa: BLE001 - imageio's plugins raise many types for a bad file
         raise GenzooError(f"clip {p} is not a readable video ({type(e).__name__})") from None
-    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (3, 4) and p.suffix.lower() != ".gif"):
+    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (3, 4)):
         arr = arr[None]  # a single still image
     if arr.ndim == 3:
         arr = arr[..., None]

@@ -48,7 +48,8 @@ class VideoDDPMConfig:
     causal: bool = False
     timesteps: int = 1000
     schedule: str = "linear"
-    prediction: str = "eps"
+    # x0-prediction learns fastest at CPU budgets (see `VideoDDPM`); "v" or "eps" for long runs
+    prediction: str = "x0"
     sampler: str = "ddim"
     sample_steps: int = 50
     eta: float = 0.0
@@ -80,11 +81,19 @@ def training_masks(n: int, shape: tuple[int, int, int, int], p_uncond: float, p_
     "video diffusion, factorised space-time U-Net: clips, frame prediction, video inpainting",
 )
 class VideoDDPM(GenerativeModel):
-    """`sample(n)` clips, `predict(first_frames)` the rest of a clip, `inpaint(clips, mask)` a region."""
+    """`sample(n)` clips, `predict(first_frames)` the rest of a clip, `inpaint(clips, mask)` a region.
+
+    The default prediction target is x0: in a 200-step pilot (16x16 moving digits, 4 frames, 2 given)
+    frame-prediction MSE was 0.025 for x0, 0.031 for v and 0.26 for eps (copy-last-frame: 0.032), and eps
+    samples were still mostly noise.
+    """
 
     Config = VideoDDPMConfig
     default_lr = 1e-3  # as `ddpm`: small U-Nets on short budgets need a larger step than the paper's
-    default_ema = 0.995
+    # EMA off by default: at the few hundred steps a CPU allows, an EMA of 0.995 (no warm-up) still holds
+    # much of the initial network; in a 200-step pilot it quadrupled the loss (0.30 vs 0.065). Pass
+    # ema=0.999 to `fit` for runs of many thousand steps.
+    default_ema = None
 
     def __init__(self, config: VideoDDPMConfig, data_info: DataInfo | None = None) -> None:
         super().__init__(config, data_info)
