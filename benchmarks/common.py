@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> str:
+    """The hardware, not the run's thread count (budgets say how many threads a row used)."""
     name = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -25,8 +27,8 @@ def machine() -> str:
     except OSError:
         pass
     if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} + {torch.get_num_threads()} CPU threads ({name})"
-    return f"{torch.get_num_threads()} CPU cores ({name})"
+        return f"{torch.cuda.get_device_name(0)} + {os.cpu_count()} CPU threads ({name})"
+    return f"{os.cpu_count()} CPU cores ({name})"
 
 
 class Results:
