@@ -367,3 +367,12 @@ def test_attention_block_matches_per_head_softmax_attention() -> None:
     ref = ref + to_map(conv1x1(block.cross["proj"], attend(q, k, v)))
     with torch.no_grad():
         assert torch.allclose(block(x, ctx), ref, atol=1e-5)
+
+
+def test_noise_schedule_keeps_one_table_per_device() -> None:
+    """alpha_bar indexes a per-device copy made once (a copy per call would sync a GPU every step)."""
+    sched = NoiseSchedule("linear", 1000)
+    t = torch.tensor([-1, 0, 999])
+    ab = sched.alpha_bar(t)
+    assert torch.equal(ab, torch.stack([torch.tensor(1.0), sched.alphas_cumprod[0], sched.alphas_cumprod[-1]]))
+    assert sched._table(t.device) is sched._table(torch.device("cpu")) is sched.alphas_cumprod
