@@ -1,15 +1,19 @@
 """Diffusion benchmark: genzoo's DDPM side by side with diffusers, samplers, super-resolution, inpainting.
 
-    PYTHONPATH=src python benchmarks/diffusion.py --threads 1   # ~12 min on a (shared) 2-core CPU
+    PYTHONPATH=src python benchmarks/diffusion.py --threads 1   # ~15 min on a (shared) 2-core CPU
+    PYTHONPATH=src python benchmarks/diffusion.py --parts sweep,latent --threads 1   # rerun some parts;
+        the JSON keeps the other parts' rows
     PYTHONPATH=src python benchmarks/diffusion.py --smoke       # seconds-long budgets: does it run?
     PYTHONPATH=src python benchmarks/diffusion.py --masked-inpainting --threads 1   # ~3 min: appends the
         mask-conditioned `inpaint_ddpm` rows (system genzoo-masked) to diffusion.json, nothing else rerun
 
-Same data (mnist5k padded to 32x32), same U-Net size (+-10% parameters), same batch, optimizer, lr and EMA
-for both systems; each trains in its own loop for the same wall-clock budget and samples with its own
-DDIM. Throughput is the median of interleaved repeats (A, B, A, B, ...). The budgets are sized for a CPU:
-the sampler sweep, inpainting and latent diffusion use the 8x8 `digits` (a 32x32 model cannot be trained
-to a useful FID in minutes on two cores). Writes benchmarks/results/diffusion.json and PNG grids beside it.
+Parts: `compare` (mnist5k padded to 32x32; same U-Net size (+-10% parameters), batch, optimizer, lr and EMA
+for genzoo and diffusers; each trains in its own loop for the same wall-clock budget and samples with its
+own DDIM; throughput is the median of interleaved repeats A, B, A, B, ...), `sweep` (one genzoo model on
+8x8 `digits` sampled with DDPM-1000, DDIM 50/20/10 and DPM-Solver++ 20/10/5), `latent` (latent diffusion
+vs that pixel model: sampling seconds each needs for the same FID), `inpaint`, `superres`. The budgets
+are sized for a CPU (a 32x32 model cannot be trained to a useful FID in minutes on two cores); the same
+comparisons at the issue's scale are in diffusion_gpu.py. Writes benchmarks/results/diffusion.json and PNGs.
 """
 
 from __future__ import annotations
@@ -206,7 +210,15 @@ def main() -> None:
     ap.add_argument(
         "--masked-inpainting", action="store_true", help="only append the inpaint_ddpm rows to the JSON"
     )
+    ap.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated subset of {','.join(PARTS)}; rows of the other parts in the JSON are kept",
+    )
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS) or ({"latent", "inpaint"} & parts and "sweep" not in parts):
+        raise SystemExit(f"--parts: choose from {PARTS}; latent and inpaint need sweep (its digits model)")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.masked_inpainting:
@@ -215,16 +227,19 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
     smoke = args.smoke
-    # seconds of training: each of genzoo/diffusers, the digits model, SR3, VAE + LDM; then sample counts
-    train_s, digits_s, sr_s, ldm_s = (2, 2, 2, 2) if smoke else (75, 75, 60, 40)
-    n_fid, n_sweep, n_inp, t_steps = (8, 8, 4, 1) if smoke else (100, 200, 100, 3)
-    sweep = [("ddpm", 250), ("ddim", 50), ("ddim", 20), ("ddim", 10), ("dpm++", 20), ("dpm++", 10)]
+    # training budgets: seconds for genzoo/diffusers and SR3; optimizer steps for the digits model, VAE, LDM
+    train_s, sr_s = (2, 2) if smoke else (75, 60)
+    digits_steps, vae_steps, ldm_steps = (5, 5, 5) if smoke else (600, 1500, 1500)
+    n_fid, n_sweep, n_inp, t_steps = (8, 8, 4, 1) if smoke else (100, 200, 100, 4)
+    sweep = [("ddim", 50), ("ddim", 20), ("ddim", 10), ("dpm++", 20), ("dpm++", 10), ("dpm++", 5), ("ddpm", 1000)]
+    ldm_sweep = [("ddim", 50), ("dpm++", 20), ("dpm++", 10), ("dpm++", 5)]
     if smoke:
-        sweep = [("ddpm", 10), ("ddim", 5), ("dpm++", 5)]
+        sweep, ldm_sweep = [("ddim", 5), ("dpm++", 5), ("ddpm", 10)], [("ddim", 5), ("dpm++", 3)]
     fid_steps, inp_steps, sr_steps = (5, 5, 3) if smoke else (20, 50, 20)
     batch = 128 if gpu else 32
     prec = "bf16-mixed" if gpu else "fp32"
     res = Results("diffusion_smoke" if smoke else "diffusion")
+    res.rows = kept_rows(RESULTS / f"{res.name}.json", parts)
     t_all = time.time()
     torch.manual_seed(0)
 
@@ -245,9 +260,59 @@ def main() -> None:
         s.net.eval()
         return n
 
-    # -- the two systems ---------------------------------------------------------------------------------
+    def train_steps(s: System, steps: int, d: torch.Tensor) -> float:
+        """Train a fixed number of steps (reproducible on a loaded machine); returns the seconds taken."""
+        t0 = time.time()
+        for _ in range(steps):
+            s.step(batch_x(d), gpu)
+        sync(device)
+        s.net.load_state_dict(s.ema.state_dict())
+        s.net.eval()
+        return time.time() - t0
+
+    if "compare" in parts:
+        compare(res, train, test, data, device, batch_x, train_for, n_fid, fid_steps, t_steps, train_s, prec)
+    if "sweep" in parts:
+        dmodel, dtrain, dtest, pixel_curve = sweep_digits(res, device, train_steps, digits_steps, n_sweep, sweep)
+    if "latent" in parts:
+        latent_digits(res, device, train_steps, dtrain, pixel_curve, vae_steps, ldm_steps, n_sweep, ldm_sweep,
+                      digits_steps)
+    if "inpaint" in parts:
+        repaint_digits(res, dmodel, dtrain, dtest, n_inp, inp_steps)
+    if "superres" in parts:
+        superres(res, device, train_for, sr_s, sr_steps, batch, smoke)
+    print(f"total wall time {time.time() - t_all:.0f}s")
+
+
+PARTS = ("compare", "sweep", "latent", "inpaint", "superres")
+
+
+def task_part(task: str) -> str:
+    """Which part of the benchmark writes rows of `task`."""
+    if task.startswith("mnist5k-32px"):
+        return "compare"
+    if task.startswith("digits-latent"):
+        return "latent"
+    if task.startswith("digits-"):
+        return "sweep"
+    return "inpaint" if task.startswith("inpaint") else "superres"
+
+
+def kept_rows(path: Path, parts: set[str]) -> list[dict]:
+    """Rows of the existing JSON that this run does not rewrite (other parts; --masked-inpainting's rows)."""
+    if not path.is_file():
+        return []
+    rows = json.loads(path.read_text())["rows"]
+    return [r for r in rows if task_part(r["task"]) not in parts or r["system"] == "genzoo-masked"]
+
+
+def compare(res: Results, train, test, data, device, batch_x, train_for, n_fid: int, fid_steps: int,  # noqa: ANN001
+            t_steps: int, train_s: float, prec: str) -> None:
+    """genzoo vs diffusers on mnist5k-32px: interleaved training throughput, then FID after equal time."""
     from diffusers import DDPMScheduler
 
+    gpu = device.type == "cuda"
+    batch = len(batch_x())
     d_ac = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").alphas_cumprod.to(device)
 
     def make_systems() -> tuple[dict[str, System], torch.nn.Module, torch.nn.Module]:
@@ -283,17 +348,11 @@ def main() -> None:
 
             return throughput(one, batch, steps=t_steps, warmup=1)
 
-        med = interleaved_medians({k: (lambda s=s: timed(s)) for k, s in systems.items()}, repeats=3)
+        med = interleaved_medians({k: (lambda s=s: timed(s)) for k, s in systems.items()}, repeats=5)
         for k, v in med.items():
-            res.add(
-                "mnist5k-32px",
-                k,
-                "train_images_per_s",
-                v,
-                True,
-                f"median of 3 interleaved runs x {t_steps} steps, batch {batch}, {p}, "
-                f"{torch.get_num_threads()} thread(s), {params}",
-            )
+            res.add("mnist5k-32px", k, "train_images_per_s", v, True,
+                    f"median of 5 interleaved runs x {t_steps} steps, batch {batch}, {p}, "
+                    f"{torch.get_num_threads()} thread(s), {params}")
     if not gpu:
         print("bf16-mixed not timed: without AMX/AVX512-BF16 this CPU runs it ~15x slower than fp32")
 
@@ -311,78 +370,83 @@ def main() -> None:
     }
     for k, fake in fakes.items():
         m = sample_metrics(real, fake, "mnist5k", train, test, which=("fid", "precision", "recall"))
-        budget = (
-            f"{train_s}s wall-clock each ({steps_done[k]} steps, batch {batch}, {prec}, EMA {EMA}); "
-            f"{n_fid} samples, DDIM-{fid_steps}"
-        )
+        budget = (f"{train_s}s wall-clock each ({steps_done[k]} steps, batch {batch}, {prec}, EMA {EMA}); "
+                  f"{n_fid} samples, DDIM-{fid_steps}")
         for metric, hib in (("fid_classifier", False), ("precision", True), ("recall", True)):
             res.add("mnist5k-32px", k, metric, m[metric], hib, budget)
         save_grid(fake[:64], RESULTS / f"diffusion_samples_{k}.png", nrow=8)
     floor = sample_metrics(real, train.images[:n_fid], "mnist5k", train, test, which=("fid",))
-    res.add(
-        "mnist5k-32px",
-        "real-train-images",
-        "fid_classifier",
-        floor["fid_classifier"],
-        False,
-        f"{n_fid} training images vs {n_fid} test images: this FID's floor at this sample size",
-    )
+    res.add("mnist5k-32px", "real-train-images", "fid_classifier", floor["fid_classifier"], False,
+            f"{n_fid} training images vs {n_fid} test images: this FID's floor at this sample size")
 
-    # -- FID against sampler and steps: one genzoo model on 8x8 digits -----------------------------------
+
+def sweep_digits(res: Results, device, train_steps, digits_steps: int, n_sweep: int,  # noqa: ANN001
+                 sweep: list[tuple[str, int]]):  # noqa: ANN201
+    """FID against sampler and number of network calls, one genzoo model on 8x8 digits (incl. DDPM-1000)."""
     dtrain, dtest = gz.data.load("digits", split="train"), gz.data.load("digits", split="test")
     ddata = (dtrain.images * 2 - 1).to(device)
+    torch.manual_seed(3)
     dmodel = gz.create("ddpm", data=dtrain, base_channels=WIDTH).to(device)
     dsys = System("genzoo", dmodel, lambda x: dmodel.denoising_loss(x)["loss"], device)
-    torch.manual_seed(3)
-    dsteps = train_for(dsys, digits_s, ddata)
+    secs_train = train_steps(dsys, digits_steps, ddata)
     dreal = dtest.images[:n_sweep]
+    curve = []
     for name, steps in sweep:
         torch.manual_seed(3)
         t0 = time.time()
         fake = dmodel.sample(n_sweep, scheduler=name, steps=steps).cpu()
         secs = time.time() - t0
         fid = sample_metrics(dreal, fake, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
-        budget = f"digits 8x8, {digits_s}s training ({dsteps} steps); {n_sweep} samples, {steps} model calls"
+        budget = (f"digits 8x8, {digits_steps} training steps ({secs_train:.0f}s); {n_sweep} samples, "
+                  f"{steps} model calls")
         res.add(f"digits-{name}-{steps}", "genzoo", "fid_classifier", fid, False, budget)
         res.add(f"digits-{name}-{steps}", "genzoo", "sample_seconds", secs, False, budget)
+        curve.append((f"{name}-{steps}", fid, secs))
         if name == "dpm++" and steps == 10:
             save_grid(fake[:64], RESULTS / "diffusion_samples_digits_dpm++10.png", nrow=8, scale=3)
     floor = sample_metrics(dreal, dtrain.images[:n_sweep], "digits", dtrain, dtest, which=("fid",))
-    res.add(
-        "digits-real",
-        "real-train-images",
-        "fid_classifier",
-        floor["fid_classifier"],
-        False,
-        f"{n_sweep} training digits vs test: the floor",
-    )
+    res.add("digits-real", "real-train-images", "fid_classifier", floor["fid_classifier"], False,
+            f"{n_sweep} training digits vs test: the floor")
+    return dmodel, dtrain, dtest, curve
 
-    # -- latent diffusion: a VAE, then diffusion over its 8-d latents (digits) ---------------------------
+
+def latent_digits(res: Results, device, train_steps, dtrain, pixel_curve, vae_steps: int,  # noqa: ANN001
+                  ldm_steps: int, n_sweep: int, ldm_sweep: list[tuple[str, int]], digits_steps: int) -> None:
+    """Latent diffusion (a VAE with a small KL weight, then an MLP denoiser on its 8-d latents) against the
+    pixel U-Net of `sweep_digits`: sampling seconds each needs to reach the same FID."""
     import tempfile
 
-    vae = gz.create("vae", data=dtrain, latent_dim=8, hidden=32).to(device)
+    ddata = (dtrain.images * 2 - 1).to(device)
+    dtest = gz.data.load("digits", split="test")
+    torch.manual_seed(5)
+    vae = gz.create("vae", data=dtrain, latent_dim=8, hidden=32, beta=0.05).to(device)
     vae_sys = System("vae", vae, lambda x: vae.loss(((x + 1) / 2, None))["loss"], device)
-    train_for(vae_sys, ldm_s / 2, ddata)
+    vae_s = train_steps(vae_sys, vae_steps, ddata)
     with tempfile.TemporaryDirectory() as tmp:
         gz.save(vae.cpu(), tmp)
         ldm = gz.create("ldm", data=dtrain, latent_of=tmp, hidden=256, depth=3).to(device)
     ldm.encode(dtrain.images)  # fixes the latent scale from real data before training
     ldm_sys = System("ldm", ldm, lambda x: ldm.loss(((x + 1) / 2, None))["loss"], device)
-    train_for(ldm_sys, ldm_s / 2, ddata)
-    budget = (
-        f"digits; VAE {ldm_s / 2:.0f}s + latent MLP {ldm_s / 2:.0f}s vs pixel U-Net {digits_s}s; "
-        f"{n_sweep} samples, DDIM-{fid_steps}"
-    )
-    for k, mdl in {"genzoo-ldm": ldm, "genzoo-ddpm": dmodel}.items():
+    ldm_s = train_steps(ldm_sys, ldm_steps, ddata)
+    dreal = dtest.images[:n_sweep]
+    trained = f"VAE (beta 0.05) {vae_steps} steps ({vae_s:.0f}s) + latent MLP {ldm_steps} steps ({ldm_s:.0f}s)"
+    curve = []
+    for name, steps in ldm_sweep:
         torch.manual_seed(6)
         t0 = time.time()
-        fake = mdl.sample(n_sweep, steps=fid_steps).cpu()
+        fake = ldm.sample(n_sweep, scheduler=name, steps=steps).cpu()
         secs = time.time() - t0
         fid = sample_metrics(dreal, fake, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
-        res.add("digits-latent-vs-pixel", k, "sample_seconds", secs, False, budget)
-        res.add("digits-latent-vs-pixel", k, "fid_classifier", fid, False, budget)
+        budget = f"digits; {trained}; {n_sweep} samples, {steps} model calls + one decode"
+        res.add(f"digits-latent-{name}-{steps}", "genzoo-ldm", "fid_classifier", fid, False, budget)
+        res.add(f"digits-latent-{name}-{steps}", "genzoo-ldm", "sample_seconds", secs, False, budget)
+        curve.append((f"{name}-{steps}", fid, secs))
+    matched_quality(res, "digits-latent-vs-pixel", {"genzoo-ldm": curve, "genzoo-ddpm": pixel_curve},
+                    f"digits, {n_sweep} samples; ldm: {trained}; pixel U-Net: {digits_steps} steps")
 
-    # -- inpainting: RePaint with the digits model vs mean fill and biharmonic ---------------------------
+
+def repaint_digits(res: Results, dmodel, dtrain, dtest, n_inp: int, inp_steps: int) -> None:  # noqa: ANN001
+    """Inpainting: RePaint with the digits model vs mean fill and biharmonic."""
     images, mask = dtest.images[:n_inp], centre_hole()
     torch.manual_seed(4)
     fills = {
@@ -397,14 +461,13 @@ def main() -> None:
         fid = sample_metrics(images, out, "digits", dtrain, dtest, which=("fid",))["fid_classifier"]
         res.add("inpaint-digits", k, "fid_classifier", fid, False, budget + "; whole images")
     masked = images * (1 - mask) + 0.5 * mask
-    save_grid(
-        torch.cat([images[:8], masked[:8], *(v[:8] for v in fills.values())]),
-        RESULTS / "diffusion_inpaint.png",
-        nrow=8,
-        scale=4,
-    )
+    save_grid(torch.cat([images[:8], masked[:8], *(v[:8] for v in fills.values())]),
+              RESULTS / "diffusion_inpaint.png", nrow=8, scale=4)
 
-    # -- super-resolution x4 on held-out photos ----------------------------------------------------------
+
+def superres(res: Results, device, train_for, sr_s: float, sr_steps: int, batch: int,  # noqa: ANN001
+             smoke: bool) -> None:
+    """Super-resolution x4 on held-out photos: sr3 vs bicubic."""
     patches = gz.data.load("photos", split="train", patch=32, n=2048)
     held = gz.data.load("photos", split="test", patch=32, n=8 if smoke else 64)
     sr = gz.create("sr3", data=patches, scale=4, base_channels=WIDTH).to(device)
@@ -431,7 +494,6 @@ def main() -> None:
         nrow=8,
         scale=2,
     )
-    print(f"total wall time {time.time() - t_all:.0f}s")
 
 
 if __name__ == "__main__":

@@ -331,3 +331,48 @@ def test_v_prediction_cosine_and_cross_attention_paths(digits) -> None:
     out2 = net(x, t, context=ctx2, context_mask=mask)
     assert torch.allclose(out[0], out2[0], atol=1e-5)
     assert not torch.allclose(out, net(x, t, context=torch.randn(2, 5, 12), context_mask=mask))
+
+
+def test_attention_block_matches_per_head_softmax_attention() -> None:
+    """The token-matmul attention equals textbook multi-head attention over pixels with the block's 1x1-conv
+    weights (so checkpoints saved before the rewrite load and behave the same), cross-attention included."""
+    from genzoo.nn.unet import AttentionBlock
+
+    torch.manual_seed(0)
+    block = AttentionBlock(8, heads=2, context_dim=6)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)  # the zero-initialised projections too
+    x, ctx = torch.randn(2, 8, 3, 4), torch.randn(2, 5, 6)
+
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # (N, L, C) each
+        out = []
+        for h in range(2):
+            s = slice(4 * h, 4 * h + 4)
+            w = torch.softmax(q[..., s] @ k[..., s].transpose(1, 2) / 2.0, dim=-1)  # scale 1/sqrt(4)
+            out.append(w @ v[..., s])
+        return torch.cat(out, dim=-1)
+
+    def conv1x1(conv: torch.nn.Conv2d, tokens: torch.Tensor) -> torch.Tensor:
+        return tokens @ conv.weight[:, :, 0, 0].T + conv.bias
+
+    def to_map(tokens: torch.Tensor) -> torch.Tensor:
+        return tokens.transpose(1, 2).reshape(2, 8, 3, 4)
+
+    tok = block.norm(x).flatten(2).transpose(1, 2)
+    q, k, v = conv1x1(block.qkv, tok).chunk(3, dim=-1)
+    ref = x + to_map(conv1x1(block.proj, attend(q, k, v)))
+    q = conv1x1(block.cross["q"], block.cross["norm"](ref).flatten(2).transpose(1, 2))
+    k, v = block.cross["kv"](ctx).chunk(2, dim=-1)
+    ref = ref + to_map(conv1x1(block.cross["proj"], attend(q, k, v)))
+    with torch.no_grad():
+        assert torch.allclose(block(x, ctx), ref, atol=1e-5)
+
+
+def test_noise_schedule_keeps_one_table_per_device() -> None:
+    """alpha_bar indexes a per-device copy made once (a copy per call would sync a GPU every step)."""
+    sched = NoiseSchedule("linear", 1000)
+    t = torch.tensor([-1, 0, 999])
+    ab = sched.alpha_bar(t)
+    assert torch.equal(ab, torch.stack([torch.tensor(1.0), sched.alphas_cumprod[0], sched.alphas_cumprod[-1]]))
+    assert sched._table(t.device) is sched._table(torch.device("cpu")) is sched.alphas_cumprod

@@ -30,7 +30,9 @@ class LDMConfig:
     hidden: int = 512
     depth: int = 4
     timesteps: int = 1000
-    schedule: str = "cosine"
+    # linear + eps, as Stable Diffusion. Latents are not clipped, and with cosine's final alpha_bar (2e-9)
+    # the first step's x0 = (z - sqrt(1-ab) eps) / sqrt(ab) multiplies eps errors by ~2e4 (cosine wants "v")
+    schedule: str = "linear"
     prediction: str = "eps"
     sampler: str = "ddim"
     sample_steps: int = 50
