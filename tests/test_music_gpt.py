@@ -53,6 +53,13 @@ def test_music_gpt_learns_and_samples_valid_events(data: mu.ChoraleEvents) -> No
     padded = batch.clone()
     padded[:, 20:] = mu.PAD  # PAD targets are ignored, not scored
     assert torch.isfinite(model.loss(padded)["loss"])
+    # log_prob past the context (strided windows) scores every event once; PAD targets count zero
+    seq = torch.as_tensor(data.sequences[0][:90])[None]
+    short = model.log_prob(seq[:, :30])
+    manual = torch.log_softmax(model.forward_tokens(seq[:, :29]), -1).gather(-1, seq[:, 1:30, None]).sum()
+    assert torch.allclose(short, manual, atol=1e-4)
+    assert torch.allclose(model.log_prob(torch.cat([seq[:, :30], torch.zeros(1, 5, dtype=torch.long)], 1)), short)
+    assert torch.isfinite(model.log_prob(seq)) and model.log_prob(seq) < short
     # 100 new events with a 32-token context: the generation core slides the window
     tokens = model.sample(3, steps=100, top_k=20, top_p=0.95, temperature=0.9)
     assert tokens.shape[0] == 3 and (tokens[:, 0] == mu.BOS).all()

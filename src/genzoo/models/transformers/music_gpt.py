@@ -69,6 +69,31 @@ class MusicGPT(GPT):
         return {"loss": nll, "nll_per_event": nll.detach()}
 
     @torch.no_grad()
+    def log_prob(self, x: Tensor, **_: Any) -> Tensor:
+        """Summed log-likelihood (nats) of each sequence's non-PAD tokens after the first, any length.
+
+        A piece longer than the context is scored in windows of `context_length` tokens moving by half a
+        context: the first window scores all its tokens, each later one only its second half, so every event
+        is scored once, with at least half a context before it (the usual strided perplexity)."""
+        x = torch.as_tensor(x, dtype=torch.long, device=self.device)
+        x = x.unsqueeze(0) if x.ndim == 1 else x
+        if int(x.min()) < 0 or int(x.max()) >= self.vocab_size:
+            raise GenzooError(f"token ids must be in 0..{self.vocab_size - 1}")
+        total = torch.zeros(x.shape[0], device=self.device)
+        last = x.shape[1] - 1  # targets are x[:, 1..last]
+        scored = 0  # targets x[:, 1..scored] are done
+        for begin in range(0, max(last, 1), max(1, self.context_length // 2)):
+            end = min(begin + self.context_length, last)
+            targets = x[:, begin + 1 : end + 1]
+            logp = torch.log_softmax(self.forward_tokens(x[:, begin:end]).float(), -1)
+            logp = logp.gather(-1, targets[..., None]).squeeze(-1).masked_fill(targets == PAD, 0.0)
+            total += logp[:, scored - end :].sum(-1) if scored > begin else logp.sum(-1)
+            scored = end
+            if end == last:
+                break
+        return total
+
+    @torch.no_grad()
     def sample(  # type: ignore[override]  # events, not text: steps/prime replace prompt/max_new_tokens
         self,
         n: int,
