@@ -1,6 +1,7 @@
 """Music composition: write MIDI from a trained event or piano-roll model, and judge it against Bach.
 
     genzoo train music_lstm --data chorales --out runs/bach --max-steps 2000
+    genzoo train music_gpt --data chorales --out runs/bach_gpt --max-steps 2000
     genzoo train pianoroll_lstm --data chorales_roll --out runs/bach_roll --max-steps 2000
     genzoo compose runs/bach --bars 8 -o out.mid [--prime start.mid] [--temperature 0.9]   # + out.wav
 
@@ -39,7 +40,7 @@ def compose(
     length = bars * STEPS_PER_BAR
     prime_notes = mu.read_midi(prime) if prime is not None else None
     name = getattr(model, "model_name", "")
-    if name == "music_lstm":
+    if name in ("music_lstm", "music_gpt"):  # event models: same sampling interface
         primer = [mu.BOS, *mu.notes_to_events(prime_notes)] if prime_notes is not None else None
         tokens = (
             model.sample(n, steps=length * 8, prime=primer, temperature=temperature, max_time=length)
@@ -51,7 +52,7 @@ def compose(
         primer = mu.notes_to_roll(prime_notes) if prime_notes is not None else None
         rolls = model.sample(n, frames=length, prime=primer, temperature=temperature).cpu().numpy()
         return [mu.roll_to_notes(np.concatenate([primer, r]) if primer is not None else r) for r in rolls]
-    raise GenzooError(f"model {name!r} does not compose music; train music_lstm or pianoroll_lstm")
+    raise GenzooError(f"model {name!r} does not compose music; train music_lstm, music_gpt or pianoroll_lstm")
 
 
 def music_stats(pieces: list[Any]) -> dict[str, Any]:
@@ -175,7 +176,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("compose", help="write a MIDI file from a trained music model")
-    p.add_argument("run", help="run directory of a music_lstm or pianoroll_lstm model")
+    p.add_argument("run", help="run directory of a music_lstm, music_gpt or pianoroll_lstm model")
     p.add_argument("--bars", type=int, default=8)
     p.add_argument("--prime", default=None, help="a MIDI file to continue")
     p.add_argument("--temperature", type=float, default=1.0)
