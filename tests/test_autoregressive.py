@@ -12,14 +12,6 @@ from genzoo.errors import GenzooError
 from genzoo.models.autoregressive.made import MADENet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_made_outputs_ignore_future_inputs() -> None:
     torch.manual_seed(0)
     order = torch.randperm(6)

@@ -12,14 +12,6 @@ from genzoo.data import audio as A
 from genzoo.errors import GenzooError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def vowel(seconds: float = 1.0) -> torch.Tensor:
     """A sung 'ah': harmonics of a 140 Hz voice with vibrato under a formant envelope."""
     t = torch.arange(int(A.SAMPLE_RATE * seconds)) / A.SAMPLE_RATE

@@ -5,21 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pytest
 import torch
 
 import genzoo as gz
 from genzoo.models.autoregressive import WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
 
 TINY = WaveNetConfig(channels=16, skip_channels=16, layers_per_stack=4, stacks=1)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_mu_law_round_trip_error_is_small() -> None:

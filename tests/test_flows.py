@@ -18,15 +18,6 @@ from genzoo.models.flows import layers
 from genzoo.models.flows.transforms import rq_spline
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and far faster on a busy shared machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class _Data:
     def __init__(self, info: DataInfo) -> None:
         self.info = info

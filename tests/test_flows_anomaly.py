@@ -13,14 +13,6 @@ from genzoo.cli import main
 from genzoo.errors import GenzooError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _train(model, x: torch.Tensor, steps: int, lr: float = 3e-3) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):

@@ -28,15 +28,6 @@ TEXT = "The quick brown fox jumps over the lazy dog. Pack my box with five dozen
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> object:
-    """These models are tiny: one thread is faster than two fighting over a busy CPU (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_gpt(text: str = TEXT, **overrides: object) -> gz.models.transformers.GPT:  # type: ignore[name-defined]
     tok = CharTokenizer(text)
     options = dict(

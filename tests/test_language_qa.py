@@ -20,14 +20,6 @@ from genzoo.metrics.text import exact_match_f1
 from genzoo.models.transformers.qa import answer, first_sentence_answer, sliding_window_answer
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def typed_examples(n: int, seed: int) -> list[QAExample]:
     """'qd 815 XY': the question ("number?", "word?" or "caps?") says which of three spans, in random order,
     is the answer, so the span head has to read the question."""

@@ -16,14 +16,6 @@ from genzoo.data import music as mu
 from genzoo.errors import GenzooError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data() -> mu.ChoraleEvents:
     """Windows of the first train chorales (`limit` keeps music21 parsing to a few files)."""

@@ -15,16 +15,6 @@ from genzoo.data import music as mu
 from genzoo.errors import GenzooError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> object:
-    """Tiny LSTMs are sequential: extra intra-op threads only add sync cost (and are ~40x slower on a
-    loaded machine), so these tests run single-threaded, as `genzoo.apps.forecast` does."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def chorale() -> np.ndarray:
     return mu.parse_notes(mu.chorale_paths()[1])

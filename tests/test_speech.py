@@ -28,14 +28,6 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
 TINY = {"channels": 32, "encoder_convs": 2, "decoder_convs": 2, "attention_layers": 1, "dropout": 0.0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def corpus() -> S.SpeechCorpus:
     if shutil.which("espeak-ng") is None:
