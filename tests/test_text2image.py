@@ -93,7 +93,7 @@ def reader():
 
 
 def test_reader_agrees_with_caption_generator_on_real_canvases(reader):
-    test = gz.data.load("captioned_digits", split="test", n=600, combos="all", seed=7)  # test digits
+    test = gz.data.load("captioned_digits", split="test", n=1000, combos="all", seed=7)  # test digits
     assert cm.caption_match(reader, test.images, test.scenes) > 0.95
     wrong = [cap.Scene("row", s.digits[::-1], s.sizes[::-1]) if s.layout == "row" else s for s in test.scenes]
     assert cm.caption_match(reader, test.images, wrong) < 0.8  # order matters: it reads left from right
@@ -110,22 +110,24 @@ def singles():
 def vq_run(singles, tmp_path_factory):
     out = tmp_path_factory.mktemp("vq")
     vq = gz.create("vqvae", data=singles, hidden=32, codebook_size=32, code_dim=8)
-    gz.fit(vq, singles, max_steps=150, batch_size=32, progress=False, out=out)
+    gz.fit(vq, singles, max_steps=300, batch_size=32, progress=False, out=out)
     return str(out)
 
 
 @pytest.fixture(scope="module")
 def dalle(singles, vq_run):
     model = gz.create("dalle", data=singles, tokens_of=vq_run, n_layer=2, d_model=64)
-    before = float(model.loss(next(iter(torch.utils.data.DataLoader(singles, batch_size=256))))["loss"])
-    gz.fit(model, singles, max_steps=300, batch_size=32, lr=2e-3, progress=False)
+    with torch.no_grad():
+        before = float(model.loss(next(iter(torch.utils.data.DataLoader(singles, batch_size=256))))["loss"])
+    gz.fit(model, singles, max_steps=500, batch_size=32, lr=2e-3, progress=False)
     model.loss_before = before
     return model
 
 
 def test_dalle_learns_which_digit_the_caption_names(dalle, singles, reader):
     batch = next(iter(torch.utils.data.DataLoader(singles, batch_size=256)))
-    assert float(dalle.loss(batch)["loss"]) < dalle.loss_before - 0.5
+    with torch.no_grad():
+        assert float(dalle.loss(batch)["loss"]) < dalle.loss_before - 0.5
     digits = list(range(10)) * 3
     x = dalle.sample(30, prompt=[f"a large {d}" for d in digits], guidance_scale=3.0, seed=0)
     assert x.shape == (30, 1, 16, 16) and 0 <= float(x.min()) and float(x.max()) <= 1
@@ -162,11 +164,13 @@ def test_diffusion_kinds_train_guide_and_reload(name, singles, vq_run, tmp_path)
     extra = {"latent_of": vq_run} if name == "t2i_ldm" else {"base_channels": 16, "channel_mults": (1, 2)}
     model = gz.create(name, data=singles, **extra)
     batch = next(iter(torch.utils.data.DataLoader(singles, batch_size=64)))
-    torch.manual_seed(0)
-    before = float(model.loss(batch)["loss"])
-    gz.fit(model, singles, max_steps=40, batch_size=32, ema=0, progress=False)
-    torch.manual_seed(0)
-    assert float(model.loss(batch)["loss"]) < before
+    with torch.no_grad():
+        torch.manual_seed(0)
+        before = float(model.loss(batch)["loss"])
+    gz.fit(model, singles, max_steps=30, batch_size=32, ema=0, progress=False)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        assert float(model.loss(batch)["loss"]) < before
     a = model.sample(4, prompt="a large 7", guidance_scale=0.0, steps=4, seed=0)
     b = model.sample(4, prompt="a large 7", guidance_scale=3.0, steps=4, seed=0)
     assert a.shape == (4, 1, 16, 16) and not torch.equal(a, b) and 0 <= float(b.min()) and float(b.max()) <= 1
@@ -177,7 +181,7 @@ def test_diffusion_kinds_train_guide_and_reload(name, singles, vq_run, tmp_path)
 
 
 def test_models_refuse_bad_input(singles, vq_run):
-    with pytest.raises(GenzooError, match="needs captioned data"):
+    with pytest.raises(GenzooError, match="need captioned data"):
         gz.create("t2i_diffusion", data=gz.data.load("digits"))
     with pytest.raises(GenzooError, match="dalle needs tokens_of=RUN"):
         gz.create("dalle", data=singles)

@@ -323,7 +323,8 @@ def _resize_square(arr: np.ndarray, size: int, channels: int) -> Tensor:
     h, w = t.shape[1:]
     s = min(h, w)
     t = t[:, (h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-    return F.interpolate(t[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+    out = F.interpolate(t[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out[0].clamp(0, 1)
 
 
 def _split_pairs(n: int, split: str, test_fraction: float = 0.2) -> np.ndarray:
