@@ -171,9 +171,16 @@ def test_diffusion_kinds_train_guide_and_reload(name, singles, vq_run, tmp_path)
     with torch.no_grad():
         torch.manual_seed(0)
         assert float(model.loss(batch)["loss"]) < before
+    # guidance moves the denoiser's prediction (t2i_ldm's samples may still agree: decoding snaps latents to codes)
+    x = torch.randn(4, *model.config.image_shape)
+    cond, null = model.text(model.caption_ids("a large 7", 4)), model.text(model.caption_tokenizer.null(4))
+    unguided, guided = (model.guided_output(x, 500, cond, null, w) for w in (0.0, 3.0))
+    assert not torch.allclose(unguided, guided)
     a = model.sample(4, prompt="a large 7", guidance_scale=0.0, steps=4, seed=0)
     b = model.sample(4, prompt="a large 7", guidance_scale=3.0, steps=4, seed=0)
-    assert a.shape == (4, 1, 16, 16) and not torch.equal(a, b) and 0 <= float(b.min()) and float(b.max()) <= 1
+    assert a.shape == (4, 1, 16, 16) and 0 <= float(b.min()) and float(b.max()) <= 1
+    if name == "t2i_diffusion":
+        assert not torch.equal(a, b)
     gz.save(model, tmp_path / name)
     again = gz.load(tmp_path / name)
     kw = {"prompt": "a large 7", "steps": 4, "seed": 0}

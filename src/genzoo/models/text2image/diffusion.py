@@ -46,7 +46,6 @@ class TextDiffusionConfig(DDPMConfig):
     text_vocab: int = len(WORDS)
     caption_dropout: float = 0.1
     guidance_scale: float = 3.0
-    schedule: str = "cosine"
     sample_steps: int = 25
     latent_of: str = ""  # t2i_ldm: a trained vqvae run whose latent grid the diffusion runs on
 
