@@ -155,7 +155,7 @@ def test_reranking_keeps_better_read_candidates(dalle, reader):
     assert best.shape == plain.shape
     assert float(cm.scene_log_prob(reader, best, scenes).mean()) > float(
         cm.scene_log_prob(reader, plain, scenes).mean())
-    with pytest.raises(GenzooError, match="reranking reads captioned_digits scenes"):
+    with pytest.raises(GenzooError, match="reranking reads captioned_digits scenes"), pytest.warns(UserWarning):
         dalle.sample(2, prompt="a purple cow", rerank=2)
 
 

@@ -22,6 +22,7 @@ its test digits.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import warnings
@@ -277,13 +278,20 @@ def _caption_info(name: str, shape: tuple[int, ...], tokenizer: CaptionTokenizer
                      "text_vocab": tokenizer.vocab_size, **extra})
 
 
+@functools.lru_cache(maxsize=2)
+def _digit_bank(split: str) -> tuple[Tensor, Tensor]:
+    """mnist5k's train or test digits, tightly cropped (computed once per process: it takes seconds)."""
+    from genzoo.data.images import mnist5k
+
+    digits = mnist5k(split)
+    return tight_digits(digits.images), digits.labels
+
+
 @register_dataset("captioned_digits", "mnist5k digits composed on canvases with layout captions (offline)")
 def captioned_digits(split: str = "train", n: int | None = None, size: int = 32, seed: int | None = None,
                      layouts: tuple[str, ...] | list[str] | str = LAYOUTS, combos: str = "seen",
                      **_: Any) -> CaptionedImages:
     """`n` canvases of `size` px; `layouts` (single, row, column) and `combos` (seen, held_out, all) select."""
-    from genzoo.data.images import mnist5k
-
     layouts = tuple(layouts.split(",")) if isinstance(layouts, str) else tuple(layouts)
     bad = [lay for lay in layouts if lay not in LAYOUTS]
     if bad or not layouts:
@@ -293,11 +301,11 @@ def captioned_digits(split: str = "train", n: int | None = None, size: int = 32,
     if size < 16:
         raise GenzooError(f"canvas size must be at least 16 px, got {size}")
     n = n or (10000 if split == "train" else 1000)
-    digits = mnist5k("test" if split in ("test", "val") else "train")
+    digits, labels = _digit_bank("test" if split in ("test", "val") else "train")
     rng = np.random.default_rng(seed if seed is not None else (0 if split == "train" else 1))
     scenes = [random_scene(rng, layouts, combos) for _ in range(n)]
     captions = [sc.caption(int(rng.integers(3))) for sc in scenes]
-    images = render(scenes, tight_digits(digits.images), digits.labels, size, rng)
+    images = render(scenes, digits, labels, size, rng)
     tok = CaptionTokenizer()
     info = _caption_info("captioned_digits", (1, size, size), tok, layouts=list(layouts), combos=combos)
     return CaptionedImages(images, captions, tok, info, scenes, torch.tensor([s.digits[0] for s in scenes]))
