@@ -1,0 +1,167 @@
+"""DALL·E-style text-to-image (Ramesh et al. 2021): one GPT over [caption tokens ; image tokens].
+
+A trained `vqvae` (`tokens_of=RUN`) turns each image into a grid of codebook indices; the GPT
+(`genzoo.models.transformers.gpt.GPT`) reads the caption, a begin-image token, and the image tokens in
+raster order, and learns to predict each image token (the loss covers image tokens only, normalised over
+the codebook). Captions are swapped for the empty caption with probability `caption_dropout`, so the same
+GPT is also an unconditional image-token model; sampling mixes the two in log-probability space,
+log p_u + w (log p_c - log p_u) (classifier-free guidance for autoregressive models, as in Make-A-Scene).
+
+Sampling runs through the shared decoding core (`genzoo.generation.generate`): KV cache, temperature,
+top-k and top-p all come from there. `GuidedImageTokens` is the adapter that makes the guided, image-only
+next-token distribution look like any token model to the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from genzoo.base import GenerativeModel
+from genzoo.data.captions import WORDS
+from genzoo.data.info import DataInfo
+from genzoo.data.tokenizers import N_SPECIAL
+from genzoo.errors import GenzooError
+from genzoo.generation import GenerationConfig, KVCache, generate
+from genzoo.models.text2image.common import TextToImage, captioned_fields
+from genzoo.models.transformers.gpt import GPT, GPTConfig
+from genzoo.registry import register_model
+
+# the GPT's byte-tokenizer floor: CausalLM insists vocab_size >= its (unused here) byte tokenizer's size
+_GPT_MIN_VOCAB = N_SPECIAL + 256
+
+
+@dataclass
+class DalleConfig:
+    tokens_of: str = ""  # a trained vqvae run: its token grids are the image vocabulary
+    tokenizer: str = ""  # caption tokenizer JSON (from the dataset); "" = captioned_digits' words
+    text_length: int = 12
+    text_vocab: int = len(WORDS)
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    dropout: float = 0.0
+    caption_dropout: float = 0.1
+    guidance_scale: float = 3.0
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+
+class GuidedImageTokens:
+    """The decoding core's view of a DALL·E model: a token model whose next token is always an image token.
+
+    Each call runs the GPT on the conditional rows and, when guidance needs it, on unconditional twins (the
+    same sequence behind the empty caption), sharing one KV cache of 2B rows; it returns guided
+    log-probabilities over the whole vocabulary with every non-image token at -inf.
+    """
+
+    def __init__(self, model: Dalle, null_prompt: Tensor, w: float) -> None:
+        self.model, self.gpt, self.w = model, model.gpt, w
+        self.null_prompt = null_prompt
+        self.context_length = self.gpt.context_length
+        self.vocab_size = self.gpt.vocab_size
+        self.device = self.gpt.device
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        return self.gpt.new_cache(batch_size)
+
+    def forward_tokens(self, ids: Tensor, cache: KVCache | None = None) -> Tensor:
+        guided = self.w != 1.0
+        if guided:
+            twin = self.null_prompt.to(ids.device) if cache is not None and cache.length == 0 else ids
+            ids = torch.cat([ids, twin])
+        logits = self.gpt.forward_tokens(ids, cache).float()
+        lo, hi = self.model.image_offset, self.model.image_offset + self.model.codebook_size
+        logp = torch.log_softmax(logits[..., lo:hi], -1)
+        if guided:
+            c, u = logp.chunk(2)
+            logp = u + self.w * (c - u)
+        out = torch.full((*logp.shape[:-1], self.vocab_size), float("-inf"), device=logp.device)
+        out[..., lo:hi] = logp
+        return out
+
+
+@register_model(
+    "dalle",
+    "text2image",
+    ("sample", "text_condition"),
+    "DALL·E-style GPT over [caption ; VQ-VAE image tokens] (tokens_of=RUN), guidance, top-k/p, reranking",
+)
+class Dalle(TextToImage, GenerativeModel):
+    """`sample(n, prompt=..., guidance_scale=3, top_k=..., rerank=k)` -> images in [0, 1]."""
+
+    Config = DalleConfig
+    default_lr = 1e-3
+    default_precision = "32-true"  # the frozen VQ-VAE's nearest-code search wants fp32
+
+    def __init__(self, config: DalleConfig, data_info: DataInfo | None = None) -> None:
+        super().__init__(config, data_info)
+        if not config.tokens_of:
+            raise GenzooError("dalle needs tokens_of=RUN: the directory of a trained vqvae")
+        if not 0.0 <= config.caption_dropout < 1.0:
+            raise GenzooError(f"caption_dropout must be in [0, 1), got {config.caption_dropout}")
+        from genzoo.hub import load
+
+        vq = load(config.tokens_of)
+        if not hasattr(vq, "grid") or not hasattr(vq, "codebook"):
+            raise GenzooError(f"{config.tokens_of} holds a {vq.model_name!r}; dalle needs a vqvae run")
+        vq.requires_grad_(False).eval()
+        object.__setattr__(self, "vqvae", vq)  # not trained, not saved: reloaded from tokens_of
+        self.grid = tuple(int(g) for g in vq.grid)
+        self.codebook_size = int(vq.config.codebook_size)
+        self.bos_image = config.text_vocab  # the token between caption and image
+        self.image_offset = config.text_vocab + 1
+        n_image = self.grid[0] * self.grid[1]
+        vocab = max(self.image_offset + self.codebook_size, _GPT_MIN_VOCAB)
+        self.gpt = GPT(GPTConfig(vocab_size=vocab, context_length=config.text_length + 1 + n_image,
+                                 n_layer=config.n_layer, n_head=config.n_head, d_model=config.d_model,
+                                 dropout=config.dropout, positions="learned"))
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        return captioned_fields(info)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        self.vqvae._apply(fn, recurse)
+        return super()._apply(fn, recurse)
+
+    def sequence(self, images: Tensor, ids: Tensor) -> Tensor:
+        """[caption ; begin-image ; image tokens shifted into the GPT's vocabulary], (N, L + 1 + h*w)."""
+        with torch.no_grad():
+            tokens = self.vqvae.encode(images.to(self.device).float()).flatten(1)
+        bos = torch.full((len(ids), 1), self.bos_image, dtype=torch.long, device=self.device)
+        return torch.cat([ids.to(self.device), bos, tokens + self.image_offset], 1)
+
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        images, ids = batch
+        ids = ids.clone()
+        drop = torch.rand(len(ids), device=ids.device) < self.config.caption_dropout
+        ids[drop] = self.caption_tokenizer.null(int(drop.sum())).to(ids.device)
+        seq = self.sequence(images, ids)
+        start = self.config.text_length  # the logits at the begin-image position predict the first image token
+        logits = self.gpt.forward_tokens(seq[:, :-1])[:, start:]
+        lo = self.image_offset
+        nats = F.cross_entropy(logits[..., lo : lo + self.codebook_size].float().flatten(0, 1),
+                               (seq[:, start + 1 :] - lo).flatten())
+        return {"loss": nats, "bits_per_token": nats.detach() / torch.log(torch.tensor(2.0))}
+
+    @torch.no_grad()
+    def generate_images(self, ids: Tensor, guidance_scale: float, seed: int | None, temperature: float | None = None,
+                        top_k: int | None = None, top_p: float | None = None) -> Tensor:
+        n = len(ids)
+        bos = torch.full((n, 1), self.bos_image, dtype=torch.long)
+        prompt = torch.cat([ids, bos], 1)
+        null_prompt = torch.cat([self.caption_tokenizer.null(n), bos], 1)
+        c = self.config
+        config = GenerationConfig(max_new_tokens=self.grid[0] * self.grid[1], do_sample=True,
+                                  temperature=c.temperature if temperature is None else temperature,
+                                  top_k=c.top_k if top_k is None else top_k, top_p=c.top_p if top_p is None else top_p,
+                                  seed=seed)
+        out = generate(GuidedImageTokens(self, null_prompt, guidance_scale), prompt, config)
+        tokens = (out[:, prompt.shape[1] :] - self.image_offset).view(n, *self.grid)
+        return self.vqvae.decode(tokens.to(self.device)).float().clamp(0, 1)

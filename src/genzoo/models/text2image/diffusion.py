@@ -1,0 +1,190 @@
+"""Text-conditioned diffusion (Imagen / Stable Diffusion style), in pixel space or a VQ-VAE's latent space.
+
+A small text encoder (`common.TextEncoder`, trained jointly) turns the caption into token features that
+every attention block of the U-Net (`genzoo.nn.unet.UNet`, `context_dim` = the text width) cross-attends
+to. Captions are replaced by the empty caption with probability `caption_dropout` while training, so the
+same network also learns the unconditional score that classifier-free guidance mixes in:
+eps = eps_u + w (eps_c - eps_u); w = 0 ignores the text, w = 1 is the plain conditional model.
+
+- `t2i_diffusion`: pixel space (Imagen's base model, without its super-resolution cascade).
+- `t2i_ldm`: `latent_of=RUN` names a trained `vqvae`; the diffusion runs on its continuous pre-quantisation
+  grid (code_dim x h x w, scaled to unit variance) and samples are quantised and decoded at the end
+  (the VQ-regularised variant of Rombach et al. 2022). The autoencoder is referenced by path, not copied.
+
+Schedules and samplers are diffusion's own (`genzoo.models.diffusion.schedulers`): any of DDPM, DDIM,
+DPM-Solver++ at any number of steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from genzoo.data.captions import WORDS
+from genzoo.data.info import DataInfo
+from genzoo.engine.precision import autocast_context
+from genzoo.errors import GenzooError
+from genzoo.models.diffusion.ddpm import DDPM, DDPMConfig
+from genzoo.models.text2image.common import TextEncoder, TextToImage, captioned_fields
+from genzoo.registry import register_model
+
+
+@dataclass
+class TextDiffusionConfig(DDPMConfig):
+    image_shape: tuple[int, int, int] = (1, 32, 32)
+    base_channels: int = 32
+    attn_resolutions: tuple[int, ...] = (8, 16)
+    context_dim: int = 64  # width of the text encoder, which the U-Net cross-attends to
+    text_layers: int = 2
+    text_heads: int = 4
+    tokenizer: str = ""  # the caption tokenizer's JSON (set from the dataset); "" = captioned_digits' words
+    text_length: int = 12
+    text_vocab: int = len(WORDS)
+    caption_dropout: float = 0.1
+    guidance_scale: float = 3.0
+    sample_steps: int = 25
+    latent_of: str = ""  # t2i_ldm: a trained vqvae run whose latent grid the diffusion runs on
+
+
+@register_model(
+    "t2i_diffusion",
+    "text2image",
+    ("sample", "text_condition"),
+    "text-to-image diffusion (Imagen-style): text encoder + cross-attention U-Net, classifier-free guidance",
+)
+class TextDiffusion(TextToImage, DDPM):
+    """`sample(n, prompt="a large 3 to the left of a small 7", guidance_scale=3, steps=25)`."""
+
+    Config = TextDiffusionConfig
+    default_lr = 1e-3
+    default_ema = 0.995
+
+    def __init__(self, config: TextDiffusionConfig, data_info: DataInfo | None = None) -> None:
+        if not 0.0 <= config.caption_dropout < 1.0:
+            raise GenzooError(f"caption_dropout must be in [0, 1), got {config.caption_dropout}")
+        if config.context_dim < 1 or config.context_dim % config.text_heads:
+            raise GenzooError(f"context_dim {config.context_dim} must be a positive multiple of text_heads")
+        super().__init__(config, data_info)
+        self.text = TextEncoder(config.text_vocab, config.text_length, config.context_dim, config.text_layers,
+                                config.text_heads)
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        fields = {**super().config_from_data(info), **captioned_fields(info)}
+        size = min(info.shape[1:]) if info.shape else 32
+        fields["attn_resolutions"] = (size // 4, size // 2)
+        return fields
+
+    # -- the space the diffusion runs in (pixels here; latents in t2i_ldm) --------------------------------
+    def to_space(self, images: Tensor) -> Tensor:
+        self.check_input(images, "training image")
+        return images.float() * 2 - 1
+
+    def from_space(self, x: Tensor) -> Tensor:
+        return ((x + 1) / 2).clamp(0, 1)
+
+    # -- training -----------------------------------------------------------------------------------------
+    def loss(self, batch: Any) -> dict[str, Tensor]:
+        images, ids = batch
+        x0 = self.to_space(images)
+        ids = ids.to(x0.device).clone()
+        drop = torch.rand(len(ids), device=ids.device) < self.config.caption_dropout
+        ids[drop] = self.caption_tokenizer.null(int(drop.sum())).to(ids.device)
+        context, mask = self.text(ids)
+        t = torch.randint(0, self.config.timesteps, (len(x0),), device=x0.device)
+        noise = torch.randn_like(x0)
+        xt = self.schedule.add_noise(x0, noise, t)
+        target = self.schedule.target(self.config.prediction, x0, noise, t)
+        mse = F.mse_loss(self.net(xt, t, None, context, mask).float(), target)
+        return {"loss": mse, "mse": mse.detach()}
+
+    # -- sampling -----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def guided_output(self, x: Tensor, t: int, cond: tuple[Tensor, Tensor], null: tuple[Tensor, Tensor],
+                      w: float) -> Tensor:
+        """eps_u + w (eps_c - eps_u), running only the branch needed when w is 0 or 1."""
+        tt = torch.full((len(x),), t, device=x.device, dtype=torch.long)
+        with autocast_context(x.device):
+            if w == 1.0 or w == 0.0:
+                ctx, mask = cond if w == 1.0 else null
+                return self.net(x, tt, None, ctx, mask).float()
+            both = self.net(torch.cat([x, x]), torch.cat([tt, tt]), None, torch.cat([null[0], cond[0]]),
+                            torch.cat([null[1], cond[1]])).float()
+        u, c = both.chunk(2)
+        return u + w * (c - u)
+
+    @torch.no_grad()
+    def generate_images(self, ids: Tensor, guidance_scale: float, seed: int | None, scheduler: str | None = None,
+                        steps: int | None = None, eta: float | None = None) -> Tensor:
+        n = len(ids)
+        sched = self.make_scheduler(scheduler, steps, eta)
+        cond = self.text(ids.to(self.device))
+        null = self.text(self.caption_tokenizer.null(n).to(self.device))
+        g = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        x = torch.randn((n, *self.config.image_shape), generator=g, device=self.device)
+        for t in sched.timesteps:
+            x = sched.step(self.guided_output(x, t, cond, null, guidance_scale), t, x, g)
+        return self.from_space(x)
+
+
+@dataclass
+class LatentTextDiffusionConfig(TextDiffusionConfig):
+    image_shape: tuple[int, int, int] = (16, 8, 8)  # filled from latent_of's latent grid
+    base_channels: int = 64
+    channel_mults: tuple[int, ...] = (1, 2)
+    attn_resolutions: tuple[int, ...] = (8, 4)
+    clip_sample: bool = False  # latents are unbounded
+
+
+@register_model(
+    "t2i_ldm",
+    "text2image",
+    ("sample", "text_condition"),
+    "text-to-image latent diffusion (Stable-Diffusion-style) on a saved vqvae's latent grid (latent_of=RUN)",
+)
+class LatentTextDiffusion(TextDiffusion):
+    """`t2i_diffusion` on the continuous latent grid of a trained vqvae; decodes through its codebook."""
+
+    Config = LatentTextDiffusionConfig
+
+    def __init__(self, config: LatentTextDiffusionConfig, data_info: DataInfo | None = None) -> None:
+        if not config.latent_of:
+            raise GenzooError("t2i_ldm needs latent_of=RUN: the directory of a trained vqvae")
+        from genzoo.hub import load
+
+        auto = load(config.latent_of)
+        if not hasattr(auto, "encode_latent") or not hasattr(auto, "grid"):
+            raise GenzooError(f"{config.latent_of} holds a {auto.model_name!r}; t2i_ldm needs a vqvae run")
+        auto.requires_grad_(False).eval()
+        config.image_shape = (int(auto.config.code_dim), *map(int, auto.grid))  # the latent grid, not pixels
+        super().__init__(config, data_info)
+        object.__setattr__(self, "autoencoder", auto)  # not trained, not saved: reloaded from latent_of
+        self.register_buffer("latent_scale", torch.zeros(()))
+
+    @classmethod
+    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
+        if info.kind != "image":
+            raise GenzooError(f"t2i_ldm needs image data; {info.name!r} is {info.kind} data")
+        return captioned_fields(info)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        self.autoencoder._apply(fn, recurse)
+        return super()._apply(fn, recurse)
+
+    @torch.no_grad()
+    def to_space(self, images: Tensor) -> Tensor:
+        self.check_input(images, "training image")
+        z = self.autoencoder.encode_latent(images.to(self.device)).float().view(len(images), *self.config.image_shape)
+        if float(self.latent_scale) == 0:  # LDM's scale factor: the latents' std over the first batch
+            self.latent_scale.fill_(float(z.std()) + 1e-8)
+        return z / self.latent_scale
+
+    @torch.no_grad()
+    def from_space(self, z: Tensor) -> Tensor:
+        if float(self.latent_scale) == 0:
+            raise GenzooError("this t2i_ldm has not been trained yet (its latent scale is unset)")
+        return self.autoencoder.decode_latent((z * self.latent_scale).flatten(1)).float().clamp(0, 1)
