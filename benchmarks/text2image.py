@@ -13,6 +13,7 @@ chance. Run: `PYTHONPATH=src python benchmarks/text2image.py` (about 12 minutes 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,12 @@ from genzoo.viz import save_grid  # noqa: E402
 
 N_EVAL = 40  # captions per (split) cell
 GUIDANCE = (0.0, 1.0, 3.0)
-RUNS = Path("/tmp/genzoo-bench-text2image")
+RUNS = Path(os.environ.get("T2I_RUNS", "/tmp/genzoo-bench-text2image"))  # a fresh folder trains afresh
+STEPS = {  # training steps of batch 32 per model (environment overrides for longer runs)
+    "dalle": int(os.environ.get("DALLE_STEPS", 500)),
+    "t2i_ldm": int(os.environ.get("LDM_STEPS", 500)),
+    "t2i_diffusion": int(os.environ.get("PIXEL_STEPS", 300)),
+}
 
 
 def train(name: str, data: object, steps: int, batch: int, ema: float | None = None,
@@ -67,16 +73,16 @@ def main() -> None:
     stats = vq.codebook_stats(evals["seen"].images)
     print(f"vqvae: {vq_s:.0f} s, psnr {stats['psnr']:.1f} dB, usage {stats['usage']:.2f}")
     models = {
-        "dalle": train("dalle", train_ds, 500, 32, tokens_of=str(RUNS / "vqvae"), n_layer=3, d_model=96,
+        "dalle": train("dalle", train_ds, STEPS["dalle"], 32, tokens_of=str(RUNS / "vqvae"), n_layer=3, d_model=96,
                        n_head=4),
-        "t2i_ldm": train("t2i_ldm", train_ds, 500, 32, ema=0.99, latent_of=str(RUNS / "vqvae"), base_channels=32),
-        "t2i_diffusion": train("t2i_diffusion", train_ds, 300, 32, ema=0.99, base_channels=16,
+        "t2i_ldm": train("t2i_ldm", train_ds, STEPS["t2i_ldm"], 32, ema=0.99, latent_of=str(RUNS / "vqvae"),
+                         base_channels=32),
+        "t2i_diffusion": train("t2i_diffusion", train_ds, STEPS["t2i_diffusion"], 32, ema=0.99, base_channels=16,
                                channel_mults=(1, 2, 2), attn_resolutions=(8,)),
     }
     real_all = torch.cat([ds.images for ds in evals.values()])
     for name, (model, train_s) in models.items():
-        steps = {"dalle": 500, "t2i_ldm": 500, "t2i_diffusion": 300}[name]
-        budget = f"{steps} steps x batch 32 ({train_s:.0f} s wall, shared 2-core CPU)"
+        budget = f"{STEPS[name]} steps x batch 32 ({train_s:.0f} s wall, shared 2-core CPU)"
         if name != "dalle":
             budget += ", EMA 0.99"
         if name != "t2i_diffusion":
