@@ -57,3 +57,23 @@ def test_sampler_options_reach_the_model_or_fail_in_one_line(tmp_path, capsys):
     assert arr.shape == (4, 1, 8, 8) and 0 <= arr.min() and arr.max() <= 1
     assert main(["sample", str(run), "-s", "steps=3"]) == 2
     assert "does not take these sampler options" in capsys.readouterr().err
+
+
+def test_dataset_options_reach_the_loader(tmp_path, capsys):
+    run = tmp_path / "small"
+    assert main(["train", "made", "--data", "mnist5k", "-d", "size=14", "--max-steps", "2", "--out", str(run),
+                 "--no-progress", "-o", "hidden=[16]"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_info"]["shape"] == [1, 14, 14]
+    capsys.readouterr()
+    assert main(["train", "made", "--data", "photos", "-d", "bogus=1", "--max-steps", "2",
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not take option(s) bogus" in err[0]
+
+
+def test_scalar_for_a_list_option_is_one_line(tmp_path, capsys):
+    assert main(["train", "made", "--data", "digits", "--max-steps", "2", "--out", str(tmp_path / "r"),
+                 "-o", "hidden=16"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hidden=[64,64]" in err[0]

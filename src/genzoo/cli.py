@@ -79,11 +79,29 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.max_steps is None and args.max_epochs is None:
         args.max_steps = 1000
-    train = gz.data.load(args.data, split="train")
+    options = parse_overrides(args.data_option)
+    _check_data_options(args.data, options)
+    train = gz.data.load(args.data, split="train", **options)
     model = gz.create(args.model, data=train, **parse_overrides(args.option))
     gz.fit(model, train, out=args.out, **fit_kwargs(args))
     if _is_rank_zero():
         print(f"genzoo: trained {args.model} -> {args.out}")
+
+
+def _check_data_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse dataset options the named loader does not declare (loaders accept and ignore extra ones)."""
+    import inspect
+
+    from genzoo.data.registry import get_loader
+
+    if not options or os.sep in name or os.path.exists(name):
+        return
+    params = inspect.signature(get_loader(name)).parameters
+    valid = [k for k, p in params.items() if p.kind is not p.VAR_KEYWORD and k != "split"]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise GenzooError(f"dataset {name!r} does not take option(s) {', '.join(unknown)}; "
+                          f"its options: {', '.join(valid) or 'none'}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -166,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="dataset name or path (folder of images, .npy, .npz)")
     p.add_argument("--out", required=True, help="run directory (resumes if it holds a checkpoint)")
     p.add_argument("-o", "--option", action="append", default=[], help="model config key=value (repeatable)")
+    p.add_argument("-d", "--data-option", action="append", default=[],
+                   help="dataset option key=value, e.g. path=DIR or size=14 (repeatable)")
     add_fit_arguments(p)
     p.set_defaults(func=cmd_train)
 

@@ -44,6 +44,8 @@ def _coerce(value: Any, annotation: Any, name: str) -> Any:
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", typing.Union)):
         non_none = [a for a in args if a is not type(None)]
         return _coerce(value, non_none[0], name) if len(non_none) == 1 else value
+    if origin in (tuple, list) and not isinstance(value, (list, tuple)):
+        raise GenzooError(f"option {name} expects a list such as {name}=[64,64], got {value!r}")
     if origin is tuple and isinstance(value, (list, tuple)):
         inner = args[0] if args else None
         return tuple(_coerce(v, inner, name) for v in value)
