@@ -1,6 +1,6 @@
 """darts' RNNModel (LSTM, Gaussian likelihood) for benchmarks/forecast.py, run inside darts' own venv.
 
-darts needs pytorch-lightning and pins of its own, so it lives in /work/anchors-darts (torch 2.13 CPU, the
+darts needs pytorch-lightning and pins of its own, so it lives in its own venv, .anchors/darts (torch 2.13 CPU, the
 same build as genzoo's) and this script is its entry point: a JSON job on stdin, a JSON answer on stdout.
 Job: {"values": [...], "horizon": H, "differencing": d, "context": C, "hidden": h, "layers": l,
 "dropout": p, "steps": S, "batch": B, "samples": N, "seed": s}. The series gets the same treatment as

@@ -13,7 +13,7 @@ own DDIM; throughput is the median of interleaved repeats A, B, A, B, ...), `swe
 8x8 `digits` sampled with DDPM-1000, DDIM 50/20/10 and DPM-Solver++ 20/10/5), `latent` (latent diffusion
 vs that pixel model: sampling seconds each needs for the same FID), `inpaint`, `superres`. The budgets
 are sized for a CPU (a 32x32 model cannot be trained to a useful FID in minutes on two cores); the same
-comparisons at the issue's scale are in diffusion_gpu.py. Writes benchmarks/results/diffusion.json and PNGs.
+comparisons at the issue's scale are in diffusion_h100.py. Writes benchmarks/results/diffusion.json and PNGs.
 """
 
 from __future__ import annotations

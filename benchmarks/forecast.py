@@ -48,7 +48,8 @@ TASKS = {
 SEEDS = 2  # genzoo = an equal-weight ensemble of this many seeds (their sample paths pooled)
 SAMPLES = 1000
 TRANSFORMER = dict(hidden=32, layers=2, heads=4, feedforward=64)  # one seed: the CPU budget is shared
-DARTS_PYTHON = Path(os.environ.get("GENZOO_DARTS_PYTHON", "/work/anchors-darts/bin/python"))
+ROOT = Path(__file__).resolve().parent.parent
+DARTS_PYTHON = Path(os.environ.get("GENZOO_DARTS_PYTHON", ROOT / ".anchors" / "darts" / "bin" / "python"))
 
 
 def run_genzoo(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from genzoo.viz import save_grid  # noqa: E402
 
 N_EVAL = 40  # captions per (split) cell
 GUIDANCE = (0.0, 1.0, 3.0)
-RUNS = Path(os.environ.get("T2I_RUNS", "/tmp/genzoo-bench-text2image"))  # a fresh folder trains afresh
+RUNS = Path(os.environ.get("T2I_RUNS", Path(tempfile.gettempdir()) / "genzoo-bench-text2image"))  # fresh = retrain
 STEPS = {  # training steps of batch 32 per model (environment overrides for longer runs)
     "dalle": int(os.environ.get("DALLE_STEPS", 500)),
     "t2i_ldm": int(os.environ.get("LDM_STEPS", 500)),

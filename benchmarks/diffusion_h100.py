@@ -1,7 +1,7 @@
 """Diffusion benchmark at the issue's scale on one CUDA GPU (the CPU run, diffusion.py, is too small for it).
 
-    PYTHONPATH=src python benchmarks/diffusion_gpu.py --budget-s 75 --total-s 400   # ~6.5 min, one H100
-    PYTHONPATH=src python benchmarks/diffusion_gpu.py --device cpu --smoke --out diffusion_gpu_smoke
+    PYTHONPATH=src python benchmarks/diffusion_h100.py --budget-s 75 --total-s 400   # ~6.5 min, one H100
+    PYTHONPATH=src python benchmarks/diffusion_h100.py --device cpu --smoke --out diffusion_h100_smoke
 
 Writes benchmarks/results/<--out>.json (rewritten after every row, so a run cut short keeps its rows) and
 PNG grids beside it. Parts, in order, each skipped when --total-s would be exceeded:
