@@ -97,6 +97,22 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def step_rates(systems: dict[str, System], batch_x: Callable[[], torch.Tensor], bf16: bool, device: torch.device,
+               batch: int, steps: int, warmup: int, repeats: int) -> dict[str, float]:
+    """Median training images/s of each system, their timing runs interleaved (A, B, A, B, ...).
+
+    Each step is synchronised on GPUs, so the clock sees the work and not just the kernel launches.
+    """
+    def timed(s: System) -> float:
+        def one() -> None:
+            s.step(batch_x(), bf16)
+            sync(device)
+
+        return throughput(one, batch, steps=steps, warmup=warmup)
+
+    return interleaved_medians({k: (lambda s=s: timed(s)) for k, s in systems.items()}, repeats=repeats)
+
+
 @torch.no_grad()
 def diffusers_sample(
     unet: torch.nn.Module, n: int, steps: int, device: torch.device, batch: int
@@ -339,16 +355,7 @@ def compare(res: Results, train, test, data, device, batch_x, train_for, n_fid: 
 
     # -- training throughput, interleaved ----------------------------------------------------------------
     for p in ["fp32", "bf16-mixed"] if gpu else ["fp32"]:
-        bf16 = p == "bf16-mixed"
-
-        def timed(s: System, bf16: bool = bf16) -> float:
-            def one() -> None:
-                s.step(batch_x(), bf16)
-                sync(device)
-
-            return throughput(one, batch, steps=t_steps, warmup=1)
-
-        med = interleaved_medians({k: (lambda s=s: timed(s)) for k, s in systems.items()}, repeats=5)
+        med = step_rates(systems, batch_x, p == "bf16-mixed", device, batch, t_steps, warmup=1, repeats=5)
         for k, v in med.items():
             res.add("mnist5k-32px", k, "train_images_per_s", v, True,
                     f"median of 5 interleaved runs x {t_steps} steps, batch {batch}, {p}, "

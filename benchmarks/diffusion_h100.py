@@ -31,8 +31,15 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, Results, interleaved_medians, throughput  # noqa: E402
-from diffusion import System, diffusers_sample, diffusers_unet, genzoo_sample, matched_quality  # noqa: E402
+from common import RESULTS, Results  # noqa: E402
+from diffusion import (  # noqa: E402
+    System,
+    diffusers_sample,
+    diffusers_unet,
+    genzoo_sample,
+    matched_quality,
+    step_rates,
+)
 
 import genzoo as gz  # noqa: E402
 from genzoo.metrics.features import feature_net_for  # noqa: E402
@@ -162,15 +169,7 @@ def main() -> None:  # noqa: PLR0915 - one script, parts in order
                 continue
             for layout in ("default", "channels_last"):
                 sys_, _, _ = make_systems(layout == "channels_last")
-
-                def timed(s: System, bf16: bool = bf16) -> float:
-                    def one() -> None:
-                        s.step(batch_x(), bf16)
-                        sync()
-
-                    return throughput(one, batch, steps=steps, warmup=warm)
-
-                med = interleaved_medians({k: (lambda s=s: timed(s)) for k, s in sys_.items()}, repeats=3)
+                med = step_rates(sys_, batch_x, bf16, device, batch, steps, warmup=warm, repeats=3)
                 for k, v in med.items():
                     name = k if layout == "default" else f"{k}-channels_last"
                     res.add("mnist5k-32px", name, "train_images_per_s", v, True,
@@ -309,15 +308,7 @@ def main() -> None:  # noqa: PLR0915 - one script, parts in order
             sync()
             res.add("mnist5k-32px-compiled", k, "compile_seconds", time.time() - t0, False,
                     f"torch.compile default mode: first 3 steps incl. compilation, batch {batch}")
-
-        def timed(s: System) -> float:
-            def one() -> None:
-                s.step(batch_x(), bf16)
-                sync()
-
-            return throughput(one, batch, steps=steps, warmup=2)
-
-        med = interleaved_medians({k: (lambda s=s: timed(s)) for k, s in sys_.items()}, repeats=3)
+        med = step_rates(sys_, batch_x, bf16, device, batch, steps, warmup=2, repeats=3)
         for k, v in med.items():
             res.add("mnist5k-32px-compiled", k, "train_images_per_s", v, True,
                     f"torch.compile default mode; median of 3 interleaved runs x {steps} steps, batch {batch}, "
