@@ -23,7 +23,7 @@ from _anchors import anchor_python  # noqa: E402
 from common import RESULTS, Results, interleaved_medians  # noqa: E402
 
 import genzoo as gz  # noqa: E402
-from genzoo.engine.precision import cpu_has_fast_bf16  # noqa: E402
+from genzoo.hardware import cpu_has_fast_bf16  # noqa: E402
 from genzoo.metrics.fid import sample_metrics  # noqa: E402
 from genzoo.viz import save_grid  # noqa: E402
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 import genzoo as gz
-from genzoo.models.autoregressive import WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
+from genzoo.models.autoregressive.wavenet import WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
 
 TINY = WaveNetConfig(channels=16, skip_channels=16, layers_per_stack=4, stacks=1)
 

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import genzoo as gz
-from genzoo.data import download
+from genzoo.data import cache, image_downloads
 from genzoo.errors import GenzooError
 
 
@@ -81,15 +81,15 @@ def _write_idx(path, array: np.ndarray) -> None:
 def test_idx_parser_reads_the_real_format(tmp_path):
     imgs = np.random.default_rng(0).integers(0, 256, (7, 28, 28)).astype(np.uint8)
     _write_idx(tmp_path / "x.gz", imgs)
-    assert np.array_equal(download.read_idx(tmp_path / "x.gz"), imgs)
+    assert np.array_equal(image_downloads.read_idx(tmp_path / "x.gz"), imgs)
     (tmp_path / "bad.gz").write_bytes(gzip.compress(b"\x01\x02\x03\x04junk"))
     with pytest.raises(GenzooError, match="not an IDX file"):
-        download.read_idx(tmp_path / "bad.gz")
+        image_downloads.read_idx(tmp_path / "bad.gz")
 
 
 def test_mnist_loader_uses_verified_cache_and_fails_clearly_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
-    monkeypatch.setattr(download, "_MNIST_FILES", {"mnist": (["http://127.0.0.1:9/"], {
+    monkeypatch.setattr(image_downloads, "_MNIST_FILES", {"mnist": (["http://127.0.0.1:9/"], {
         f"{p}-{k}-ubyte.gz": "sha256:" + "0" * 64 for p in ("train", "t10k") for k in ("images-idx3", "labels-idx1")})})
     with pytest.raises(GenzooError, match=r"could not download t10k-images-idx3-ubyte.gz .*place the file by hand"):
         gz.data.load("mnist", split="test")
@@ -98,9 +98,9 @@ def test_mnist_loader_uses_verified_cache_and_fails_clearly_offline(tmp_path, mo
     imgs, labels = np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3], np.uint8)
     _write_idx(tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz", imgs)
     _write_idx(tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz", labels)
-    files = {n: "sha256:" + download.file_digest(tmp_path / "mnist" / n, "sha256")
+    files = {n: "sha256:" + cache.file_digest(tmp_path / "mnist" / n, "sha256")
              for n in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-    monkeypatch.setattr(download, "_MNIST_FILES", {"mnist": (["http://127.0.0.1:9/"], files)})
+    monkeypatch.setattr(image_downloads, "_MNIST_FILES", {"mnist": (["http://127.0.0.1:9/"], files)})
     ds = gz.data.load("mnist", split="test")
     assert ds.labels.tolist() == [1, 2, 3] and ds.info.shape == (1, 28, 28)
     files["t10k-images-idx3-ubyte.gz"] = "sha256:" + "0" * 64
@@ -111,7 +111,7 @@ def test_mnist_loader_uses_verified_cache_and_fails_clearly_offline(tmp_path, mo
 def test_cifar_batches_parse_and_refuse_code():
     data = np.random.default_rng(0).integers(0, 256, (4, 3072)).astype(np.uint8)
     raw = pickle.dumps({b"data": data, b"labels": [0, 1, 2, 3]})
-    x, y = download.read_cifar_batch(raw)
+    x, y = image_downloads.read_cifar_batch(raw)
     assert x.shape == (4, 32, 32, 3) and y.tolist() == [0, 1, 2, 3]
     assert np.array_equal(x[0, :, :, 0].reshape(-1), data[0, :1024])
 
@@ -120,4 +120,4 @@ def test_cifar_batches_parse_and_refuse_code():
             return (print, ("pwned",))
 
     with pytest.raises(GenzooError, match="refusing to load builtins.print"):
-        download.read_cifar_batch(pickle.dumps({b"data": Evil(), b"labels": []}))
+        image_downloads.read_cifar_batch(pickle.dumps({b"data": Evil(), b"labels": []}))

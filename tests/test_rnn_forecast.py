@@ -86,7 +86,7 @@ def test_training_lowers_nll_and_sample_shapes() -> None:
     series = S.Series("ar1", ar1(400, seed=1), season_length=1)
     untrained = fc.fit(series, steps=1, **TINY)
     trained = fc.fit(series, steps=150, batch_size=64, lr=1e-2, **TINY)
-    from genzoo.models.rnn import ForecastWindows
+    from genzoo.models.rnn.lstm_forecaster import ForecastWindows
 
     batch = next(
         iter(torch.utils.data.DataLoader(ForecastWindows(trained, series.values, epoch_size=64), 64))

@@ -20,8 +20,7 @@ from genzoo.data import audio as A
 from genzoo.data import speech as S
 from genzoo.errors import GenzooError
 from genzoo.metrics import speech as M
-from genzoo.models.speech import FastSpeech, FastSpeechConfig, monotonic_alignment
-from genzoo.models.speech.fastspeech import durations_to_path
+from genzoo.models.speech.fastspeech import FastSpeech, FastSpeechConfig, durations_to_path, monotonic_alignment
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="needs Debian's espeak-ng (apt-get install espeak-ng)")

@@ -21,7 +21,7 @@ from genzoo.latent import (
     interpolate_latents,
     nearest_neighbours,
 )
-from genzoo.models.vae.vqvae import EMACodebook
+from genzoo.models.latent.vqvae import EMACodebook
 
 TINY_VQ = dict(hidden=8, codebook_size=16, code_dim=4, downsamples=1)
 

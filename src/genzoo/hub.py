@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model as _st_load_model
 from safetensors.torch import save_model as _st_save_model
 
+from genzoo.atomic import atomic_write
 from genzoo.config import build_config, config_to_dict
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
@@ -25,20 +25,6 @@ from genzoo.errors import GenzooError
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT = "genzoo-model"
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call `write(tmp_path)` then rename onto `path` (same directory, so the rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def save(model: torch.nn.Module, directory: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:

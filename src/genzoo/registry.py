@@ -1,7 +1,9 @@
 """Names -> model classes, with what each model can do.
 
-Families register themselves with `@register_model(...)` in their own package; the registry discovers every
-package under `genzoo.models` on first use, so adding a family never means editing a central list.
+A model registers itself with `@register_model(name, ...)` in `genzoo/models/<family>/<name>.py`: the family
+is the folder and the file bears the model's name, so a model is always found in one guess. Registration
+refuses a class that lives anywhere else. On first use the registry imports every module under
+`genzoo.models`, so a model can never go missing because an `__init__` forgot an import line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ CAPABILITIES = ("sample", "log_prob", "encode", "class_condition", "text_conditi
 class ModelEntry:
     name: str
     family: str
+    module: str
     cls: type
     capabilities: tuple[str, ...]
     description: str
@@ -31,9 +34,12 @@ _DISCOVERED = False
 
 
 def register_model(
-    name: str, family: str, capabilities: tuple[str, ...] = ("sample",), description: str = ""
+    name: str, capabilities: tuple[str, ...] = ("sample",), description: str = ""
 ) -> Callable[[type], type]:
-    """Class decorator: make a model reachable by `genzoo.create(name)` and `genzoo list`."""
+    """Class decorator: make a model reachable by `genzoo.create(name)` and `genzoo list`.
+
+    The family is read from the module path (`genzoo.models.<family>.<name>`), never written by hand.
+    """
     bad = [c for c in capabilities if c not in CAPABILITIES]
     if bad:
         raise ValueError(f"unknown capabilities {bad}; known: {CAPABILITIES}")
@@ -41,22 +47,32 @@ def register_model(
     def wrap(cls: type) -> type:
         if name in _MODELS and _MODELS[name].cls is not cls:
             raise ValueError(f"model name {name!r} registered twice")
+        family = _family_of(cls, name)
         doc = description or next(iter((cls.__doc__ or "").strip().splitlines()), "")
-        _MODELS[name] = ModelEntry(name, family, cls, tuple(capabilities), doc)
+        _MODELS[name] = ModelEntry(name, family, cls.__module__, cls, tuple(capabilities), doc)
         cls.model_name = name
         return cls
 
     return wrap
 
 
+def _family_of(cls: type, name: str) -> str:
+    """The family folder of `cls`, refusing a model that is not in `genzoo/models/<family>/<name>.py`."""
+    parts = cls.__module__.split(".")
+    if len(parts) != 4 or parts[:2] != ["genzoo", "models"] or parts[3] != name:
+        raise ValueError(f"model {name!r} must live in genzoo/models/<family>/{name}.py, not in {cls.__module__}")
+    return parts[2]
+
+
 def _discover() -> None:
+    """Import every module under `genzoo.models` (their decorators fill the registry)."""
     global _DISCOVERED
     if _DISCOVERED:
         return
     import genzoo.models as models_pkg
 
-    for info in pkgutil.iter_modules(models_pkg.__path__):
-        importlib.import_module(f"genzoo.models.{info.name}")
+    for info in pkgutil.walk_packages(models_pkg.__path__, prefix="genzoo.models."):
+        importlib.import_module(info.name)
     _DISCOVERED = True
 
 

@@ -206,7 +206,7 @@ def _classes(text: str | None) -> tuple[int, ...]:
 
 def cmd_fit(args: argparse.Namespace) -> None:
     import genzoo as gz
-    from genzoo.cli import fit_kwargs, parse_overrides
+    from genzoo.cli_args import fit_kwargs, parse_overrides
 
     anomalous = _classes(args.anomalous)
     if args.model is None and not (Path(args.run) / "config.json").is_file():
@@ -271,7 +271,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    from genzoo.cli import add_fit_arguments
+    from genzoo.cli_args import add_fit_arguments
 
     p = sub.add_parser("anomaly", help="anomaly detection with any likelihood or autoencoder model")
     verbs = p.add_subparsers(dest="anomaly_command", required=True, parser_class=type(p))

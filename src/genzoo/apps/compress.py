@@ -248,7 +248,7 @@ def decode_image_bytes(data: bytes, channels: int) -> Tensor:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from genzoo.hub import atomic_write
+    from genzoo.atomic import atomic_write
 
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 

@@ -82,12 +82,6 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def start_phase(series: Any) -> int:
-    import numpy as np
-
-    return int(series.phase(np.array([0]))[0])
-
-
 def fit(
     series: Any,
     steps: int = 1500,
@@ -107,14 +101,14 @@ def fit(
 
     import genzoo as gz
     from genzoo.data.series import SeriesDataset
-    from genzoo.models.rnn import ForecastWindows
+    from genzoo.models.rnn.lstm_forecaster import ForecastWindows
 
     if steps < 1:
         raise GenzooError(f"steps must be at least 1, got {steps}")
     torch.manual_seed(seed)
     net = gz.create(model, data=SeriesDataset(series), **overrides)
     windows = ForecastWindows(
-        net, series.values, start_phase(series), epoch_size=steps * batch_size, seed=seed
+        net, series.values, series.start_phase(), epoch_size=steps * batch_size, seed=seed
     )
     loader = torch.utils.data.DataLoader(windows, batch_size=batch_size)
     lr = lr if lr is not None else net.default_lr
@@ -185,7 +179,7 @@ def predict(
     torch.manual_seed(seed)
     with torch_threads(threads):
         return model.sample(
-            num_samples, history=series.values, horizon=horizon, start_phase=start_phase(series)
+            num_samples, history=series.values, horizon=horizon, start_phase=series.start_phase()
         ).numpy()
 
 
@@ -369,7 +363,7 @@ def _series(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from genzoo.cli import parse_overrides
+    from genzoo.cli_args import parse_overrides
 
     series = _series(args)
     fit(
@@ -399,7 +393,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_backtest(args: argparse.Namespace) -> None:
-    from genzoo.cli import parse_overrides
+    from genzoo.cli_args import parse_overrides
 
     series = _series(args)
     result = backtest(

@@ -123,7 +123,7 @@ def train_labels_only(
     module then takes images.
     """
     import genzoo as gz
-    from genzoo.models.vae.ssvae import make_classifier
+    from genzoo.models.latent.ssvae import make_classifier
 
     torch.manual_seed(seed)
     model = gz.create("ssvae", data=train, m1_of=m1_of, **overrides)
@@ -208,7 +208,7 @@ def run_semisupervised(
 
 
 def cmd_semisup(args: argparse.Namespace) -> None:
-    from genzoo.cli import parse_overrides
+    from genzoo.cli_args import parse_overrides
 
     res = run_semisupervised(
         args.data,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def add_commands(sub: Any) -> None:
-    from genzoo.cli import add_fit_arguments
+    from genzoo.cli_args import add_fit_arguments
 
     p = sub.add_parser("stylize", help="neural style transfer of one image (gatys or a trained fast net)")
     p.add_argument("--content", required=True, help="content image file")
@@ -199,7 +199,7 @@ def cmd_stylize_video(args: argparse.Namespace) -> None:
 
 
 def cmd_train_style(args: argparse.Namespace) -> None:
-    from genzoo.cli import fit_kwargs, parse_overrides
+    from genzoo.cli_args import fit_kwargs, parse_overrides
     from genzoo.models.style.fast_style import train_fast_style
     from genzoo.models.style.images import load_image
 

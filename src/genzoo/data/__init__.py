@@ -4,6 +4,7 @@
 """
 
 from genzoo.data.info import DataInfo
-from genzoo.data.registry import list_datasets, load, register_dataset
+from genzoo.data.load import load
+from genzoo.data.registry import list_datasets, register_dataset
 
 __all__ = ["DataInfo", "list_datasets", "load", "register_dataset"]

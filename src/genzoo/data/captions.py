@@ -422,7 +422,7 @@ def read_flickr8k(text_zip: Path, images_zip: Path, split: str, n: int | None, s
 def flickr8k(split: str = "train", n: int | None = None, size: int = 64, channels: int = 3,
              **_: Any) -> CaptionedImages:
     """Real captioned photos for users with internet; `n` limits how many images are decoded."""
-    from genzoo.data.download import fetch
+    from genzoo.data.cache import fetch
 
     paths = {f: fetch([_FLICKR_BASE + f], f, md5, "flickr8k") for f, md5 in _FLICKR_FILES.items()}
     images, captions, vocab_source = read_flickr8k(paths["Flickr8k_text.zip"], paths["Flickr8k_Dataset.zip"],

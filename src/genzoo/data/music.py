@@ -278,7 +278,7 @@ def parse_notes(path: str | Path) -> Notes:
 
 def load_chorales(limit: int | None = None) -> list[tuple[str, Notes]]:
     """(name, notes) of the chorales (the first `limit` by name), parsed once and cached as .npz."""
-    from genzoo.data.download import cache_dir
+    from genzoo.data.cache import cache_dir
 
     paths = chorale_paths()[:limit] if limit else chorale_paths()
     cache = cache_dir() / "chorales" / "notes.npz"
@@ -427,7 +427,7 @@ def parse_jsb(path: str | Path, split: str) -> list[tuple[str, Notes]]:
     "JSB Chorales, Boulanger-Lewandowski's split (229/76/77), 88-key piano-rolls, quarter-note frames (download)",
 )
 def jsb_chorales(split: str = "train", seq_len: int = 64, **_: Any) -> ChoraleRolls:
-    from genzoo.data.download import fetch
+    from genzoo.data.cache import fetch
 
     path = fetch(JSB_URLS, "jsb-chorales-quarter.json", JSB_CHECKSUM, "jsb_chorales")
     return ChoraleRolls(parse_jsb(path, split), seq_len, "jsb_chorales", steps_per_quarter=1)

@@ -1,4 +1,5 @@
-"""Dataset names -> loader functions. Each data module registers its own loaders."""
+"""Dataset names -> loader functions: a pure registry. Each data module registers its own loaders, and the
+first lookup imports every module of `genzoo.data` so that none can go missing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import difflib
 import importlib
 import pkgutil
 from collections.abc import Callable
-from typing import Any
 
 from torch.utils.data import Dataset
 
@@ -34,7 +34,7 @@ def _discover() -> None:
     import genzoo.data as data_pkg
 
     for info in pkgutil.iter_modules(data_pkg.__path__):
-        if info.name not in ("registry", "info"):
+        if info.name not in ("registry", "info", "load"):
             importlib.import_module(f"genzoo.data.{info.name}")
     _DISCOVERED = True
 
@@ -54,16 +54,3 @@ def get_loader(name: str) -> Loader:
 def list_datasets() -> dict[str, str]:
     _discover()
     return {name: desc for name, (_, desc) in sorted(_LOADERS.items())}
-
-
-def load(name: str, split: str = "train", **options: Any) -> Dataset:
-    """Load a dataset by name (or path) and split; every dataset carries `.info` (a DataInfo)."""
-    import os
-
-    if split not in ("train", "test", "val", "all"):
-        raise GenzooError(f"unknown split {split!r}; use train, val, test or all")
-    if name not in _LOADERS and (os.sep in name or os.path.exists(name)):
-        from genzoo.data.files import load_path
-
-        return load_path(name, split=split, **options)
-    return get_loader(name)(split=split, **options)

@@ -57,6 +57,10 @@ class Series:
             offset = int(self.start[5:7]) - 1 if len(self.start) >= 7 else 0
         return (np.asarray(steps) + offset) % max(1, self.season_length)
 
+    def start_phase(self) -> int:
+        """The season position of the first point (e.g. its calendar month - 1)."""
+        return int(self.phase(np.array([0]))[0])
+
     def index(self, extra: int = 0) -> list[str]:
         """Timestamps of every point (and `extra` future points) as strings, for CSVs and plots."""
         n = len(self) + extra
@@ -319,7 +323,7 @@ def _download(urls: list[str], target: Path) -> Path:
 def airpassengers(
     split: str = "train", holdout: int = 24, gaps: str = "interpolate", **_: Any
 ) -> SeriesDataset:
-    from genzoo.data.download import cache_dir
+    from genzoo.data.cache import cache_dir
 
     path = _download(AIRPASSENGERS_URLS, cache_dir() / "airpassengers" / "airline-passengers.csv")
     series = load_csv(path, None, None, 12, gaps, "airpassengers")
@@ -343,7 +347,7 @@ M4_HORIZON = 18
 def _pinned(path: Path) -> Path:
     """Trust on first use: the M4 organisers publish no checksums, so the sha256 of the first copy is
     recorded beside it and every later load must match it (a changed or truncated file is refused)."""
-    from genzoo.data.download import file_digest
+    from genzoo.data.cache import file_digest
 
     digest = file_digest(path, "sha256")
     stamp = path.with_name(path.name + ".sha256")
@@ -379,7 +383,7 @@ def _m4_row(path: Path, series_id: str) -> np.ndarray:
 def m4_monthly(
     split: str = "train", series: str = "M1", holdout: int = M4_HORIZON, gaps: str = "interpolate", **_: Any
 ) -> SeriesDataset:
-    from genzoo.data.download import cache_dir
+    from genzoo.data.cache import cache_dir
 
     root = cache_dir() / "m4"
     paths = {k: _pinned(_download([M4_BASE + f], root / Path(f).name)) for k, f in M4_FILES.items()}

@@ -8,7 +8,7 @@
 - `fsdd`: Free Spoken Digit Dataset v1.0.9 (the tag TensorFlow Datasets pins; sha256-checked tar.gz),
   8 kHz recordings named `{digit}_{speaker}_{index}.wav`; the official test split is indices 0-4.
 
-Downloads go through `data.download.fetch` (cache, checksum, one-line offline error naming where to put the
+Downloads go through `data.cache.fetch` (cache, checksum, one-line offline error naming where to put the
 file). Texts are normalised by `normalize_text`: lower case, digits spelled out, punctuation dropped.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from genzoo.data import audio as A
-from genzoo.data.download import fetch
+from genzoo.data.cache import fetch
 from genzoo.data.info import DataInfo
 from genzoo.data.registry import register_dataset
 from genzoo.errors import GenzooError

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from genzoo.data.download import cache_dir, fetch
+from genzoo.data.cache import cache_dir, fetch
 from genzoo.data.info import DataInfo
 from genzoo.data.registry import register_dataset
 from genzoo.data.tokenizers import Tokenizer, tokenizer_from_json, train_tokenizer

@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from genzoo.data.download import fetch
+from genzoo.data.cache import fetch
 from genzoo.data.registry import register_dataset
 from genzoo.data.text_tasks import PairDataset, pair_dataset_from_splits
 from genzoo.errors import GenzooError

@@ -43,7 +43,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-from genzoo.data.download import cache_dir, fetch
+from genzoo.data.cache import cache_dir, fetch
 from genzoo.data.info import DataInfo
 from genzoo.data.registry import register_dataset
 from genzoo.data.tokenizers import BOS, PAD, SEP, BPETokenizer, CharTokenizer, Tokenizer, tokenizer_from_json

@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-from genzoo.data.download import cache_dir
+from genzoo.data.cache import cache_dir
 from genzoo.data.info import DataInfo
 from genzoo.data.registry import register_dataset
 from genzoo.data.tokenizers import BOS, EOS, PAD, BPETokenizer, CharTokenizer, Tokenizer, tokenizer_from_json

@@ -19,8 +19,8 @@ from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from genzoo.atomic import atomic_write
 from genzoo.errors import GenzooError
-from genzoo.hub import atomic_write
 
 _META_KEY = "genzoo_checkpoint"
 

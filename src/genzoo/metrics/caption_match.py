@@ -24,9 +24,9 @@ from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from genzoo.atomic import atomic_write
+from genzoo.data.cache import cache_dir
 from genzoo.data.captions import LAYOUTS, Scene
-from genzoo.data.download import cache_dir
-from genzoo.hub import atomic_write
 
 CROP = 16
 INK = 0.35  # grey level above which a pixel counts as ink when finding a digit's bounding box

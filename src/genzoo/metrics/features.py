@@ -18,9 +18,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from genzoo.data.download import cache_dir
-from genzoo.engine.precision import autocast_context
-from genzoo.hub import atomic_write
+from genzoo.atomic import atomic_write
+from genzoo.data.cache import cache_dir
+from genzoo.nn.autocast import autocast_context
 
 FEATURES = 128
 

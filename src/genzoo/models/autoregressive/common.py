@@ -83,4 +83,3 @@ def prepare_input(model: Any, batch: Any) -> tuple[Tensor, Tensor | None]:
         x, labels, context = batch, None, None
     x = check_data(model, x)
     return x, context_vector(model, labels, len(x), context)
-

@@ -98,10 +98,7 @@ class MADEConfig:
     num_classes: int = 0
 
 
-@register_model(
-    "made",
-    "autoregressive",
-    ("sample", "log_prob", "class_condition"),
+@register_model("made", ("sample", "log_prob", "class_condition"),
     "MADE: masked MLP density (Bernoulli for images, Gaussian for vectors)",
 )
 class MADE(GenerativeModel):

@@ -213,10 +213,7 @@ class PixelModel(GenerativeModel):
         return t / top
 
 
-@register_model(
-    "pixelcnn",
-    "autoregressive",
-    ("sample", "log_prob", "class_condition"),
+@register_model("pixelcnn", ("sample", "log_prob", "class_condition"),
     "PixelCNN: masked convolutions (mask A then B), exact likelihood",
 )
 class PixelCNN(PixelModel):
@@ -238,32 +235,4 @@ class PixelCNN(PixelModel):
             h = h + self.first_cond(cond)[:, :, None, None]
         for block in self.blocks:
             h = block(h, cond)
-        return self.head(h)
-
-
-@register_model(
-    "gated_pixelcnn",
-    "autoregressive",
-    ("sample", "log_prob", "class_condition"),
-    "Gated PixelCNN: vertical+horizontal stacks (no blind spot), class-conditional option",
-)
-class GatedPixelCNN(PixelModel):
-    """Gated PixelCNN: gated tanh*sigmoid units, vertical and horizontal stacks, optional class label."""
-
-    def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
-        k = self.config.kernel
-        self.layers = nn.ModuleList(
-            [
-                GatedLayer(cin if i == 0 else channels, channels, k, i == 0, cond_dim)
-                for i in range(self.config.num_layers)
-            ]
-        )
-        self.head = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, cout, 1)
-        )
-
-    def network(self, x: Tensor, cond: Tensor | None) -> Tensor:
-        v = h = x
-        for layer in self.layers:
-            v, h = layer(v, h, cond)
         return self.head(h)

@@ -73,10 +73,7 @@ class WaveNetConfig:
     sample_rate: int = 16000
 
 
-@register_model(
-    "wavenet",
-    "autoregressive",
-    ("sample", "log_prob"),
+@register_model("wavenet", ("sample", "log_prob"),
     "small WaveNet: dilated causal convolutions over 8-bit mu-law audio",
 )
 class WaveNet(GenerativeModel):

@@ -1,5 +1,4 @@
-"""Diffusion family: `ddpm`, `cddpm`, `sr3`, `inpaint_ddpm` (U-Net denoisers), `ldm` (latent); samplers apart."""
+"""Diffusion family: `ddpm`, `cddpm`, `sr3`, `inpaint_ddpm` (U-Net denoisers), `ldm` (latent); schedulers apart.
 
-from genzoo.models.diffusion import ddpm, inpaint_ddpm, latent, schedulers, sr3
-
-__all__ = ["ddpm", "inpaint_ddpm", "latent", "schedulers", "sr3"]
+No re-exports: import a model from its own module, `genzoo.models.diffusion.<model>`.
+"""

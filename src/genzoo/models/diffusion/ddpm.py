@@ -19,9 +19,10 @@ from torch.nn import functional as F
 
 from genzoo.base import GenerativeModel
 from genzoo.data.info import DataInfo
-from genzoo.engine.precision import autocast_context
 from genzoo.errors import GenzooError
+from genzoo.models.diffusion.pipeline import repaint
 from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
+from genzoo.nn.autocast import autocast_context
 from genzoo.nn.unet import UNet
 from genzoo.registry import register_model
 
@@ -49,10 +50,7 @@ class DDPMConfig:
     clip_sample: bool = True
 
 
-@register_model(
-    "ddpm",
-    "diffusion",
-    ("sample", "class_condition"),
+@register_model("ddpm", ("sample", "class_condition"),
     "denoising diffusion U-Net; DDPM/DDIM/DPM-Solver++ sampling, classifier-free guidance",
 )
 class DDPM(GenerativeModel):
@@ -231,23 +229,13 @@ class DDPM(GenerativeModel):
                 x = callback(t, x)
         return ((x + 1) / 2).clamp(0, 1)
 
+    def inpaint(self, images: Tensor, mask: Tensor, steps: int = 50, jump: int = 5, resample: int = 5,
+                scheduler: str | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """Fill the pixels where `mask` is 1 with RePaint (`pipeline.repaint`); no retraining needed."""
+        return repaint(self, images, mask, steps=steps, jump=jump, resample=resample, scheduler=scheduler,
+                       generator=generator)
+
     def sample_grid(self, n: int = 64) -> Tensor:
         if self.config.num_classes:
             return self.sample(n, labels=torch.arange(n) % self.config.num_classes)
         return self.sample(n)
-
-
-@register_model(
-    "cddpm",
-    "diffusion",
-    ("sample", "class_condition"),
-    "class-conditional diffusion with label dropout; sample(n, labels=..., guidance_scale=...)",
-)
-class ConditionalDDPM(DDPM):
-    """`ddpm` with `num_classes` taken from the data and a guidance scale of 2 by default."""
-
-    @classmethod
-    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
-        if not info.num_classes:
-            raise GenzooError(f"model 'cddpm' needs labelled data; {info.name!r} has no classes")
-        return {**super().config_from_data(info), "num_classes": info.num_classes, "guidance_scale": 2.0}

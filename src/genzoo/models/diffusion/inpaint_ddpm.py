@@ -18,6 +18,7 @@ from torch import Tensor
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.ddpm import DDPM, DDPMConfig
+from genzoo.models.diffusion.pipeline import check_image_mask
 from genzoo.models.diffusion.schedulers import Scheduler
 from genzoo.registry import register_model
 
@@ -70,10 +71,7 @@ def random_masks(
     return mask.unsqueeze(1).float()
 
 
-@register_model(
-    "inpaint_ddpm",
-    "diffusion",
-    ("sample", "image_condition"),
+@register_model("inpaint_ddpm", ("sample", "image_condition"),
     "mask-conditioned diffusion inpainting trained on random masks; model.inpaint(images, mask)",
 )
 class InpaintDDPM(DDPM):
@@ -121,11 +119,9 @@ class InpaintDDPM(DDPM):
         """Fill the pixels where `mask` is 1 ((N, C, H, W) images in [0, 1]; one mask or one per image).
 
         One pass of the model's sampler (default DDIM-50); RePaint's jump/resample options are accepted and
-        ignored, so `genzoo.apps.inpaint.inpaint` can pass them to any model.
+        ignored, so callers can pass the same options to any `Inpainter`.
         """
-        from genzoo.apps.inpaint import check_pair
-
-        images, mask = check_pair(self, images, mask)
+        images, mask = check_image_mask(self, images, mask)
         images, mask = images.to(self.device), mask.to(self.device)
         mask = mask[:, :1].expand(len(images), 1, *images.shape[-2:])
         cond = self.condition(images * 2 - 1, mask)

@@ -45,10 +45,7 @@ def bicubic_upscale(lowres: Tensor, scale: int) -> Tensor:
     return F.interpolate(lowres, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-@register_model(
-    "sr3",
-    "diffusion",
-    ("sample", "image_condition"),
+@register_model("sr3", ("sample", "image_condition"),
     "SR3-style diffusion super-resolution (residual over bicubic); model.upscale(lowres)",
 )
 class SR3(DDPM):

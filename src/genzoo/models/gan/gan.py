@@ -1,4 +1,4 @@
-"""Unconditional and class-conditional GANs: `dcgan`, `wgan_gp` and `cgan` are one model with three presets.
+"""The GAN that `dcgan`, `wgan_gp` and `cgan` are presets of (each preset in its own module).
 
 The engine drives GANs through its manual-optimisation hook: `optimizers_for` returns the generator and
 discriminator optimizers (TTUR: the discriminator's lr is `lr * lr_d_ratio`), and `manual_step` does one
@@ -26,7 +26,6 @@ from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 from genzoo.models.gan.optim import adam_pair
-from genzoo.registry import register_model
 
 
 @dataclass
@@ -235,58 +234,3 @@ def _validate(config: GANConfig) -> None:
         raise GenzooError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
     if len(config.data_shape) not in (1, 3):
         raise GenzooError(f"data_shape must be (C, H, W) or (D,), got {tuple(config.data_shape)}")
-
-
-@register_model(
-    "dcgan", "gan", ("sample",), "DCGAN (Radford et al. 2016): conv G/D, BatchNorm, non-saturating loss"
-)
-class DCGAN(GAN):
-    """The DCGAN recipe: transposed-conv generator, strided-conv discriminator, Adam(2e-4, beta1 0.5)."""
-
-
-@dataclass
-class WGANGPConfig(GANConfig):
-    loss: str = "wasserstein"
-    d_norm: str = "none"
-    gp_weight: float = 10.0
-    n_critic: int = 5
-    betas: tuple[float, float] = (0.0, 0.9)
-
-
-@register_model(
-    "wgan_gp", "gan", ("sample",), "WGAN-GP (Gulrajani et al. 2017): critic with gradient penalty"
-)
-class WGANGP(GAN):
-    """Wasserstein critic, 5 critic steps per generator step, gradient penalty 10, Adam(1e-4, (0, 0.9))."""
-
-    Config = WGANGPConfig
-    default_lr = 1e-4
-    default_precision = "32-true"  # the penalty differentiates a gradient: keep it in fp32
-
-
-@dataclass
-class CGANConfig(GANConfig):
-    num_classes: int = 10
-    loss: str = "hinge"
-    d_norm: str = "none"
-    spectral_norm: bool = True
-    lr_d_ratio: float = 2.0
-    betas: tuple[float, float] = (0.0, 0.999)
-
-
-@register_model(
-    "cgan",
-    "gan",
-    ("sample", "class_condition"),
-    "class-conditional GAN: projection discriminator, spectral norm, hinge loss; sample(n, labels=...)",
-)
-class CGAN(GAN):
-    """Class-conditional: G sees a label embedding, D a class projection (Miyato & Koyama 2018); SN, hinge."""
-
-    Config = CGANConfig
-
-    @classmethod
-    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
-        if not info.num_classes:
-            raise GenzooError(f"model 'cgan' needs labelled data; {info.name!r} has no classes")
-        return {**super().config_from_data(info), "num_classes": info.num_classes}

@@ -101,10 +101,7 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([source, image], 1))
 
 
-@register_model(
-    "pix2pix",
-    "gan",
-    ("image_condition",),
+@register_model("pix2pix", ("image_condition",),
     "pix2pix paired translation: U-Net + PatchGAN; translate(source) / sample(n, source=...)",
 )
 class Pix2Pix(GenerativeModel):

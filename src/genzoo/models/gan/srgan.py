@@ -83,9 +83,7 @@ def downscale(images: Tensor, scale: int) -> Tensor:
     ).clamp(0, 1)
 
 
-@register_model(
-    "srgan", "gan", ("image_condition",), "SRGAN x4 super-resolution: upscale(lowres) / sample(n, lowres=...)"
-)
+@register_model("srgan", ("image_condition",), "SRGAN x4 super-resolution: upscale(lowres) / sample(n, lowres=...)")
 class SRGAN(GenerativeModel):
     """Residual x4 generator + conv discriminator; pixel (L1) + adversarial loss."""
 

@@ -33,10 +33,7 @@ class CharRNNConfig:
     tokenizer: str = ""
 
 
-@register_model(
-    "char_rnn",
-    "rnn",
-    ("sample", "log_prob"),
+@register_model("char_rnn", ("sample", "log_prob"),
     "LSTM/GRU language model, truncated BPTT; same tokenizer and generation core as gpt",
 )
 class CharRNN(CausalLM):

@@ -71,10 +71,7 @@ def _positive(x: Tensor, floor: float = 1e-4) -> Tensor:
     return F.softplus(x) + floor
 
 
-@register_model(
-    "lstm_forecaster",
-    "rnn",
-    ("sample", "log_prob"),
+@register_model("lstm_forecaster", ("sample", "log_prob"),
     "DeepAR-style probabilistic LSTM forecaster: sample paths, quantiles, intervals",
 )
 class LSTMForecaster(GenerativeModel):
@@ -124,9 +121,7 @@ class LSTMForecaster(GenerativeModel):
         from genzoo.data.series import SeriesDataset
 
         if isinstance(data, SeriesDataset):
-            from genzoo.apps.forecast import start_phase
-
-            return ForecastWindows(self, data.series.values, start_phase(data.series))
+            return ForecastWindows(self, data.series.values, data.series.start_phase())
         return data
 
     # -- geometry ------------------------------------------------------------------------------------------

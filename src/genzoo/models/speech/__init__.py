@@ -1,5 +1,4 @@
-"""Speech synthesis: `fastspeech` (characters -> log-mel, Griffin-Lim waveform). See docs/speech.md."""
+"""Speech synthesis: `fastspeech` (characters -> log-mel, Griffin-Lim waveform). See docs/speech.md.
 
-from genzoo.models.speech.fastspeech import FastSpeech, FastSpeechConfig, TTSFeatures, monotonic_alignment
-
-__all__ = ["FastSpeech", "FastSpeechConfig", "TTSFeatures", "monotonic_alignment"]
+No re-exports: import a model from its own module, `genzoo.models.speech.<model>`.
+"""

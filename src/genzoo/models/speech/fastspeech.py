@@ -116,10 +116,7 @@ def durations_to_path(durations: Tensor, frames: int) -> Tensor:
     return ((t >= starts[..., None]) & (t < ends[..., None])).float()
 
 
-@register_model(
-    "fastspeech",
-    "speech",
-    ("sample", "text_condition"),
+@register_model("fastspeech", ("sample", "text_condition"),
     "non-autoregressive TTS: characters -> log-mel (MAS durations, conv+attention), Griffin-Lim audio",
 )
 class FastSpeech(GenerativeModel):

@@ -1,17 +1,4 @@
-"""Neural style transfer: Gatys optimisation, fast feed-forward networks, and temporally consistent video."""
+"""Neural style transfer: `fast_style`; Gatys optimisation and temporally consistent video beside it.
 
-from genzoo.models.style.fast_style import FastStyle, FastStyleConfig, TransformerNet, train_fast_style
-from genzoo.models.style.features import build_features, load_vgg
-from genzoo.models.style.gatys import GatysConfig, StyleResult, gatys_transfer
-
-__all__ = [
-    "FastStyle",
-    "FastStyleConfig",
-    "GatysConfig",
-    "StyleResult",
-    "TransformerNet",
-    "build_features",
-    "gatys_transfer",
-    "load_vgg",
-    "train_fast_style",
-]
+No re-exports: import a model from its own module, `genzoo.models.style.<model>`.
+"""

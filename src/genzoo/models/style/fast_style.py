@@ -108,10 +108,7 @@ class FastStyleConfig:
     style_layers: tuple[str, ...] = ()
 
 
-@register_model(
-    "fast_style",
-    "style",
-    ("image_condition",),
+@register_model("fast_style", ("image_condition",),
     "feed-forward style transfer net for one style (Johnson et al.); stylises any image in one pass",
 )
 class FastStyle(GenerativeModel):

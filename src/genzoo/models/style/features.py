@@ -275,8 +275,8 @@ def trained_features(steps: int = 400, seed: int = 0) -> VGGFeatures:
     """A small VGG trained by rotation prediction on `photos` patches, cached under $GENZOO_CACHE/style."""
     from safetensors.torch import load_file, save_file
 
-    from genzoo.data.download import cache_dir
-    from genzoo.hub import atomic_write
+    from genzoo.atomic import atomic_write
+    from genzoo.data.cache import cache_dir
 
     net = VGGFeatures(TRAINED_PLAN, pool="avg", normalize=((0.45,) * 3, (0.25,) * 3))
     net.kind = "trained"

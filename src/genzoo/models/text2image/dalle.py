@@ -86,10 +86,7 @@ class GuidedImageTokens:
         return out
 
 
-@register_model(
-    "dalle",
-    "text2image",
-    ("sample", "text_condition"),
+@register_model("dalle", ("sample", "text_condition"),
     "DALL·E-style GPT over [caption ; VQ-VAE image tokens] (tokens_of=RUN), guidance, top-k/p, reranking",
 )
 class Dalle(TextToImage, GenerativeModel):

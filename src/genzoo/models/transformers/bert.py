@@ -39,10 +39,7 @@ class BERTConfig:
     tokenizer: str = ""
 
 
-@register_model(
-    "bert",
-    "transformers",
-    ("encode",),
+@register_model("bert", ("encode",),
     "bidirectional encoder: masked-LM pretraining, classification and span-extraction heads",
 )
 class BERT(GenerativeModel):

@@ -36,10 +36,7 @@ class GPTConfig:
     tokenizer: str = ""  # the tokenizer's JSON (set from the dataset); "" = bytes
 
 
-@register_model(
-    "gpt",
-    "transformers",
-    ("sample", "log_prob"),
+@register_model("gpt", ("sample", "log_prob"),
     "decoder-only transformer LM: RoPE, tied embeddings, KV cache, one generation core",
 )
 class GPT(CausalLM):

@@ -37,10 +37,7 @@ class MusicGPTConfig(GPTConfig):
     dropout: float = 0.1
 
 
-@register_model(
-    "music_gpt",
-    "transformers",
-    ("sample", "log_prob"),
+@register_model("music_gpt", ("sample", "log_prob"),
     "decoder-only transformer over note-on/off/time-shift music events (GPT + generation core)",
 )
 class MusicGPT(GPT):

@@ -74,10 +74,7 @@ class Seq2SeqCache(KVCache):
         self.source = self.source.index_select(0, index.to(self.source.device))
 
 
-@register_model(
-    "seq2seq",
-    "transformers",
-    ("sample", "text_condition"),
+@register_model("seq2seq", ("sample", "text_condition"),
     "encoder-decoder transformer: translation, summarisation (teacher forcing, label smoothing)",
 )
 class Seq2Seq(GenerativeModel):

@@ -1,7 +1,4 @@
-"""Variational autoencoders: `vae` (beta-VAE), `cvae` (class-conditional), `vqvae`, `ssvae` (M2)."""
+"""Variational autoencoders: `vae` (beta-VAE) and `cvae` (class-conditional).
 
-from genzoo.models.vae.ssvae import SSVAE, SSVAEConfig
-from genzoo.models.vae.vae import CVAE, VAE, VAEConfig
-from genzoo.models.vae.vqvae import VQVAE, VQVAEConfig
-
-__all__ = ["CVAE", "SSVAE", "VAE", "VQVAE", "SSVAEConfig", "VAEConfig", "VQVAEConfig"]
+No re-exports: import a model from its own module, `genzoo.models.vae.<model>`.
+"""

@@ -34,7 +34,7 @@ class VAEConfig:
     num_classes: int = 0
 
 
-@register_model("vae", "vae", ("sample", "log_prob", "encode"), "convolutional beta-VAE; IWAE log-likelihood")
+@register_model("vae", ("sample", "log_prob", "encode"), "convolutional beta-VAE; IWAE log-likelihood")
 class VAE(GenerativeModel):
     """Convolutional VAE with a Gaussian posterior, a standard-normal prior and a choice of likelihoods."""
 
@@ -133,15 +133,3 @@ class VAE(GenerativeModel):
         if self.config.num_classes:
             return self.sample(n, labels=torch.arange(n) % self.config.num_classes)
         return self.sample(n)
-
-
-@register_model("cvae", "vae", ("sample", "log_prob", "encode", "class_condition"),
-                "class-conditional VAE: sample(n, labels=...)")
-class CVAE(VAE):
-    """A VAE whose encoder and decoder both see the class label (one-hot)."""
-
-    @classmethod
-    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
-        if not info.num_classes:
-            raise GenzooError(f"model 'cvae' needs labelled data; {info.name!r} has no classes")
-        return {**super().config_from_data(info), "num_classes": info.num_classes}

@@ -1,5 +1,4 @@
-"""Video family: `video_ddpm`, a space-time diffusion U-Net for clips, frame prediction and inpainting."""
+"""Video family: `video_ddpm`, a space-time diffusion U-Net for clips, frame prediction and inpainting.
 
-from genzoo.models.video import video_ddpm
-
-__all__ = ["video_ddpm"]
+No re-exports: import a model from its own module, `genzoo.models.video.<model>`.
+"""

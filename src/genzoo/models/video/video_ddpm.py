@@ -27,10 +27,10 @@ from torch import Tensor
 
 from genzoo.base import GenerativeModel
 from genzoo.data.info import DataInfo
-from genzoo.engine.precision import autocast_context
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.inpaint_ddpm import random_masks
 from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
+from genzoo.nn.autocast import autocast_context
 from genzoo.nn.video_unet import VideoUNet
 from genzoo.registry import register_model
 
@@ -74,10 +74,7 @@ def training_masks(n: int, shape: tuple[int, int, int, int], p_uncond: float, p_
     return torch.where(u < p_uncond, torch.ones_like(mask), mask)
 
 
-@register_model(
-    "video_ddpm",
-    "diffusion",
-    ("sample", "image_condition"),
+@register_model("video_ddpm", ("sample", "image_condition"),
     "video diffusion, factorised space-time U-Net: clips, frame prediction, video inpainting",
 )
 class VideoDDPM(GenerativeModel):

@@ -1,6 +1,6 @@
-"""The flow models: RealNVP, Glow, MAF and NSF, on vectors and on images.
+"""`FlowModel`, what RealNVP, Glow, MAF and NSF (each in its own module) share, on vectors and images.
 
-All four share `FlowModel`: a standard-normal base, an invertible stack built by the subclass, exact
+It gives a standard-normal base, an invertible stack built by the subclass, exact
 `log_prob`, `sample`, `encode`/`decode`, and optional conditioning (class one-hot and/or a context vector).
 
 Images: pixels k in {0..L-1} are dequantised y = (k + u) / L with u ~ U(0, 1)^D, mapped to logit space
@@ -25,17 +25,9 @@ from genzoo.errors import GenzooError
 from genzoo.metrics.likelihood import bits_per_dim
 from genzoo.models.autoregressive.common import check_data, context_vector, image_levels, prepare_input
 from genzoo.models.flows.layers import (
-    ActNorm,
-    Autoregressive,
     FlowLayer,
-    ImageCoupling,
-    InvertibleLinearLU,
     Squeeze,
-    VectorCoupling,
-    channel_mask,
-    checkerboard,
 )
-from genzoo.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -115,11 +107,6 @@ class FlowConfig:
     logit_alpha: float = 0.05  # images: w = logit(a + (1 - 2a) y)
 
 
-@dataclass
-class NSFConfig(FlowConfig):
-    bins: int = 8
-    bound: float = 3.0  # the spline acts on [-bound, bound], identity outside
-    autoregressive: bool = False  # True: autoregressive NSF (MADE conditioner) instead of coupling
 
 
 class FlowModel(GenerativeModel):
@@ -256,7 +243,7 @@ class FlowModel(GenerativeModel):
         return self.sample(n, temperature=0.8)
 
 
-def _check_divisible(shape: tuple[int, int, int], squeezes: int, name: str) -> None:
+def check_divisible(shape: tuple[int, int, int], squeezes: int, name: str) -> None:
     f = 2**squeezes
     if shape[1] % f or shape[2] % f:
         raise GenzooError(
@@ -266,138 +253,3 @@ def _check_divisible(shape: tuple[int, int, int], squeezes: int, name: str) -> N
 
 
 _CAPS = ("sample", "log_prob", "encode", "class_condition")
-
-
-@register_model(
-    "realnvp", "flows", _CAPS, "RealNVP: affine coupling, checkerboard/channel masks, multi-scale"
-)
-class RealNVP(FlowModel):
-    """Affine coupling flow (Dinh et al. 2017). Vectors: alternating-half couplings. Images: per level,
-    checkerboard couplings, squeeze, channel couplings, factor out half; the last level is checkerboard."""
-
-    image_native = True
-
-    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
-        c = self.config
-        return Chain(
-            [
-                VectorCoupling(dim, tuple(c.hidden), "affine", flip=i % 2 == 1, context_dim=context_dim)
-                for i in range(c.num_layers)
-            ]
-        )
-
-    def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
-        cfg = self.config
-        _check_divisible(shape, cfg.levels - 1, "realnvp")
-        c, h, w = shape
-        levels = []
-        for lvl in range(cfg.levels):
-            layers: list[FlowLayer] = []
-            for i in range(cfg.num_layers):
-                layers += [ImageCoupling(checkerboard(c, h, w, i % 2), cfg.channels, context_dim), ActNorm(c)]
-            if lvl < cfg.levels - 1:
-                layers.append(Squeeze())
-                c, h, w = c * 4, h // 2, w // 2
-                for i in range(cfg.num_layers):
-                    layers += [
-                        ImageCoupling(channel_mask(c, h, w, i % 2), cfg.channels, context_dim),
-                        ActNorm(c),
-                    ]
-                c = c // 2
-            levels.append(Chain(layers))
-        return MultiScale(levels, shape)
-
-
-@register_model(
-    "glow", "flows", _CAPS, "Glow: actnorm, invertible 1x1 conv (LU), affine coupling, multi-scale"
-)
-class Glow(FlowModel):
-    """Glow (Kingma & Dhariwal 2018). Each step: actnorm, LU-parameterised invertible 1x1 convolution
-    (a full LU linear map on vectors), affine coupling. Images, per level: squeeze, K steps, split."""
-
-    image_native = True
-
-    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
-        c = self.config
-        layers: list[FlowLayer] = []
-        for i in range(c.num_layers):
-            layers += [
-                ActNorm(dim),
-                InvertibleLinearLU(dim, seed=i),
-                VectorCoupling(dim, tuple(c.hidden), "affine", context_dim=context_dim),
-            ]
-        return Chain(layers)
-
-    def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
-        cfg = self.config
-        _check_divisible(shape, cfg.levels, "glow")
-        c, h, w = shape
-        levels = []
-        for lvl in range(cfg.levels):
-            c, h, w = c * 4, h // 2, w // 2
-            layers: list[FlowLayer] = [Squeeze()]
-            for i in range(cfg.num_layers):
-                layers += [
-                    ActNorm(c),
-                    InvertibleLinearLU(c, seed=100 * lvl + i),
-                    ImageCoupling(channel_mask(c, h, w, 0), cfg.channels, context_dim),
-                ]
-            levels.append(Chain(layers))
-            if lvl < cfg.levels - 1:
-                c = c // 2
-        return MultiScale(levels, shape)
-
-
-@register_model("maf", "flows", _CAPS, "MAF: masked autoregressive flow (MADE conditioners)")
-class MAF(FlowModel):
-    """Masked Autoregressive Flow (Papamakarios et al. 2017): density in one pass, sampling in D passes.
-    Orders alternate between layers. Images are flattened."""
-
-    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
-        c = self.config
-        return Chain(
-            [
-                Autoregressive(dim, tuple(c.hidden), "affine", reverse=i % 2 == 1, context_dim=context_dim)
-                for i in range(c.num_layers)
-            ]
-        )
-
-
-@register_model("nsf", "flows", _CAPS, "NSF: rational-quadratic spline coupling (or autoregressive) flow")
-class NSF(FlowModel):
-    """Neural Spline Flow (Durkan et al. 2019): monotonic rational-quadratic splines, coupling by default,
-    autoregressive with `autoregressive=True`. Images are flattened."""
-
-    Config = NSFConfig
-
-    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
-        c = self.config
-        if c.autoregressive:
-            return Chain(
-                [
-                    Autoregressive(
-                        dim,
-                        tuple(c.hidden),
-                        "spline",
-                        reverse=i % 2 == 1,
-                        context_dim=context_dim,
-                        bins=c.bins,
-                        bound=c.bound,
-                    )
-                    for i in range(c.num_layers)
-                ]
-            )
-        return Chain(
-            [
-                VectorCoupling(
-                    dim,
-                    tuple(c.hidden),
-                    "spline",
-                    flip=i % 2 == 1,
-                    context_dim=context_dim,
-                    bins=c.bins,
-                    bound=c.bound,
-                )
-                for i in range(c.num_layers)
-            ]
-        )

@@ -24,8 +24,8 @@ from torch.nn import functional as F
 from genzoo.base import GenerativeModel
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+from genzoo.models.flows.flow import Chain
 from genzoo.models.flows.layers import ActNorm, FlowLayer, InvertibleLinearLU, VectorCoupling
-from genzoo.models.flows.models import Chain
 from genzoo.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
@@ -41,10 +41,7 @@ class ArgmaxFlowConfig:
     hidden: tuple[int, ...] = (128,)
 
 
-@register_model(
-    "argmax_flow",
-    "flows",
-    ("sample", "log_prob"),
+@register_model("argmax_flow", ("sample", "log_prob"),
     "argmax flow over characters: dequantised categorical + GRU-conditioned coupling flow",
 )
 class ArgmaxFlow(GenerativeModel):

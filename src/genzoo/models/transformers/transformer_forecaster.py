@@ -61,10 +61,7 @@ class TransformerForecasterConfig(LSTMForecasterConfig):
     feedforward: int = 64
 
 
-@register_model(
-    "transformer_forecaster",
-    "transformers",
-    ("sample", "log_prob"),
+@register_model("transformer_forecaster", ("sample", "log_prob"),
     "small causal-transformer probabilistic forecaster (DeepAR heads): sample paths, quantiles, intervals",
 )
 class TransformerForecaster(LSTMForecaster):

@@ -72,10 +72,7 @@ class ResidualMLP(nn.Module):
         return self.out(h)
 
 
-@register_model(
-    "ldm",
-    "diffusion",
-    ("sample",),
+@register_model("ldm", ("sample",),
     "latent diffusion over a saved genzoo autoencoder (latent_of=RUN); decodes to images",
 )
 class LatentDiffusion(GenerativeModel):

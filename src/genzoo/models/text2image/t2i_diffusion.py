@@ -26,10 +26,10 @@ from torch.nn import functional as F
 
 from genzoo.data.captions import WORDS
 from genzoo.data.info import DataInfo
-from genzoo.engine.precision import autocast_context
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.ddpm import DDPM, DDPMConfig
 from genzoo.models.text2image.common import TextEncoder, TextToImage, captioned_fields
+from genzoo.nn.autocast import autocast_context
 from genzoo.registry import register_model
 
 
@@ -50,10 +50,7 @@ class TextDiffusionConfig(DDPMConfig):
     latent_of: str = ""  # t2i_ldm: a trained vqvae run whose latent grid the diffusion runs on
 
 
-@register_model(
-    "t2i_diffusion",
-    "text2image",
-    ("sample", "text_condition"),
+@register_model("t2i_diffusion", ("sample", "text_condition"),
     "text-to-image diffusion (Imagen-style): text encoder + cross-attention U-Net, classifier-free guidance",
 )
 class TextDiffusion(TextToImage, DDPM):
@@ -129,62 +126,3 @@ class TextDiffusion(TextToImage, DDPM):
         for t in sched.timesteps:
             x = sched.step(self.guided_output(x, t, cond, null, guidance_scale), t, x, g)
         return self.from_space(x)
-
-
-@dataclass
-class LatentTextDiffusionConfig(TextDiffusionConfig):
-    image_shape: tuple[int, int, int] = (16, 8, 8)  # filled from latent_of's latent grid
-    base_channels: int = 64
-    channel_mults: tuple[int, ...] = (1, 2)
-    attn_resolutions: tuple[int, ...] = (8, 4)
-    clip_sample: bool = False  # latents are unbounded
-
-
-@register_model(
-    "t2i_ldm",
-    "text2image",
-    ("sample", "text_condition"),
-    "text-to-image latent diffusion (Stable-Diffusion-style) on a saved vqvae's latent grid (latent_of=RUN)",
-)
-class LatentTextDiffusion(TextDiffusion):
-    """`t2i_diffusion` on the continuous latent grid of a trained vqvae; decodes through its codebook."""
-
-    Config = LatentTextDiffusionConfig
-
-    def __init__(self, config: LatentTextDiffusionConfig, data_info: DataInfo | None = None) -> None:
-        if not config.latent_of:
-            raise GenzooError("t2i_ldm needs latent_of=RUN: the directory of a trained vqvae")
-        from genzoo.hub import load
-
-        auto = load(config.latent_of)
-        if not hasattr(auto, "encode_latent") or not hasattr(auto, "grid"):
-            raise GenzooError(f"{config.latent_of} holds a {auto.model_name!r}; t2i_ldm needs a vqvae run")
-        auto.requires_grad_(False).eval()
-        config.image_shape = (int(auto.config.code_dim), *map(int, auto.grid))  # the latent grid, not pixels
-        super().__init__(config, data_info)
-        object.__setattr__(self, "autoencoder", auto)  # not trained, not saved: reloaded from latent_of
-        self.register_buffer("latent_scale", torch.zeros(()))
-
-    @classmethod
-    def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
-        if info.kind != "image":
-            raise GenzooError(f"t2i_ldm needs image data; {info.name!r} is {info.kind} data")
-        return captioned_fields(info)
-
-    def _apply(self, fn: Any, recurse: bool = True) -> Any:
-        self.autoencoder._apply(fn, recurse)
-        return super()._apply(fn, recurse)
-
-    @torch.no_grad()
-    def to_space(self, images: Tensor) -> Tensor:
-        self.check_input(images, "training image")
-        z = self.autoencoder.encode_latent(images.to(self.device)).float().view(len(images), *self.config.image_shape)
-        if float(self.latent_scale) == 0:  # LDM's scale factor: the latents' std over the first batch
-            self.latent_scale.fill_(float(z.std()) + 1e-8)
-        return z / self.latent_scale
-
-    @torch.no_grad()
-    def from_space(self, z: Tensor) -> Tensor:
-        if float(self.latent_scale) == 0:
-            raise GenzooError("this t2i_ldm has not been trained yet (its latent scale is unset)")
-        return self.autoencoder.decode_latent((z * self.latent_scale).flatten(1)).float().clamp(0, 1)

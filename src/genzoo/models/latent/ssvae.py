@@ -70,10 +70,7 @@ def load_m1(run: str) -> tuple[Any, int]:
     return m1, dim
 
 
-@register_model(
-    "ssvae",
-    "vae",
-    ("sample", "encode", "class_condition"),
+@register_model("ssvae", ("sample", "encode", "class_condition"),
     "semi-supervised VAE (Kingma M2): classifier inside, labelled + unlabelled batches",
 )
 class SSVAE(GenerativeModel):

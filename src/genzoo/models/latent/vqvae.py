@@ -145,10 +145,7 @@ class EMACodebook(nn.Module):
         return F.embedding(idx, self.embed)
 
 
-@register_model(
-    "vqvae",
-    "vae",
-    ("sample", "encode"),
+@register_model("vqvae", ("sample", "encode"),
     "VQ-VAE: EMA codebook, dead-code restarts, integer token grids, autoregressive token prior",
 )
 class VQVAE(GenerativeModel):

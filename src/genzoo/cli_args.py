@@ -1,0 +1,55 @@
+"""Argument helpers every verb shares (the core verbs in `cli.py` and the apps' own verbs alike).
+
+They live apart from `cli.py` so that an app can use them without importing the command line that imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from genzoo.errors import GenzooError
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` options for the model config; values parse as JSON where they can (numbers, lists)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise GenzooError(f"model option {pair!r} must look like key=value")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    """The training options every `train`-like verb shares (mirrors `genzoo.fit`)."""
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--devices", default="auto", help="number of devices, or auto")
+    p.add_argument("--accelerator", default="auto", help="cpu, gpu, auto")
+    p.add_argument("--strategy", default="auto", help="auto, ddp, fsdp, ...")
+    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--precision", default=None, help="auto (default), 32-true, bf16-mixed, 16-mixed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ema", type=float, default=None, help="EMA decay of weights, e.g. 0.999")
+    p.add_argument("--sample-every", type=int, default=None, help="save a sample grid every N steps")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="write out/checkpoints/last.ckpt every N steps")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    devices: Any = args.devices
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    return dict(max_steps=args.max_steps, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
+                devices=devices, accelerator=args.accelerator, strategy=args.strategy,
+                num_nodes=args.num_nodes, precision=args.precision, seed=args.seed, ema=args.ema,
+                sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
+                progress=not args.no_progress)

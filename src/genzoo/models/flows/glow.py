@@ -1,0 +1,53 @@
+"""Glow (Kingma & Dhariwal 2018): actnorm, invertible 1x1 convolution (LU), affine coupling, multi-scale."""
+
+from __future__ import annotations
+
+from genzoo.models.flows.flow import _CAPS, Chain, FlowModel, MultiScale, check_divisible
+from genzoo.models.flows.layers import (
+    ActNorm,
+    FlowLayer,
+    ImageCoupling,
+    InvertibleLinearLU,
+    Squeeze,
+    VectorCoupling,
+    channel_mask,
+)
+from genzoo.registry import register_model
+
+
+@register_model("glow", _CAPS, "Glow: actnorm, invertible 1x1 conv (LU), affine coupling, multi-scale")
+class Glow(FlowModel):
+    """Glow (Kingma & Dhariwal 2018). Each step: actnorm, LU-parameterised invertible 1x1 convolution
+    (a full LU linear map on vectors), affine coupling. Images, per level: squeeze, K steps, split."""
+
+    image_native = True
+
+    def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
+        c = self.config
+        layers: list[FlowLayer] = []
+        for i in range(c.num_layers):
+            layers += [
+                ActNorm(dim),
+                InvertibleLinearLU(dim, seed=i),
+                VectorCoupling(dim, tuple(c.hidden), "affine", context_dim=context_dim),
+            ]
+        return Chain(layers)
+
+    def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
+        cfg = self.config
+        check_divisible(shape, cfg.levels, "glow")
+        c, h, w = shape
+        levels = []
+        for lvl in range(cfg.levels):
+            c, h, w = c * 4, h // 2, w // 2
+            layers: list[FlowLayer] = [Squeeze()]
+            for i in range(cfg.num_layers):
+                layers += [
+                    ActNorm(c),
+                    InvertibleLinearLU(c, seed=100 * lvl + i),
+                    ImageCoupling(channel_mask(c, h, w, 0), cfg.channels, context_dim),
+                ]
+            levels.append(Chain(layers))
+            if lvl < cfg.levels - 1:
+                c = c // 2
+        return MultiScale(levels, shape)

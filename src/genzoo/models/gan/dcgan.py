@@ -1,0 +1,11 @@
+"""DCGAN (Radford et al. 2016), the `gan` base with its original recipe."""
+
+from __future__ import annotations
+
+from genzoo.models.gan.gan import GAN
+from genzoo.registry import register_model
+
+
+@register_model("dcgan", ("sample",), "DCGAN (Radford et al. 2016): conv G/D, BatchNorm, non-saturating loss")
+class DCGAN(GAN):
+    """The DCGAN recipe: transposed-conv generator, strided-conv discriminator, Adam(2e-4, beta1 0.5)."""

@@ -1,0 +1,26 @@
+"""WGAN-GP (Gulrajani et al. 2017): a Wasserstein critic with gradient penalty."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genzoo.models.gan.gan import GAN, GANConfig
+from genzoo.registry import register_model
+
+
+@dataclass
+class WGANGPConfig(GANConfig):
+    loss: str = "wasserstein"
+    d_norm: str = "none"
+    gp_weight: float = 10.0
+    n_critic: int = 5
+    betas: tuple[float, float] = (0.0, 0.9)
+
+
+@register_model("wgan_gp", ("sample",), "WGAN-GP (Gulrajani et al. 2017): critic with gradient penalty")
+class WGANGP(GAN):
+    """Wasserstein critic, 5 critic steps per generator step, gradient penalty 10, Adam(1e-4, (0, 0.9))."""
+
+    Config = WGANGPConfig
+    default_lr = 1e-4
+    default_precision = "32-true"  # the penalty differentiates a gradient: keep it in fp32
