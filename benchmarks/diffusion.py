@@ -36,7 +36,7 @@ import genzoo as gz  # noqa: E402
 from genzoo.apps.inpaint import biharmonic_fill, inpaint, mean_fill  # noqa: E402
 from genzoo.metrics.fid import sample_metrics  # noqa: E402
 from genzoo.metrics.restoration import psnr, ssim  # noqa: E402
-from genzoo.models.diffusion.sr3 import bicubic_upscale, downscale  # noqa: E402
+from genzoo.nn.resample import bicubic_upscale, downscale  # noqa: E402
 from genzoo.viz import save_grid  # noqa: E402
 
 LR, EMA = 1e-3, 0.995

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 import genzoo as gz
 from genzoo.generation import GenerationConfig, generate
-from genzoo.metrics.compute import matmul_peak_flops, transformer_flops_per_token
+from genzoo.nn.flops import matmul_peak_flops, transformer_flops_per_token
 
 try:  # run as a script (benchmarks/ on sys.path) or as a module
     from common import RESULTS, Results

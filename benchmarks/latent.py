@@ -230,12 +230,12 @@ def semisupervised(res: Results, labels: int = SEMI_LABELS) -> None:
 
 def strips(vq_model, test) -> None:
     from genzoo.apps.manipulate import attribute_sets
-    from genzoo.latent import apply_attribute, attribute_vector, interpolate_latents, nearest_neighbours
+    from genzoo.latent import apply_attribute, attribute_vector, interpolate, nearest_neighbours
     from genzoo.viz import save_grid
 
     train = gz.data.load("mnist5k", split="train")
     rows = [
-        interpolate_latents(vq_model, test.images[i], test.images[j], steps=8)
+        interpolate(vq_model, test.images[i], test.images[j], steps=8)
         for i, j in ((0, 950), (120, 640))
     ]
     save_grid(torch.cat(rows), RESULTS / "latent_interpolation.png", nrow=8, scale=2)

@@ -41,8 +41,9 @@ from common import RESULTS, Results  # noqa: E402
 import genzoo as gz  # noqa: E402
 from genzoo.apps.forecast import torch_threads  # noqa: E402
 from genzoo.apps.music import compose as _compose  # noqa: E402
-from genzoo.apps.music import music_stats, render_wav, stats_distance  # noqa: E402
+from genzoo.apps.music import render_wav  # noqa: E402
 from genzoo.data import music as mu  # noqa: E402
+from genzoo.metrics.music import music_stats, stats_distance  # noqa: E402
 
 T = TypeVar("T")
 TRAIN_SECONDS = 300  # wall-clock training budget per model

@@ -31,7 +31,7 @@ from common import RESULTS, Results  # noqa: E402
 
 import genzoo as gz  # noqa: E402
 from genzoo.metrics.restoration import psnr, ssim  # noqa: E402
-from genzoo.models.gan.srgan import downscale  # noqa: E402
+from genzoo.nn.resample import downscale  # noqa: E402
 from genzoo.viz import save_grid  # noqa: E402
 
 SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])

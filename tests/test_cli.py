@@ -3,13 +3,14 @@ import json
 import numpy as np
 from PIL import Image
 
+import genzoo as gz
 from genzoo.cli import main
 
 
 def test_train_sample_eval_round_trip(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "vae", "--data", "digits", "--max-steps", "30", "--out", str(run), "--no-progress",
-                 "-o", "latent_dim=4", "-o", "hidden=8"]) == 0
+                 "-O", "latent_dim=4", "-O", "hidden=8"]) == 0
     assert main(["sample", str(run), "-n", "16", "-o", str(tmp_path / "g.png")]) == 0
     grid = np.asarray(Image.open(tmp_path / "g.png"))
     assert grid.ndim == 3 and grid.shape[0] > 16
@@ -25,7 +26,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         (["train", "vaee", "--data", "digits", "--out", str(tmp_path / "x")], "unknown model 'vaee'"),
         (["train", "vae", "--data", "nodata", "--out", str(tmp_path / "x")], "unknown dataset 'nodata'"),
         (["sample", str(tmp_path / "missing")], "no saved model"),
-        (["train", "vae", "--data", "digits", "--out", str(tmp_path / "x"), "-o", "bogus=1"], "unknown 'vae' option"),
+        (["train", "vae", "--data", "digits", "--out", str(tmp_path / "x"), "-O", "bogus=1"], "unknown 'vae' option"),
         (["sample"], "the following arguments are required"),
         (["eval", str(tmp_path), "--metrics", "nll"], "is not a genzoo run"),
     ]
@@ -33,6 +34,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_old_model_option_spelling_still_works_with_a_deprecation_line(tmp_path, capsys):
+    argv = ["train", "vae", "--data", "digits", "--max-steps", "1", "--out", str(tmp_path / "r"), "--no-progress"]
+    assert main([*argv, "-o", "latent_dim=3"]) == 0
+    assert "deprecated; use -O key=value" in capsys.readouterr().err
+    assert gz.load(tmp_path / "r").config.latent_dim == 3
 
 
 def test_corrupt_checkpoint_through_the_cli(tmp_path, capsys):
@@ -62,7 +70,7 @@ def test_sampler_options_reach_the_model_or_fail_in_one_line(tmp_path, capsys):
 def test_dataset_options_reach_the_loader(tmp_path, capsys):
     run = tmp_path / "small"
     assert main(["train", "made", "--data", "mnist5k", "-d", "size=14", "--max-steps", "2", "--out", str(run),
-                 "--no-progress", "-o", "hidden=[16]"]) == 0
+                 "--no-progress", "-O", "hidden=[16]"]) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["data_info"]["shape"] == [1, 14, 14]
     capsys.readouterr()
@@ -74,6 +82,6 @@ def test_dataset_options_reach_the_loader(tmp_path, capsys):
 
 def test_scalar_for_a_list_option_is_one_line(tmp_path, capsys):
     assert main(["train", "made", "--data", "digits", "--max-steps", "2", "--out", str(tmp_path / "r"),
-                 "-o", "hidden=16"]) == 2
+                 "-O", "hidden=16"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "hidden=[64,64]" in err[0]

@@ -98,7 +98,7 @@ def test_a_killed_run_resumes_at_its_last_checkpoint(tmp_path):
 
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "genzoo.cli", "train", "vae", "--data", "digits", "--out", str(out),
-           "--no-progress", "--checkpoint-every", "5", "-o", "latent_dim=4", "-o", "hidden=8"]
+           "--no-progress", "--checkpoint-every", "5", "-O", "latent_dim=4", "-O", "hidden=8"]
     proc = subprocess.Popen([*cmd, "--max-steps", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = out / CKPT_DIR / LAST
     deadline = time.time() + 300

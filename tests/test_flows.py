@@ -201,7 +201,7 @@ def test_bad_input_is_one_clear_error(tmp_path) -> None:
     with pytest.raises(GenzooError, match="divisible"):
         _model("glow", (1, 6, 6), levels=2)
     assert main(["train", "realnvpp", "--data", "moons", "--out", str(tmp_path / "x")]) == 2
-    assert main(["train", "nsf", "--data", "moons", "--out", str(tmp_path / "x"), "-o", "bins=lots"]) == 2
+    assert main(["train", "nsf", "--data", "moons", "--out", str(tmp_path / "x"), "-O", "bins=lots"]) == 2
 
 
 def test_argmax_flow_on_characters() -> None:

@@ -17,7 +17,7 @@ from genzoo.data.info import DataInfo
 from genzoo.data.toy2d import modes_covered
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
-from genzoo.models.gan.srgan import downscale
+from genzoo.nn.resample import downscale
 
 
 def _steps(model, data, n: int, batch_size: int = 32, lr: float = 1e-3) -> list[dict]:
@@ -179,7 +179,7 @@ def test_bad_input_gets_one_line():
     with pytest.raises(GenzooError, match="d_norm='none'"):
         gz.create("dcgan", gp_weight=10.0)
     with pytest.raises(GenzooError, match="labels"):
-        gz.create("cgan").sample(4)
+        gz.create("cgan").sample(4, labels=torch.tensor([0, 1, 2, 10]))
     train = gz.data.load("digits")
     with pytest.raises(GenzooError, match="between 1 and"):
         labelled_subset(train.images, train.labels, 10_000)

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 import genzoo as gz
-from genzoo.apps.music import compose, music_stats, stats_distance
+from genzoo.apps.music import compose
 from genzoo.cli import main
 from genzoo.data import music as mu
 from genzoo.errors import GenzooError
+from genzoo.metrics.music import music_stats, stats_distance
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,9 @@ def test_cvae_conditions_on_labels(digits_train):
     assert out.shape == (3, 1, 8, 8)
     with pytest.raises(GenzooError, match="labels must be 3 class indices"):
         model.sample(3, labels=torch.tensor([1, 2, 30]))
+    assert model.sample(2).shape == (2, 1, 8, 8)  # no labels: classes drawn uniformly
     with pytest.raises(GenzooError, match="needs labels"):
-        model.sample(2)
+        model.log_prob(digits_train.images[:2])
 
 
 def test_interpolation_endpoints_decode_the_inputs(digits_train):

@@ -169,7 +169,7 @@ def test_animate_cli_errors(run: tuple[Path, list[float]], tmp_path: Path, capsy
     image_run = tmp_path / "ddpm"
     gz.save(gz.create("ddpm", data=gz.data.load("digits"), base_channels=8), image_run)
     assert main(["animate", str(image_run), "-o", str(tmp_path / "v.gif")]) == 2
-    assert "not a video model" in capsys.readouterr().err
+    assert "cannot predict video frames; models that can: video_ddpm" in capsys.readouterr().err
 
 
 # -- metrics ---------------------------------------------------------------------------------------

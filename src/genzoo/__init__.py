@@ -16,9 +16,9 @@ from typing import Any
 
 from genzoo import data
 from genzoo.errors import GenzooError
+from genzoo.version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["GenzooError", "create", "data", "evaluate", "fit", "list_models", "load", "save"]
+__all__ = ["GenzooError", "__version__", "create", "data", "evaluate", "fit", "list_models", "load", "save"]
 
 
 def create(name: str, data: Any = None, **overrides: Any) -> Any:
@@ -42,11 +42,15 @@ def fit(model: Any, data: Any, **kwargs: Any) -> Any:
     return _fit(model, data, **kwargs)
 
 
-def load(path: str, map_location: str = "cpu") -> Any:
-    """Rebuild any saved model from its directory (config.json + model.safetensors)."""
+def load(path: str, map_location: str = "cpu", needs: Any = None) -> Any:
+    """Rebuild any saved model from its directory (config.json + model.safetensors).
+
+    `needs`: a capability of `genzoo.protocols` (or a tuple of them) the caller will use; a run whose model
+    cannot do it is refused in one line, before any weights are read.
+    """
     from genzoo.hub import load as _load
 
-    return _load(path, map_location=map_location)
+    return _load(path, map_location=map_location, needs=needs)
 
 
 def save(model: Any, path: str) -> Any:
@@ -55,16 +59,18 @@ def save(model: Any, path: str) -> Any:
     return _save(model, path)
 
 
-def evaluate(model: Any, data: Any, metrics: list[str] | tuple[str, ...] = ("nll",), **kwargs: Any) -> dict[str, float]:
-    """Compute named metrics of `model` on `data` (e.g. fid, kid, precision, recall, nll)."""
+def evaluate(model: Any, data: Any, metrics: list[str] | tuple[str, ...] | None = None,
+             **kwargs: Any) -> dict[str, float]:
+    """Compute named metrics of `model` on `data` (any of `genzoo.metrics.all_metrics()`: fid, nll, perplexity,
+    bleu, forecast, mcd, ...), or, with none named, the defaults that fit the model and the data."""
     from genzoo.metrics import evaluate as _evaluate
 
-    return _evaluate(model, data, metrics=list(metrics), **kwargs)
+    return _evaluate(model, data, metrics=list(metrics) if metrics else None, **kwargs)
 
 
 def list_models() -> list[dict[str, Any]]:
-    """Every registered model: name, family, capabilities, description."""
+    """Every registered model: name, family, module, capabilities (declared protocols), description."""
     from genzoo.registry import all_models
 
-    return [{"name": e.name, "family": e.family, "capabilities": list(e.capabilities),
+    return [{"name": e.name, "family": e.family, "module": e.module, "capabilities": e.capability_names,
              "description": e.description} for e in all_models()]

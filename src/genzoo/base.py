@@ -1,12 +1,14 @@
 """The one protocol every model follows (see DESIGN.md).
 
-A model is a `torch.nn.Module` with a config dataclass and a `loss(batch)`; `sample`, `log_prob`,
-`encode`/`decode` where its family allows. The engine, hub, metrics, CLI and apps only ever talk to this
-surface, which is what lets any application use any model that can do what it needs.
+A model is a `torch.nn.Module` with a config dataclass and a `loss(batch)`. What else it can do (sample,
+log_prob, inpaint, translate, ...) it declares with the capabilities of `genzoo.protocols` among its bases;
+the engine, hub, metrics, CLI and apps only ever talk to this surface and to those capabilities, which is what
+lets any application use any model that can do what it needs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -14,6 +16,22 @@ from torch import Tensor, nn
 
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The smallest honest run of a model: its smallest dataset, tiny options, and the runs it builds on.
+
+    `runs` maps a config field that names a saved run (e.g. `latent_of`) to the (model, recipe) to train
+    first. The contract test trains every registered model by its recipe and exercises each capability it
+    declares, so a model without one, or one that breaks its protocol, fails by name.
+    """
+
+    data: str
+    options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
+    runs: dict[str, tuple[str, Recipe]] = field(default_factory=dict)
+    batch_size: int = 8
 
 
 class GenerativeModel(nn.Module):
@@ -27,10 +45,15 @@ class GenerativeModel(nn.Module):
 
     Config: ClassVar[type]
     model_name: ClassVar[str] = ""
+    #: learning rate and weight-EMA decay `fit` uses when the caller names none (None: no EMA)
+    default_lr: ClassVar[float] = 1e-3
+    default_ema: ClassVar[float | None] = None
     #: precision `fit` uses when the caller names none; likelihood models that need fp32 override it.
     default_precision: ClassVar[str] = "bf16-mixed"
     #: True for models that step several optimizers themselves (GANs); see `optimizers_for`/`manual_step`.
     manual_optimization: ClassVar[bool] = False
+    #: the smallest run that exercises the model (see `Recipe`); every registered model has one
+    quick: ClassVar[Recipe | None] = None
 
     def __init__(self, config: Any, data_info: DataInfo | None = None) -> None:
         super().__init__()
@@ -48,17 +71,21 @@ class GenerativeModel(nn.Module):
         """Training objective on one batch: {"loss": scalar, plus named parts that are logged}."""
         raise NotImplementedError
 
-    def sample(self, n: int, **condition: Any) -> Tensor:
-        raise GenzooError(f"model {self.model_name!r} cannot sample")
+    def validation_loss(self, batch: Any) -> dict[str, Tensor]:
+        """The objective on held-out data; models whose training loss is stochastic or regularised override it."""
+        return self.loss(batch)
 
-    def log_prob(self, x: Tensor, **condition: Any) -> Tensor:
-        raise GenzooError(f"model {self.model_name!r} has no log_prob (likelihood)")
+    @property
+    def num_classes(self) -> int:
+        """Classes this run was built to condition on (0: unconditional); see `protocols.ClassConditional`."""
+        return int(getattr(self.config, "num_classes", 0) or 0)
 
-    def encode(self, x: Tensor) -> Tensor:
-        raise GenzooError(f"model {self.model_name!r} has no encoder")
-
-    def decode(self, z: Tensor) -> Tensor:
-        raise GenzooError(f"model {self.model_name!r} has no decoder")
+    def sample_labels(self, labels: Tensor | int | None, n: int) -> Tensor | int | None:
+        """The labels to sample with: as given, or, for a class-conditional run given none, classes drawn
+        uniformly (so `sample(n)` means the same thing for every `Sampler`)."""
+        if labels is None and self.num_classes:
+            return torch.randint(self.num_classes, (n,), device=self.device)
+        return labels
 
     # -- optional hooks for the engine -------------------------------------------------------------------
     def training_data(self, data: Any) -> Any:
@@ -76,7 +103,9 @@ class GenerativeModel(nn.Module):
 
     def sample_grid(self, n: int = 64) -> Tensor | None:
         """Images for the periodic sample grid during training; None where samples are not images."""
-        if self.data_info is None or self.data_info.kind != "image":
+        from genzoo.protocols import Sampler
+
+        if self.data_info is None or self.data_info.kind != "image" or not isinstance(self, Sampler):
             return None
         return self.sample(n)
 

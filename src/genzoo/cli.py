@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genzoo.cli_args import add_fit_arguments, fit_kwargs, parse_overrides
+from genzoo.cli_args import add_fit_arguments, add_model_option_argument, fit_kwargs, parse_overrides
 from genzoo.errors import GenzooError
 
 
@@ -26,10 +26,17 @@ def cmd_list(args: argparse.Namespace) -> None:
 
     rows = gz.list_models()
     width = max(len(r["name"]) for r in rows)
-    print(f"{'model':<{width}}  {'family':<15} capabilities")
+    print(f"{'model':<{width}}  {'family':<14} {'module':<40} capabilities")
     for r in rows:
-        print(f"{r['name']:<{width}}  {r['family']:<15} {', '.join(r['capabilities'])}   {r['description']}")
+        module = "models/" + r["module"].split(".", 2)[2].replace(".", "/") + ".py"
+        print(f"{r['name']:<{width}}  {r['family']:<14} {module:<40} {', '.join(r['capabilities'])}")
+        print(f"{'':<{width}}  {r['description']}")
     print("\ndatasets: " + ", ".join(gz.data.list_datasets()))
+    from genzoo.metrics import all_metrics
+
+    print("\nmetrics (genzoo eval --metrics a,b):")
+    for m in all_metrics():
+        print(f"  {m.name:<16} {m.description}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -66,49 +73,37 @@ def cmd_sample(args: argparse.Namespace) -> None:
     import torch
 
     import genzoo as gz
-    from genzoo.viz import save_grid
+    from genzoo.sampling import default_suffix, draw, write
 
-    if args.n < 1:
-        raise GenzooError(f"-n must be at least 1, got {args.n}")
     model = gz.load(args.run)
     torch.manual_seed(args.seed)
-    out = Path(args.output)
+    out = Path(args.output) if args.output else Path("samples" + default_suffix(model))
     if args.interpolate:
-        from genzoo.latent import interpolate_latents as interpolate
+        from genzoo.latent import interpolate
+        from genzoo.protocols import LatentModel
+        from genzoo.registry import model_entry, require
+        from genzoo.viz import save_grid
 
-        data = gz.data.load(model.data_info.name, split="test") if model.data_info else None
-        if data is None:
-            raise GenzooError("--interpolate needs a model that knows its dataset")
+        require(model_entry(model.model_name), LatentModel, where=args.run)
+        data = gz.data.load_like(model.data_info, "test")
         images = torch.cat([interpolate(model, data[2 * i][0], data[2 * i + 1][0], steps=10) for i in range(4)])
         save_grid(images, out, nrow=10, scale=args.scale)
+        written = [out]
     else:
-        kwargs: dict[str, Any] = parse_overrides(args.sample_option)
-        if args.label is not None:
-            kwargs["labels"] = torch.full((args.n,), args.label)
-        try:
-            images = model.sample(args.n, **kwargs)
-        except TypeError as e:
-            if not args.sample_option:
-                raise
-            raise GenzooError(f"model {model.model_name!r} does not take these sampler options ({e})") from None
-        if out.suffix == ".npy":
-            import numpy as np
-
-            np.save(out, images.float().cpu().numpy())
-        else:
-            save_grid(images, out, scale=args.scale)
-    print(f"genzoo: wrote {out}")
+        if args.n > MAX_SAMPLES:
+            raise GenzooError(f"-n must be at most {MAX_SAMPLES}, got {args.n}")
+        drawn = draw(model, args.n, label=args.label, **parse_overrides(args.sample_option))
+        written = write(drawn, out, scale=args.scale)
+    print(f"genzoo: wrote {', '.join(str(w) for w in written)}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     import genzoo as gz
 
     model = gz.load(args.run)
-    name = args.data or (model.data_info.name if model.data_info else None)
-    if name is None:
-        raise GenzooError("--data is required: the model does not record its dataset")
-    test = gz.data.load(name, split="test")
-    results = gz.evaluate(model, test, metrics=args.metrics.split(","), n_samples=args.n)
+    test = gz.data.load(args.data, split="test") if args.data else gz.data.load_like(model.data_info, "test")
+    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else None
+    results = gz.evaluate(model, test, metrics=metrics, n_samples=args.n)
     print(json.dumps(results, indent=2))
 
 
@@ -116,6 +111,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from genzoo.demo import run_demo
 
     run_demo(Path(args.out), steps=args.steps)
+
+
+MAX_SAMPLES = 100_000  # a typo such as -n 1000000000 must not try to allocate the machine away
 
 
 # -- plumbing --------------------------------------------------------------------------------------------------
@@ -141,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--data", required=True, help="dataset name or path (folder of images, .npy, .npz)")
     p.add_argument("--out", required=True, help="run directory (resumes if it holds a checkpoint)")
-    p.add_argument("-o", "--option", action="append", default=[], help="model config key=value (repeatable)")
+    add_model_option_argument(p, "model config key=value, e.g. -O hidden=[64,64] (repeatable)")
     p.add_argument("-d", "--data-option", action="append", default=[],
                    help="dataset option key=value, e.g. path=DIR or size=14 (repeatable)")
     add_fit_arguments(p)
@@ -150,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples from a trained model")
     p.add_argument("run")
     p.add_argument("-n", type=int, default=64)
-    p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npy array")
+    p.add_argument("-o", "--output", default=None,
+                   help="file to write, by what the run makes: .png/.npy images, .txt text, .wav audio, .mid "
+                        "music, .csv forecasts (+ .png), .gif/.mp4 clips, .csv/.png vectors (default samples.<that>)")
     p.add_argument("--label", type=int, default=None, help="class for conditional models")
     p.add_argument("-s", "--sample-option", action="append", default=[],
                    help="sampler option key=value, e.g. -s scheduler=dpm++ -s steps=20 -s guidance_scale=3")
@@ -162,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a trained model on a test split")
     p.add_argument("run")
     p.add_argument("--data", default=None)
-    p.add_argument("--metrics", default="nll,fid", help="nll, fid, kid, precision, recall, fid_inception")
-    p.add_argument("-n", type=int, default=1000, help="samples for fid/kid/precision/recall")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated metric names (see genzoo list); default: those that fit the run")
+    p.add_argument("-n", type=int, default=1000, help="samples drawn (or test examples used) per metric")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("demo", help="train a small VAE on mnist5k (a few minutes) and write samples + metrics")

@@ -26,6 +26,24 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+class _DeprecatedModelOption(argparse.Action):
+    """`-o key=value` for a model option: accepted for one release, with a deprecation line on stderr."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        import sys
+
+        print("genzoo: warning: -o key=value for a model option is deprecated; use -O key=value "
+              "(-o names the output file in every verb)", file=sys.stderr)
+        getattr(namespace, self.dest).append(values)
+
+
+def add_model_option_argument(p: argparse.ArgumentParser, help: str = "model config key=value (repeatable)") -> None:
+    """`-O/--option key=value`: one spelling for model options in every verb (`-o` is always the output)."""
+    p.add_argument("-O", "--option", action="append", default=[], help=help)
+    p.add_argument("-o", dest="option", action=_DeprecatedModelOption, help=argparse.SUPPRESS)
+
+
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     """The training options every `train`-like verb shares (mirrors `genzoo.fit`)."""
     p.add_argument("--max-steps", type=int, default=None)

@@ -21,6 +21,7 @@ from genzoo.atomic import atomic_write
 from genzoo.config import build_config, config_to_dict
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+from genzoo.version import __version__
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -29,8 +30,6 @@ FORMAT = "genzoo-model"
 
 def save(model: torch.nn.Module, directory: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
     """Write `config.json` and `model.safetensors` for `model` into `directory`; returns the directory."""
-    from genzoo import __version__
-
     directory = Path(directory)
     meta = {
         "format": FORMAT,
@@ -62,13 +61,18 @@ def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
-def load(directory: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> torch.nn.Module:
-    """Rebuild a saved model from `config.json` and fill it from `model.safetensors`."""
-    from genzoo.registry import model_entry
+def load(directory: str | os.PathLike[str], map_location: str | torch.device = "cpu", needs: Any = None) -> Any:
+    """Rebuild a saved model from `config.json` and fill it from `model.safetensors`.
+
+    `needs`: capabilities (`genzoo.protocols`) the caller will use; checked from the config, before the weights.
+    """
+    from genzoo.registry import model_entry, require
 
     directory = Path(directory)
     meta = read_meta(directory)
     entry = model_entry(meta["model"])
+    for capability in (needs if isinstance(needs, (tuple, list)) else (needs,) if needs is not None else ()):
+        require(entry, capability, where=str(directory))
     config = build_config(entry.cls.Config, meta.get("config") or {})
     model = entry.cls(config, DataInfo.from_dict(meta.get("data_info")))
     weights = directory / WEIGHTS_FILE

@@ -1,4 +1,4 @@
-"""Latent-space helpers for any model with encode/decode."""
+"""Latent-space helpers for any `LatentModel` (flat continuous latents: VAE, flows, VQ-VAE, SSVAE)."""
 
 from __future__ import annotations
 
@@ -16,34 +16,21 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     return torch.where(so.abs() < 1e-6, lin, sph)
 
 
-@torch.no_grad()
-def interpolate(model: torch.nn.Module, x_a: Tensor, x_b: Tensor, steps: int = 8, spherical: bool = False) -> Tensor:
-    """Decode `steps` points on the path between the encodings of x_a and x_b (single images, (C, H, W))."""
-    za, zb = model.encode(torch.stack([x_a, x_b])).float().chunk(2)
-    t = torch.linspace(0, 1, steps, device=za.device).unsqueeze(1)
-    z = slerp(za.expand(steps, -1), zb.expand(steps, -1), t) if spherical else (1 - t) * za + t * zb
-    return model.decode(z)
-
-
-# -- any model: one flat latent vector per image ---------------------------------------------------
 def encode_vectors(model: torch.nn.Module, x: Tensor, batch: int = 256) -> Tensor:
-    """Flat continuous latents (N, D): `encode_latent` where a model has one (VQ-VAE), else `encode`."""
-    fn = getattr(model, "encode_latent", None) or model.encode
+    """Flat continuous latents (N, D) of a `LatentModel`, in batches."""
     with torch.no_grad():
-        return torch.cat([fn(x[i : i + batch]).float().flatten(1) for i in range(0, len(x), batch)]).cpu()
+        return torch.cat([model.encode_latent(x[i : i + batch]).float().flatten(1)
+                          for i in range(0, len(x), batch)]).cpu()
 
 
 def decode_vectors(model: torch.nn.Module, z: Tensor) -> Tensor:
     """Images from flat latents made by `encode_vectors`."""
-    fn = getattr(model, "decode_latent", None) or model.decode
     with torch.no_grad():
-        return fn(z).float().cpu()
+        return model.decode_latent(z).float().cpu()
 
 
-def interpolate_latents(
-    model: torch.nn.Module, x_a: Tensor, x_b: Tensor, steps: int = 8, spherical: bool = False
-) -> Tensor:
-    """Like `interpolate`, for any model with encode/decode (VQ-VAE included): the strip x_a -> x_b."""
+def interpolate(model: torch.nn.Module, x_a: Tensor, x_b: Tensor, steps: int = 8, spherical: bool = False) -> Tensor:
+    """Decode `steps` points on the path between the latents of x_a and x_b (single images, (C, H, W))."""
     za, zb = encode_vectors(model, torch.stack([x_a, x_b])).chunk(2)
     t = torch.linspace(0, 1, steps).unsqueeze(1)
     z = slerp(za.expand(steps, -1), zb.expand(steps, -1), t) if spherical else (1 - t) * za + t * zb

@@ -1,9 +1,10 @@
 """Names -> model classes, with what each model can do.
 
-A model registers itself with `@register_model(name, ...)` in `genzoo/models/<family>/<name>.py`: the family
-is the folder and the file bears the model's name, so a model is always found in one guess. Registration
-refuses a class that lives anywhere else. On first use the registry imports every module under
-`genzoo.models`, so a model can never go missing because an `__init__` forgot an import line.
+A model registers itself with `@register_model(name, description)` in `genzoo/models/<family>/<name>.py`:
+the family is the folder and the file bears the model's name, so a model is always found in one guess.
+Registration refuses a class that lives anywhere else, and one that declares a capability (a protocol of
+`genzoo.protocols` among its bases) without implementing it. On first use the registry imports every module
+under `genzoo.models`, so a model can never go missing because an `__init__` forgot an import line.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from genzoo import protocols
 from genzoo.errors import GenzooError
-
-CAPABILITIES = ("sample", "log_prob", "encode", "class_condition", "text_condition", "image_condition")
 
 
 @dataclass(frozen=True)
@@ -25,31 +25,37 @@ class ModelEntry:
     family: str
     module: str
     cls: type
-    capabilities: tuple[str, ...]
+    capabilities: tuple[type[protocols.Capability], ...]
     description: str
+
+    @property
+    def capability_names(self) -> list[str]:
+        return [protocols.name_of(c) for c in self.capabilities]
 
 
 _MODELS: dict[str, ModelEntry] = {}
 _DISCOVERED = False
 
 
-def register_model(
-    name: str, capabilities: tuple[str, ...] = ("sample",), description: str = ""
-) -> Callable[[type], type]:
+def register_model(name: str, description: str = "") -> Callable[[type], type]:
     """Class decorator: make a model reachable by `genzoo.create(name)` and `genzoo list`.
 
-    The family is read from the module path (`genzoo.models.<family>.<name>`), never written by hand.
+    The family is read from the module path and the capabilities from the class's declared protocols;
+    neither is written by hand.
     """
-    bad = [c for c in capabilities if c not in CAPABILITIES]
-    if bad:
-        raise ValueError(f"unknown capabilities {bad}; known: {CAPABILITIES}")
 
     def wrap(cls: type) -> type:
         if name in _MODELS and _MODELS[name].cls is not cls:
             raise ValueError(f"model name {name!r} registered twice")
         family = _family_of(cls, name)
+        capabilities = protocols.declared(cls)
+        for capability in capabilities:
+            gaps = protocols.missing(cls, capability)
+            if gaps:
+                raise TypeError(f"model {name!r} declares {capability.__name__} but does not implement "
+                                f"{', '.join(gaps)}")
         doc = description or next(iter((cls.__doc__ or "").strip().splitlines()), "")
-        _MODELS[name] = ModelEntry(name, family, cls.__module__, cls, tuple(capabilities), doc)
+        _MODELS[name] = ModelEntry(name, family, cls.__module__, cls, capabilities, doc)
         cls.model_name = name
         return cls
 
@@ -69,7 +75,7 @@ def _discover() -> None:
     global _DISCOVERED
     if _DISCOVERED:
         return
-    import genzoo.models as models_pkg
+    models_pkg = importlib.import_module("genzoo.models")  # a plugin scan, not a dependency of this layer
 
     for info in pkgutil.walk_packages(models_pkg.__path__, prefix="genzoo.models."):
         importlib.import_module(info.name)
@@ -88,3 +94,27 @@ def model_entry(name: str) -> ModelEntry:
 def all_models() -> list[ModelEntry]:
     _discover()
     return sorted(_MODELS.values(), key=lambda e: (e.family, e.name))
+
+
+def models_that(capability: type[protocols.Capability]) -> list[str]:
+    """Names of the registered models that declare `capability` (for 'use one of ...' hints)."""
+    return [e.name for e in all_models() if capability in e.capabilities]
+
+
+def require(entry: ModelEntry, capability: type[protocols.Capability], where: str = "") -> None:
+    """Refuse, in one line, a model that cannot do what a verb needs, naming the models that can."""
+    if capability in entry.capabilities:
+        return
+    can = models_that(capability)
+    place = f"{where} holds " if where else ""
+    raise GenzooError(f"{place}model {entry.name!r}, which cannot {protocols.DOING[capability]}; "
+                      f"models that can: {', '.join(can) or 'none'}")
+
+
+def check_model(model: object, capability: type[protocols.Capability]) -> None:
+    """`require` for a model already in hand (one built in Python rather than loaded from a run)."""
+    if protocols.can(model, capability):
+        return
+    can = models_that(capability)
+    raise GenzooError(f"model {getattr(model, 'model_name', type(model).__name__)!r} cannot "
+                      f"{protocols.DOING[capability]}; models that can: {', '.join(can) or 'none'}")

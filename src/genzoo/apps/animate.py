@@ -18,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import VideoPredictor
 
 
 def _video_model(run: str) -> Any:
     import genzoo as gz
 
-    model = gz.load(run)
-    if not callable(getattr(model, "predict", None)) or not hasattr(model.config, "video_shape"):
-        raise GenzooError(f"model {model.model_name!r} in {run} is not a video model; animate needs e.g. video_ddpm")
-    return model
+    return gz.load(run, needs=VideoPredictor)
 
 
 def _read_for(model: Any, path: str, frames: int | None = None) -> Any:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import DOING, LatentModel, Likelihood, can
 
 if TYPE_CHECKING:  # torch is imported inside functions: the CLI imports every app at start-up
     from torch import Tensor
@@ -60,24 +61,16 @@ class Detector:
             raise GenzooError(f"{path} is corrupt (not a genzoo anomaly detector)") from None
 
 
-def _has_log_prob(model: Any) -> bool:
-    from genzoo.registry import model_entry
-
-    name = getattr(model, "model_name", "")
-    try:
-        return "log_prob" in model_entry(name).capabilities
-    except GenzooError:  # not a registered model: does its class define log_prob itself?
-        from genzoo.base import GenerativeModel
-
-        return type(model).log_prob is not GenerativeModel.log_prob
-
-
 def resolve_method(model: Any, method: str = "auto") -> str:
     """ "log_prob" where the model has a likelihood, else "recon" (needs encode/decode)."""
     if method not in METHODS:
         raise GenzooError(f"unknown scoring method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "auto":
-        return "log_prob" if _has_log_prob(model) else "recon"
+        method = "log_prob" if can(model, Likelihood) else "recon"
+    need = Likelihood if method == "log_prob" else LatentModel
+    if not can(model, need):
+        raise GenzooError(f"model {getattr(model, 'model_name', '?')!r} cannot score by {method}: "
+                          f"it does not {DOING[need]}")
     return method
 
 
@@ -100,7 +93,7 @@ def scores(
     import torch
 
     method = resolve_method(model, method)
-    if getattr(model.config, "num_classes", 0):
+    if model.num_classes:
         raise GenzooError("anomaly scores need an unconditional model (this one needs class labels)")
     model.eval()
     out = []
@@ -119,7 +112,7 @@ def _score_batch(model: Any, x: Tensor, method: str, log_prob_kwargs: dict[str, 
     if method == "log_prob":
         return -model.log_prob(x, **log_prob_kwargs).double().cpu()
     x = x.to(model.device).float()
-    rec = model.decode(model.encode(x)).float()
+    rec = model.decode_latent(model.encode_latent(x)).float().view_as(x)
     return (rec - x).pow(2).flatten(1).sum(1).double().cpu()
 
 
@@ -180,7 +173,7 @@ def fit_detector(
     """A detector whose threshold flags `target_fpr` of the held-out normal examples."""
     method = resolve_method(model, method)
     s = scores(model, normal_calibration, method, **log_prob_kwargs)
-    name = model.data_info.name if getattr(model, "data_info", None) is not None else None
+    name = model.data_info.name if model.data_info is not None else None
     return Detector(method, threshold_at_fpr(s, target_fpr), target_fpr, name)
 
 
@@ -271,7 +264,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    from genzoo.cli_args import add_fit_arguments
+    from genzoo.cli_args import add_fit_arguments, add_model_option_argument
 
     p = sub.add_parser("anomaly", help="anomaly detection with any likelihood or autoencoder model")
     verbs = p.add_subparsers(dest="anomaly_command", required=True, parser_class=type(p))
@@ -283,7 +276,7 @@ def add_commands(sub: Any) -> None:
     f.add_argument("--anomalous", default=None, help="class(es) held out of training as anomalies, e.g. 5")
     f.add_argument("--fpr", type=float, default=0.05, help="target false-positive rate on normal data")
     f.add_argument("--method", default="auto", choices=METHODS)
-    f.add_argument("-o", "--option", action="append", default=[], help="model config key=value")
+    add_model_option_argument(f)
     add_fit_arguments(f)
     f.set_defaults(func=cmd_fit)
 

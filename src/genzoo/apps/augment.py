@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import ClassConditional, can
 
 
 @dataclass
@@ -150,7 +151,7 @@ def train_and_test(
 
 def check_generator(model: Any, info: Any) -> None:
     """Refuse a generator that cannot make labelled images of this dataset's shape."""
-    k = getattr(getattr(model, "config", None), "num_classes", 0)
+    k = model.num_classes if can(model, ClassConditional) else 0
     if not k:
         raise GenzooError(
             f"generator {getattr(model, 'model_name', '?')!r} is not class-conditional "

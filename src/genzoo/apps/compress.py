@@ -35,6 +35,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import Compressor
+from genzoo.registry import check_model
 
 MAGIC = b"GZVQ"
 VERSION = 1
@@ -50,13 +52,6 @@ def fingerprint(model: torch.nn.Module) -> bytes:
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.digest()[:8]
-
-
-def _check_model(model: Any) -> None:
-    if not hasattr(model, "prior_probs_at") or not hasattr(model, "encode_tokens"):
-        raise GenzooError(
-            f"model {getattr(model, 'model_name', '?')!r} cannot compress: use a trained 'vqvae' run"
-        )
 
 
 def _check_image(model: Any, img: Tensor) -> None:
@@ -130,7 +125,7 @@ def compress_image(model: Any, img: Tensor) -> bytes:
     """A (C, H, W) image in [0, 1] -> the bytes of a .gzc file."""
     import constriction  # a compiled module: its submodules are attributes, not importable paths
 
-    _check_model(model)
+    check_model(model, Compressor)
     model.eval()
     idx, _ = tokens_of(model, img)
     enc, cat = constriction.stream.queue.RangeEncoder(), constriction.stream.model.Categorical(perfect=False)
@@ -182,7 +177,7 @@ def decompress_bytes(model: Any, data: bytes) -> Tensor:
     """The bytes of a .gzc file -> the (C, H, W) image, exactly `reconstruct(model, original)`."""
     import constriction
 
-    _check_model(model)
+    check_model(model, Compressor)
     model.eval()
     fp, c, height, width, payload = read_header(data)
     if fp != fingerprint(model):
@@ -257,7 +252,7 @@ def cmd_compress(args: argparse.Namespace) -> None:
     import genzoo as gz
 
     model = gz.load(args.run)
-    _check_model(model)
+    check_model(model, Compressor)
     img = read_image(args.input, model.config.image_shape[0])
     data = compress_image(model, img)
     out = Path(args.output or Path(args.input).with_suffix(".gzc"))

@@ -6,7 +6,7 @@
     paths = fc.predict(model, series, horizon=36, num_samples=200)   # (200, 36) sample paths
     fc.backtest(series, horizon=12, folds=3, steps=800)     # metrics at rolling origins
 
-    genzoo forecast train --data co2 --out runs/co2 --steps 1500 -o differencing=1 --calibrate
+    genzoo forecast train --data co2 --out runs/co2 --steps 1500 -O differencing=1 --calibrate
     genzoo forecast predict runs/co2 --horizon 36 --samples 200 -o co2_forecast   # .csv + .png
     genzoo forecast backtest --data sunspots --horizon 10 --folds 3
 
@@ -410,6 +410,8 @@ def cmd_backtest(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: Any) -> None:
+    from genzoo.cli_args import add_model_option_argument
+
     p = sub.add_parser("forecast", help="probabilistic time-series forecasting (train | predict | backtest)")
     verbs = p.add_subparsers(dest="forecast_command", required=True, parser_class=type(p))
 
@@ -427,13 +429,7 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="fit the spread of the sample paths (a*h^-b, by CRPS) on rolling origins at the end of the series",
     )
-    t.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        default=[],
-        help="model config key=value, e.g. prediction_length=36 differencing=1 likelihood=gaussian",
-    )
+    add_model_option_argument(t, "model config key=value, e.g. -O prediction_length=36 -O differencing=1")
     t.set_defaults(func=cmd_train)
 
     r = verbs.add_parser("predict", help="sample paths from a trained run -> quantile CSV + PNG")
@@ -452,5 +448,5 @@ def add_commands(sub: Any) -> None:
     b.add_argument("--samples", type=int, default=200)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--retrain", action="store_true", help="refit at every origin")
-    b.add_argument("-o", "--option", action="append", default=[])
+    add_model_option_argument(b)
     b.set_defaults(func=cmd_backtest)

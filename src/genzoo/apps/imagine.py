@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import TextToImage
 
 
 def add_commands(sub: Any) -> None:
@@ -38,10 +39,7 @@ def cmd_imagine(args: argparse.Namespace) -> None:
         raise GenzooError('the prompt is empty: describe the image, e.g. "a large 3 to the left of a small 7"')
     if args.n < 1:
         raise GenzooError(f"-n must be at least 1, got {args.n}")
-    model = gz.load(args.run)
-    if not hasattr(model, "caption_ids"):
-        raise GenzooError(f"{args.run} holds a {model.model_name!r} model, which takes no text; "
-                          "train dalle, t2i_diffusion or t2i_ldm on captioned data")
+    model = gz.load(args.run, needs=TextToImage)
     kwargs: dict[str, Any] = {}
     if args.steps is not None:
         if args.steps < 1:

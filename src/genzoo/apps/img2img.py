@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from genzoo.errors import GenzooError
+from genzoo.protocols import ImageToImage
 
 
 def add_commands(sub: Any) -> None:
@@ -23,9 +23,7 @@ def cmd_img2img(args: argparse.Namespace) -> None:
     from genzoo.data.files import read_image
     from genzoo.viz import save_grid
 
-    model = gz.load(args.run)
-    if not hasattr(model, "translate"):
-        raise GenzooError(f"{args.run} holds a {model.model_name!r} model; img2img needs a pix2pix run")
+    model = gz.load(args.run, needs=ImageToImage)
     channels = int(model.config.source_shape[0])
     source = torch.from_numpy(read_image(args.image, channels=channels)).permute(2, 0, 1)
     save_grid(model.translate(source).unsqueeze(0), args.output, nrow=1)

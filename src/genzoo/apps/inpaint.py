@@ -15,14 +15,14 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import Inpainter
+from genzoo.registry import check_model
 
 
 def inpaint(model: Any, image: Tensor, mask: Tensor, steps: int = 50, jump: int = 5, resample: int = 5,
             scheduler: str | None = None, generator: torch.Generator | None = None) -> Tensor:
     """Fill the pixels where `mask` is 1 in `image` with `model.inpaint` (RePaint options pass through)."""
-    if not callable(getattr(model, "inpaint", None)):
-        raise GenzooError(f"model {getattr(model, 'model_name', '?')!r} cannot inpaint; use a diffusion model "
-                          "(e.g. ddpm or inpaint_ddpm)")
+    check_model(model, Inpainter)
     return model.inpaint(image, mask, steps=steps, jump=jump, resample=resample, scheduler=scheduler,
                          generator=generator)
 

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import QuestionAnswerer, TextToText, TokenModel
 
 
 def _add_generation_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,21 +52,10 @@ def _generation_config(args: argparse.Namespace, **defaults: Any) -> Any:
     )
 
 
-def _load(run: str, kind: str) -> Any:
-    import genzoo as gz
-    from genzoo.generation.lm import CausalLM
-    from genzoo.models.transformers.seq2seq import Seq2Seq
-
-    model = gz.load(run)
-    want = CausalLM if kind == "lm" else Seq2Seq
-    if not isinstance(model, want):
-        what = "a language model (gpt, char_rnn)" if kind == "lm" else "a seq2seq model"
-        raise GenzooError(f"{run} holds model {model.model_name!r}; this command needs {what}")
-    return model
-
-
 def cmd_generate(args: argparse.Namespace) -> None:
-    model = _load(args.run, "lm")
+    import genzoo as gz
+
+    model = gz.load(args.run, needs=TokenModel)
     config = _generation_config(args, max_new_tokens=200)
     if args.stream and config.num_beams == 1:
         for piece in model.stream_text(args.prompt, config):
@@ -78,7 +68,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 def cmd_chat(args: argparse.Namespace) -> None:
     """A read-eval-print loop: history is 'User: ...\\nBot: ...' turns, trimmed to the model's context."""
-    model = _load(args.run, "lm")
+    import genzoo as gz
+
+    model = gz.load(args.run, needs=TokenModel)
     config = _generation_config(
         args, max_new_tokens=120, top_p=0.9, temperature=0.8, stop_strings=("\nUser:", "\n\n")
     )
@@ -127,7 +119,9 @@ def _texts(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_transform(args: argparse.Namespace) -> None:
-    model = _load(args.run, "seq2seq")
+    import genzoo as gz
+
+    model = gz.load(args.run, needs=TextToText)
     config = _generation_config(args, do_sample=False, max_new_tokens=model.config.max_len)
     for out in model.transform(_texts(args), config):
         print(out)
@@ -138,7 +132,6 @@ def cmd_answer(args: argparse.Namespace) -> None:
     import warnings
 
     import genzoo as gz
-    from genzoo.models.transformers.bert import BERT
 
     if (args.context is None) == (args.context_file is None):
         raise GenzooError("give the context with exactly one of --context TEXT or --context-file FILE")
@@ -148,9 +141,7 @@ def cmd_answer(args: argparse.Namespace) -> None:
         context = read_text_file(args.context_file)
     else:
         context = args.context
-    model = gz.load(args.run)
-    if not isinstance(model, BERT):
-        raise GenzooError(f"{args.run} holds model {model.model_name!r}; `genzoo answer` needs a bert run")
+    model = gz.load(args.run, needs=QuestionAnswerer)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         text = model.answer(args.question, context, max_answer_tokens=args.max_answer_tokens)

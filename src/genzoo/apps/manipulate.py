@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import LatentModel
 
 
 def attribute_names(info: Any) -> list[str]:
@@ -86,20 +87,16 @@ def resolve_image(model: Any, spec: str) -> Tensor:
 
 def _load(run: str) -> Any:
     import genzoo as gz
-    from genzoo.base import GenerativeModel
 
-    model = gz.load(run)
-    if type(model).encode is GenerativeModel.encode:
-        raise GenzooError(f"model {model.model_name!r} has no encoder to manipulate")
-    return model
+    return gz.load(run, needs=LatentModel)
 
 
 def cmd_morph(args: argparse.Namespace) -> None:
-    from genzoo.latent import interpolate_latents
+    from genzoo.latent import interpolate
     from genzoo.viz import save_grid
 
     model = _load(args.run)
-    strip = interpolate_latents(
+    strip = interpolate(
         model,
         resolve_image(model, args.a),
         resolve_image(model, args.b),

@@ -9,7 +9,7 @@
 `synthesize`, a small additive synthesizer (harmonic partials under an ADSR envelope) in numpy.
 
 Python: `compose(model, bars=8, prime=None)` returns notes (pitch, start, end) in 16th-note steps;
-`genzoo.data.music.write_midi(notes, path)` writes them; `music_stats` / `stats_distance` compare the
+`genzoo.data.music.write_midi(notes, path)` writes them; `genzoo.metrics.music` compares the
 pitch-class histogram, note density, polyphony and pitch range of samples with real chorales.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import GenzooError
-
-STEPS_PER_BAR = 16  # 4/4 at 16th-note resolution
+from genzoo.protocols import Composer
+from genzoo.registry import check_model
 
 
 def compose(
@@ -29,73 +29,16 @@ def compose(
 ) -> list[Any]:
     """`n` pieces of `bars` new bars (notes arrays), optionally continuing `prime` (a MIDI path; its notes
     are kept at the start of each piece)."""
-    import numpy as np
     import torch
 
     from genzoo.data import music as mu
 
     if bars < 1:
         raise GenzooError(f"--bars must be at least 1, got {bars}")
+    check_model(model, Composer)
     torch.manual_seed(seed)
-    length = bars * STEPS_PER_BAR
     prime_notes = mu.read_midi(prime) if prime is not None else None
-    name = getattr(model, "model_name", "")
-    if name in ("music_lstm", "music_gpt"):  # event models: same sampling interface
-        primer = [mu.BOS, *mu.notes_to_events(prime_notes)] if prime_notes is not None else None
-        tokens = (
-            model.sample(n, steps=length * 8, prime=primer, temperature=temperature, max_time=length)
-            .cpu()
-            .numpy()
-        )
-        return [mu.events_to_notes(row, strict=False) for row in tokens]  # the prime's notes included
-    if name == "pianoroll_lstm":
-        primer = mu.notes_to_roll(prime_notes) if prime_notes is not None else None
-        rolls = model.sample(n, frames=length, prime=primer, temperature=temperature).cpu().numpy()
-        return [mu.roll_to_notes(np.concatenate([primer, r]) if primer is not None else r) for r in rolls]
-    raise GenzooError(f"model {name!r} does not compose music; train music_lstm, music_gpt or pianoroll_lstm")
-
-
-def music_stats(pieces: list[Any]) -> dict[str, Any]:
-    """Pitch-class histogram, notes per bar, mean polyphony and pitch range (pooled over pieces)."""
-    import numpy as np
-
-    pcs = np.zeros(12)
-    notes_total, frames, sounding, lows, highs = 0, 0, 0, [], []
-    for notes in pieces:
-        if len(notes) == 0:
-            continue
-        pcs += np.bincount(notes[:, 0] % 12, weights=notes[:, 2] - notes[:, 1], minlength=12)
-        notes_total += len(notes)
-        length = int(notes[:, 2].max())
-        frames += length
-        sounding += int((notes[:, 2] - notes[:, 1]).sum())
-        lows.append(int(notes[:, 0].min()))
-        highs.append(int(notes[:, 0].max()))
-    if not frames:
-        raise GenzooError("no notes to describe")
-    return {
-        "pitch_class_hist": (pcs / pcs.sum()).tolist(),
-        "notes_per_bar": notes_total / frames * STEPS_PER_BAR,
-        "polyphony": sounding / frames,
-        "pitch_low": float(np.median(lows)),
-        "pitch_high": float(np.median(highs)),
-    }
-
-
-def stats_distance(fake: dict[str, Any], real: dict[str, Any]) -> dict[str, float]:
-    """How far the samples' statistics are from the real ones; every entry is 0 when they match.
-
-    Ratios are given as |log(fake / real)| so that too many and too few notes count alike."""
-    import numpy as np
-
-    p, q = np.asarray(fake["pitch_class_hist"]), np.asarray(real["pitch_class_hist"])
-    span = fake["pitch_high"] - fake["pitch_low"] - real["pitch_high"] + real["pitch_low"]
-    return {
-        "pitch_class_l1": float(np.abs(p - q).sum()),
-        "notes_per_bar_abs_log_ratio": abs(float(np.log(fake["notes_per_bar"] / real["notes_per_bar"]))),
-        "polyphony_abs_log_ratio": abs(float(np.log(fake["polyphony"] / real["polyphony"]))),
-        "range_diff_semitones": abs(float(span)),
-    }
+    return model.compose(n, bars, prime_notes, temperature)
 
 
 # -- audio rendering ----------------------------------------------------------------------------------------

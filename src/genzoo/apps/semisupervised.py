@@ -236,6 +236,8 @@ def cmd_semisup(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: Any) -> None:
+    from genzoo.cli_args import add_model_option_argument
+
     p = sub.add_parser(
         "semisup", help="semi-supervised classification: M2 vs labels only, mean ± std over seeds"
     )
@@ -245,6 +247,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--m1-steps", type=int, default=0, help="also run M1+M2, training M1 for this many steps")
-    p.add_argument("-o", "--option", action="append", default=[], help="ssvae config key=value")
+    add_model_option_argument(p, "ssvae config key=value")
     p.add_argument("--json", default=None, help="also write the results here")
     p.set_defaults(func=cmd_semisup)

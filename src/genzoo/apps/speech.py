@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import Speaker
+from genzoo.registry import check_model
 
 
 def speak_to_file(model: Any, text: str, path: str | Path, voice: str | None = None, pace: float = 1.0,
@@ -22,8 +24,7 @@ def speak_to_file(model: Any, text: str, path: str | Path, voice: str | None = N
     """Synthesise `text` with `model` and write a 16-bit PCM WAV at the model's sample rate."""
     import soundfile as sf
 
-    if not hasattr(model, "speak"):
-        raise GenzooError(f"model {getattr(model, 'model_name', '?')!r} does not speak; train fastspeech")
+    check_model(model, Speaker)
     if iterations < 0:
         raise GenzooError(f"--iterations must be >= 0, got {iterations}")
     path = Path(path)
@@ -40,7 +41,7 @@ def cmd_speak(args: argparse.Namespace) -> None:
 
     if not args.text.strip():
         raise GenzooError("the text to speak is empty")
-    model = gz.load(args.run)
+    model = gz.load(args.run, needs=Speaker)
     out = speak_to_file(model, args.text, args.output, args.voice, args.pace, args.iterations)
     print(f"genzoo: wrote {out}")
 

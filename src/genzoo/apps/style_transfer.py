@@ -13,16 +13,44 @@ Heavy imports (torch, cv2, imageio) happen inside the handlers: the CLI imports 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING, Any
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import Stylizer
 
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from genzoo.models.style.fast_style import FastStyle
+
+
+def train_fast_style(
+    style: Tensor,
+    data: str = "photos",
+    *,
+    max_steps: int | None = 1000,
+    batch_size: int = 4,
+    patch: int = 128,
+    out: str | os.PathLike[str] | None = None,
+    fit_options: dict[str, Any] | None = None,
+    **config: Any,
+) -> FastStyle:
+    """Train a fast style net for `style` on `photos` patches (or a folder of same-sized images)."""
+    import genzoo as gz
+    from genzoo.models.style.fast_style import FastStyle
+
+    train = (
+        gz.data.load(data, split="train", patch=patch)
+        if data == "photos"
+        else gz.data.load(data, split="all")
+    )
+    model = FastStyle.for_style(style, data_info=train.info, **config)
+    return gz.fit(model, train, max_steps=max_steps, batch_size=batch_size, out=out, **(fit_options or {}))
+
 
 def add_commands(sub: Any) -> None:
-    from genzoo.cli_args import add_fit_arguments
+    from genzoo.cli_args import add_fit_arguments, add_model_option_argument
 
     p = sub.add_parser("stylize", help="neural style transfer of one image (gatys or a trained fast net)")
     p.add_argument("--content", required=True, help="content image file")
@@ -77,12 +105,8 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--patch", type=int, default=128, help="training patch size (photos)")
-    p.add_argument(
-        "-O",
-        "--option",
-        action="append",
-        default=[],
-        help="fast_style config key=value, e.g. style_weight=30 channels=16 (repeatable)",
+    add_model_option_argument(
+        p, "fast_style config key=value, e.g. -O style_weight=30 -O channels=16 (repeatable)"
     )
     _feature_arguments(p)
     add_fit_arguments(p)
@@ -166,14 +190,10 @@ def side_by_side(content: Tensor, styles: list[Tensor], result: Tensor) -> Tenso
 
 def _load_fast(run: str | None) -> Any:
     import genzoo as gz
-    from genzoo.models.style.fast_style import FastStyle
 
     if not run:
         raise GenzooError("--method fast needs --run RUN (train one with `genzoo train-style`)")
-    model = gz.load(run)
-    if not isinstance(model, FastStyle):
-        raise GenzooError(f"{run} holds a {model.model_name!r} model, not a fast_style network")
-    return model
+    return gz.load(run, needs=Stylizer)
 
 
 def cmd_stylize_video(args: argparse.Namespace) -> None:
@@ -200,7 +220,6 @@ def cmd_stylize_video(args: argparse.Namespace) -> None:
 
 def cmd_train_style(args: argparse.Namespace) -> None:
     from genzoo.cli_args import fit_kwargs, parse_overrides
-    from genzoo.models.style.fast_style import train_fast_style
     from genzoo.models.style.images import load_image
 
     style = load_image(args.style)

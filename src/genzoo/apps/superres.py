@@ -17,15 +17,13 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import GenzooError
+from genzoo.protocols import Upscaler
+from genzoo.registry import check_model
 
 
 def upscale(model: Any, lowres: Tensor, **kwargs: Any) -> Tensor:
     """Super-resolve (N, C, h, w) or (C, h, w) images in [0, 1] with `model.upscale`."""
-    if not callable(getattr(model, "upscale", None)):
-        raise GenzooError(
-            f"model {getattr(model, 'model_name', '?')!r} cannot upscale; train a "
-            "super-resolution model such as sr3"
-        )
+    check_model(model, Upscaler)
     if lowres.ndim == 3:
         lowres = lowres.unsqueeze(0)
     return model.upscale(lowres.float(), **kwargs)

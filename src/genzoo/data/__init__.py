@@ -4,7 +4,7 @@
 """
 
 from genzoo.data.info import DataInfo
-from genzoo.data.load import load
+from genzoo.data.load import load, load_like
 from genzoo.data.registry import list_datasets, register_dataset
 
-__all__ = ["DataInfo", "list_datasets", "load", "register_dataset"]
+__all__ = ["DataInfo", "list_datasets", "load", "load_like", "register_dataset"]

@@ -144,6 +144,35 @@ def roll_to_notes(roll: np.ndarray) -> Notes:
 
 
 # -- standard MIDI files ------------------------------------------------------------------------------------
+STEPS_PER_BAR = 4 * STEPS_PER_QUARTER  # 4/4 at 16th-note resolution
+
+
+def concatenate(pieces: list[Notes], gap: int = STEPS_PER_BAR) -> Notes:
+    """One note array of the pieces played one after another, `gap` steps apart (e.g. to write one MIDI)."""
+    out, offset = [], 0
+    for notes in pieces:
+        if len(notes):
+            out.append(notes + np.array([0, offset, offset]))
+            offset += int(notes[:, 2].max()) + gap
+    return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.int64)
+
+
+def compose_from_events(sample: Any, n: int, bars: int, prime: Notes | None, temperature: float) -> list[Notes]:
+    """`n` pieces of `bars` bars from an event model's `sample(n, steps, prime, temperature, max_time)`; the
+    prime's notes stay at the start of each piece. Shared by every event-token model (LSTM, transformer)."""
+    length = bars * STEPS_PER_BAR
+    primer = [BOS, *notes_to_events(prime)] if prime is not None else None
+    tokens = sample(n, steps=length * 8, prime=primer, temperature=temperature, max_time=length).cpu().numpy()
+    return [events_to_notes(row, strict=False) for row in tokens]
+
+
+def compose_from_rolls(sample: Any, n: int, bars: int, prime: Notes | None, temperature: float) -> list[Notes]:
+    """`n` pieces of `bars` bars from a piano-roll model's `sample(n, frames, prime, temperature)`."""
+    primer = notes_to_roll(prime) if prime is not None else None
+    rolls = sample(n, frames=bars * STEPS_PER_BAR, prime=primer, temperature=temperature).cpu().numpy()
+    return [roll_to_notes(np.concatenate([primer, r]) if primer is not None else r) for r in rolls]
+
+
 def _varlen(n: int) -> bytes:
     out = [n & 0x7F]
     n >>= 7

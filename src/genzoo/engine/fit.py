@@ -81,12 +81,12 @@ def fit(
         raise GenzooError(f"max_steps must be at least 1, got {max_steps}")
     if len(data) == 0:  # type: ignore[arg-type]
         raise GenzooError("the training data is empty")
-    lr = lr if lr is not None else getattr(model, "default_lr", 1e-3)
+    lr = lr if lr is not None else model.default_lr
     if not lr > 0:
         raise GenzooError(f"lr must be positive, got {lr}")
     precision = precision if precision not in (None, "auto") else auto_precision(accelerator, model.default_precision)
     if ema is None:
-        ema = getattr(model, "default_ema", None)
+        ema = model.default_ema
 
     _quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)

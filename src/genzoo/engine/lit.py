@@ -71,7 +71,7 @@ class LitGenerative(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         model = self.ema if self.ema is not None else self.model
-        parts = model.loss(batch) if not hasattr(model, "validation_loss") else model.validation_loss(batch)
+        parts = model.validation_loss(batch)
         self.log("val_loss", parts["loss"].detach().float(), prog_bar=True, sync_dist=True,
                  batch_size=_batch_size(batch))
 

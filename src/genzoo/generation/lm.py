@@ -24,9 +24,10 @@ from genzoo.errors import GenzooError
 from genzoo.generation.config import GenerationConfig
 from genzoo.generation.decode import generate, stream
 from genzoo.generation.streaming import TextStreamer
+from genzoo.protocols import Likelihood, Sampler, TokenModel
 
 
-class CausalLM(GenerativeModel):
+class CausalLM(GenerativeModel, Sampler, Likelihood, TokenModel):
     """Base class of next-token language models. Config needs `vocab_size` and `tokenizer` (JSON) fields."""
 
     default_lr = 1e-3
@@ -85,7 +86,7 @@ class CausalLM(GenerativeModel):
 
     def _throughput(self, tokens: int) -> dict[str, Tensor]:
         """Tokens/s and MFU from the time between consecutive training steps (the whole step, honestly)."""
-        from genzoo.metrics.compute import matmul_peak_flops
+        from genzoo.nn.flops import matmul_peak_flops
 
         now = time.perf_counter()
         last, self._last_step = self._last_step, now

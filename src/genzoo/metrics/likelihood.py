@@ -27,7 +27,7 @@ def dataset_nll(model: torch.nn.Module, data: Dataset, batch_size: int = 256, **
     for batch in DataLoader(data, batch_size=batch_size, collate_fn=getattr(data, "collate", None)):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         labels = batch[1] if isinstance(batch, (list, tuple)) and len(batch) > 1 else None
-        cond = {"labels": labels} if labels is not None and getattr(model.config, "num_classes", 0) else {}
+        cond = {"labels": labels} if labels is not None and model.num_classes else {}
         lp = model.log_prob(x, **cond, **kwargs)
         total += float(-lp.double().sum())
         count += len(lp)

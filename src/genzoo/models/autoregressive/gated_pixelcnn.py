@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from genzoo.base import Recipe
 from genzoo.models.autoregressive.pixelcnn import GatedLayer, PixelModel
 from genzoo.registry import register_model
 
 
-@register_model("gated_pixelcnn", ("sample", "log_prob", "class_condition"),
-    "Gated PixelCNN: vertical+horizontal stacks (no blind spot), class-conditional option",
+@register_model(
+    "gated_pixelcnn", "Gated PixelCNN: vertical+horizontal stacks (no blind spot), class-conditional option"
 )
 class GatedPixelCNN(PixelModel):
     """Gated PixelCNN: gated tanh*sigmoid units, vertical and horizontal stacks, optional class label."""
+
+    quick = Recipe("digits", {"channels": 8, "num_layers": 2})
 
     def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
         k = self.config.kernel

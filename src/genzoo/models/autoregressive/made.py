@@ -16,10 +16,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.autoregressive.common import context_vector, prepare_input
+from genzoo.protocols import ClassConditional, Completer, Likelihood, Sampler
 from genzoo.registry import register_model
 
 
@@ -98,13 +99,13 @@ class MADEConfig:
     num_classes: int = 0
 
 
-@register_model("made", ("sample", "log_prob", "class_condition"),
-    "MADE: masked MLP density (Bernoulli for images, Gaussian for vectors)",
-)
-class MADE(GenerativeModel):
+@register_model("made", "MADE: masked MLP density (Bernoulli for images, Gaussian for vectors)")
+class MADE(GenerativeModel, Sampler, ClassConditional, Likelihood, Completer):
     """MADE density model. Images are dynamically binarised (each pixel ~ Bernoulli(intensity)) in training,
     and `log_prob` scores the binarised image (threshold 0.5 unless already binary); vectors get Gaussian
     conditionals. Sampling and completion run D sequential passes."""
+
+    quick = Recipe("digits", {"hidden": [32]})
 
     Config = MADEConfig
     default_lr = 1e-3
@@ -157,7 +158,8 @@ class MADE(GenerativeModel):
         if n < 1:
             raise GenzooError(f"number of samples must be at least 1, got {n}")
         x = torch.zeros(n, *self.config.data_shape, device=self.device)
-        return self.complete(x, torch.zeros_like(x, dtype=torch.bool), labels=labels, temperature=temperature)
+        observed = torch.zeros_like(x, dtype=torch.bool)
+        return self.complete(x, observed, labels=self.sample_labels(labels, n), temperature=temperature)
 
     @torch.no_grad()
     def complete(
@@ -185,7 +187,7 @@ class MADE(GenerativeModel):
                     len(x), device=x.device
                 )
             flat[:, d] = torch.where(obs[:, d], flat[:, d], new)
-        return flat.view_as(x)
+        return torch.where(observed, x, flat.view_as(x))  # the observed entries exactly as given
 
 
 __all__ = ["MADE", "MADEConfig", "MADENet", "MaskedLinear"]

@@ -18,10 +18,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.autoregressive.common import check_data, context_vector, image_levels, prepare_input
+from genzoo.protocols import ClassConditional, Completer, Likelihood, Sampler
 from genzoo.registry import register_model
 
 LIKELIHOODS = ("categorical", "bernoulli")
@@ -109,7 +110,7 @@ class PixelCNNConfig:
     num_classes: int = 0
 
 
-class PixelModel(GenerativeModel):
+class PixelModel(GenerativeModel, Sampler, ClassConditional, Likelihood, Completer):
     """What PixelCNN and Gated PixelCNN share: likelihoods, exact log_prob, sampling and completion."""
 
     Config = PixelCNNConfig
@@ -183,7 +184,8 @@ class PixelModel(GenerativeModel):
         if n < 1:
             raise GenzooError(f"number of samples must be at least 1, got {n}")
         x = torch.zeros(n, *self.data_shape, device=self.device)
-        return self.complete(x, torch.zeros_like(x, dtype=torch.bool), labels=labels, temperature=temperature)
+        observed = torch.zeros_like(x, dtype=torch.bool)
+        return self.complete(x, observed, labels=self.sample_labels(labels, n), temperature=temperature)
 
     @torch.no_grad()
     def complete(
@@ -213,11 +215,11 @@ class PixelModel(GenerativeModel):
         return t / top
 
 
-@register_model("pixelcnn", ("sample", "log_prob", "class_condition"),
-    "PixelCNN: masked convolutions (mask A then B), exact likelihood",
-)
+@register_model("pixelcnn", "PixelCNN: masked convolutions (mask A then B), exact likelihood")
 class PixelCNN(PixelModel):
     """Original PixelCNN: a 7x7 mask-A convolution, residual blocks of mask-B 3x3 convolutions, 1x1 head."""
+
+    quick = Recipe("digits", {"channels": 8, "num_layers": 1})
 
     def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
         self.first = MaskedConv2d(cin, 2 * channels, (7, 7), include_centre=False)

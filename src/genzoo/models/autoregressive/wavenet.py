@@ -18,9 +18,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+from genzoo.protocols import Likelihood, Sampler
 from genzoo.registry import register_model
 
 
@@ -73,11 +74,12 @@ class WaveNetConfig:
     sample_rate: int = 16000
 
 
-@register_model("wavenet", ("sample", "log_prob"),
-    "small WaveNet: dilated causal convolutions over 8-bit mu-law audio",
-)
-class WaveNet(GenerativeModel):
+@register_model("wavenet", "small WaveNet: dilated causal convolutions over 8-bit mu-law audio")
+class WaveNet(GenerativeModel, Sampler, Likelihood):
     """Unconditional WaveNet; batches are (B, T) float audio in [-1, 1]."""
+
+    quick = Recipe("spoken_digits", {"channels": 8, "skip_channels": 8, "layers_per_stack": 3, "stacks": 1},
+                   {"speeds": [150], "pitches": [50], "length": 2000})
 
     Config = WaveNetConfig
     default_lr = 1e-3

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.ddpm import DDPM
 from genzoo.registry import register_model
 
 
-@register_model("cddpm", ("sample", "class_condition"),
-    "class-conditional diffusion with label dropout; sample(n, labels=..., guidance_scale=...)",
-)
+@register_model("cddpm", "class-conditional diffusion with label dropout; sample(n, labels=..., guidance_scale=...)")
 class ConditionalDDPM(DDPM):
     """`ddpm` with `num_classes` taken from the data and a guidance scale of 2 by default."""
+
+    quick = Recipe(
+        "digits",
+        {
+            "base_channels": 8,
+            "channel_mults": [1, 2],
+            "attn_resolutions": [4],
+            "heads": 2,
+            "timesteps": 100,
+            "sample_steps": 3,
+        },
+    )
 
     @classmethod
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:

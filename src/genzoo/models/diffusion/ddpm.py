@@ -17,13 +17,14 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.pipeline import repaint
 from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
 from genzoo.nn.autocast import autocast_context
 from genzoo.nn.unet import UNet
+from genzoo.protocols import ClassConditional, Denoiser, Inpainter, Sampler
 from genzoo.registry import register_model
 
 
@@ -50,11 +51,10 @@ class DDPMConfig:
     clip_sample: bool = True
 
 
-@register_model("ddpm", ("sample", "class_condition"),
-    "denoising diffusion U-Net; DDPM/DDIM/DPM-Solver++ sampling, classifier-free guidance",
-)
-class DDPM(GenerativeModel):
-    """A U-Net trained to denoise; `sample(n, scheduler=..., steps=..., labels=..., guidance_scale=...)`."""
+class DiffusionModel(GenerativeModel, Denoiser):
+    """A U-Net trained to denoise, with everything every image diffusion model shares. What a subclass can do
+    with it (sample from noise, upscale, draw from text) it declares itself: `DDPM` samples and inpaints,
+    `SR3` only upscales."""
 
     Config = DDPMConfig
     default_lr = 1e-3  # small U-Nets on short budgets tolerate (and need) a larger step than the paper's 2e-4
@@ -239,3 +239,20 @@ class DDPM(GenerativeModel):
         if self.config.num_classes:
             return self.sample(n, labels=torch.arange(n) % self.config.num_classes)
         return self.sample(n)
+
+
+@register_model("ddpm", "denoising diffusion U-Net; DDPM/DDIM/DPM-Solver++ sampling, classifier-free guidance")
+class DDPM(DiffusionModel, Sampler, ClassConditional, Inpainter):
+    """`sample(n, scheduler=..., steps=..., labels=..., guidance_scale=...)`; `inpaint` by RePaint."""
+
+    quick = Recipe(
+        "digits",
+        {
+            "base_channels": 8,
+            "channel_mults": [1, 2],
+            "attn_resolutions": [4],
+            "heads": 2,
+            "timesteps": 100,
+            "sample_steps": 3,
+        },
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.ddpm import DDPM, DDPMConfig
@@ -71,11 +72,23 @@ def random_masks(
     return mask.unsqueeze(1).float()
 
 
-@register_model("inpaint_ddpm", ("sample", "image_condition"),
-    "mask-conditioned diffusion inpainting trained on random masks; model.inpaint(images, mask)",
+@register_model(
+    "inpaint_ddpm", "mask-conditioned diffusion inpainting trained on random masks; model.inpaint(images, mask)"
 )
 class InpaintDDPM(DDPM):
     """`inpaint(images, mask)` fills mask==1 in one sampling pass; `sample(n)` draws whole images."""
+
+    quick = Recipe(
+        "digits",
+        {
+            "base_channels": 8,
+            "channel_mults": [1, 2],
+            "attn_resolutions": [4],
+            "heads": 2,
+            "timesteps": 100,
+            "sample_steps": 3,
+        },
+    )
 
     Config = InpaintDDPMConfig
 

@@ -16,11 +16,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
 from genzoo.nn.unet import timestep_embedding
+from genzoo.protocols import Sampler
 from genzoo.registry import register_model
 
 
@@ -72,11 +73,12 @@ class ResidualMLP(nn.Module):
         return self.out(h)
 
 
-@register_model("ldm", ("sample",),
-    "latent diffusion over a saved genzoo autoencoder (latent_of=RUN); decodes to images",
-)
-class LatentDiffusion(GenerativeModel):
+@register_model("ldm", "latent diffusion over a saved genzoo autoencoder (latent_of=RUN); decodes to images")
+class LatentDiffusion(GenerativeModel, Sampler):
     """Diffusion over `latent_of`'s latents; `sample(n, scheduler=..., steps=...)` returns decoded images."""
+
+    quick = Recipe("digits", {"hidden": 32, "depth": 1, "timesteps": 100, "sample_steps": 3},
+                   runs={"latent_of": ("vae", Recipe("digits", {"hidden": 8, "latent_dim": 4}))})
 
     Config = LDMConfig
     default_lr = 1e-3

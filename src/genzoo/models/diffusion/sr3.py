@@ -13,12 +13,14 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
-from genzoo.models.diffusion.ddpm import DDPM, DDPMConfig
+from genzoo.models.diffusion.ddpm import DDPMConfig, DiffusionModel
 from genzoo.models.diffusion.schedulers import Scheduler
+from genzoo.nn.resample import bicubic_upscale, downscale
+from genzoo.protocols import Upscaler
 from genzoo.registry import register_model
 
 
@@ -32,24 +34,25 @@ class SR3Config(DDPMConfig):
     prediction: str = "x0"
 
 
-def downscale(hr: Tensor, scale: int) -> Tensor:
-    """The low-resolution view of `hr` (antialiased bicubic), as the model is trained to invert."""
-    h, w = hr.shape[-2:]
-    return F.interpolate(
-        hr, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False
-    ).clamp(0, 1)
-
-
-def bicubic_upscale(lowres: Tensor, scale: int) -> Tensor:
-    """The baseline, and the model's condition: plain bicubic upsampling by `scale`."""
-    return F.interpolate(lowres, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
-
-
-@register_model("sr3", ("sample", "image_condition"),
-    "SR3-style diffusion super-resolution (residual over bicubic); model.upscale(lowres)",
-)
-class SR3(DDPM):
+@register_model("sr3", "SR3-style diffusion super-resolution (residual over bicubic); model.upscale(lowres)")
+class SR3(DiffusionModel, Upscaler):
     """`upscale(lowres)` returns an image `scale` times larger; trained on patches of `image_shape`."""
+
+    quick = Recipe(
+        "photos",
+        {
+            "scale": 2,
+            **{
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attn_resolutions": [4],
+                "heads": 2,
+                "timesteps": 100,
+                "sample_steps": 3,
+            },
+        },
+        {"patch": 16, "n": 32},
+    )
 
     Config = SR3Config
     default_lr = 5e-4

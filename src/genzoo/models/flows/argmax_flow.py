@@ -21,11 +21,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.flows.flow import Chain
 from genzoo.models.flows.layers import ActNorm, FlowLayer, InvertibleLinearLU, VectorCoupling
+from genzoo.protocols import Likelihood, Sampler
 from genzoo.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
@@ -41,11 +42,11 @@ class ArgmaxFlowConfig:
     hidden: tuple[int, ...] = (128,)
 
 
-@register_model("argmax_flow", ("sample", "log_prob"),
-    "argmax flow over characters: dequantised categorical + GRU-conditioned coupling flow",
-)
-class ArgmaxFlow(GenerativeModel):
+@register_model("argmax_flow", "argmax flow over characters: dequantised categorical + GRU-conditioned coupling flow")
+class ArgmaxFlow(GenerativeModel, Sampler, Likelihood):
     """Character model whose per-step distribution is a normalizing flow over argmax-dequantised codes."""
+
+    quick = Recipe("pydoc_chars", {"context": 32, "embed": 16, "num_layers": 2, "hidden": [32]})
 
     Config = ArgmaxFlowConfig
     default_lr = 2e-3

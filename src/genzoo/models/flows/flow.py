@@ -24,10 +24,8 @@ from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.metrics.likelihood import bits_per_dim
 from genzoo.models.autoregressive.common import check_data, context_vector, image_levels, prepare_input
-from genzoo.models.flows.layers import (
-    FlowLayer,
-    Squeeze,
-)
+from genzoo.models.flows.layers import FlowLayer, Squeeze
+from genzoo.protocols import ClassConditional, LatentModel, Likelihood, Sampler
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -109,7 +107,7 @@ class FlowConfig:
 
 
 
-class FlowModel(GenerativeModel):
+class FlowModel(GenerativeModel, Sampler, ClassConditional, Likelihood, LatentModel):
     """Shared machinery of the flow models; subclasses implement `build_vector` (and `build_image`)."""
 
     Config = FlowConfig
@@ -220,7 +218,7 @@ class FlowModel(GenerativeModel):
         if n < 1:
             raise GenzooError(f"number of samples must be at least 1, got {n}")
         z = torch.randn(n, self.dim, device=self.device) * temperature
-        return self.decode(z, labels=labels, context=context)
+        return self.decode(z, labels=self.sample_labels(labels, n), context=context)
 
     @torch.no_grad()
     def encode(self, x: Tensor, labels: Tensor | None = None, context: Tensor | None = None) -> Tensor:
@@ -234,6 +232,10 @@ class FlowModel(GenerativeModel):
         z = z.to(self.device).float()
         w = self.flow.inverse(z, context_vector(self, labels, len(z), context))
         return self._postprocess(w)
+
+    # the latent space is already flat vectors: (N, D)
+    encode_latent = encode
+    decode_latent = decode
 
     def sample_grid(self, n: int = 64) -> Tensor | None:
         if self.config.kind != "image":
@@ -251,5 +253,3 @@ def check_divisible(shape: tuple[int, int, int], squeezes: int, name: str) -> No
             f"be divisible by {f}, got {shape[1]}x{shape[2]} (use fewer levels)"
         )
 
-
-_CAPS = ("sample", "log_prob", "encode", "class_condition")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genzoo.models.flows.flow import _CAPS, Chain, FlowModel, MultiScale, check_divisible
+from genzoo.base import Recipe
+from genzoo.models.flows.flow import Chain, FlowModel, MultiScale, check_divisible
 from genzoo.models.flows.layers import (
     ActNorm,
     FlowLayer,
@@ -15,10 +16,12 @@ from genzoo.models.flows.layers import (
 from genzoo.registry import register_model
 
 
-@register_model("glow", _CAPS, "Glow: actnorm, invertible 1x1 conv (LU), affine coupling, multi-scale")
+@register_model("glow", "Glow: actnorm, invertible 1x1 conv (LU), affine coupling, multi-scale")
 class Glow(FlowModel):
     """Glow (Kingma & Dhariwal 2018). Each step: actnorm, LU-parameterised invertible 1x1 convolution
     (a full LU linear map on vectors), affine coupling. Images, per level: squeeze, K steps, split."""
+
+    quick = Recipe("digits", {"num_layers": 1, "channels": 8, "levels": 1})
 
     image_native = True
 

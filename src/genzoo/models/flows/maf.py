@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genzoo.models.flows.flow import _CAPS, Chain, FlowModel
+from genzoo.base import Recipe
+from genzoo.models.flows.flow import Chain, FlowModel
 from genzoo.models.flows.layers import (
     Autoregressive,
     FlowLayer,
@@ -10,10 +11,12 @@ from genzoo.models.flows.layers import (
 from genzoo.registry import register_model
 
 
-@register_model("maf", _CAPS, "MAF: masked autoregressive flow (MADE conditioners)")
+@register_model("maf", "MAF: masked autoregressive flow (MADE conditioners)")
 class MAF(FlowModel):
     """Masked Autoregressive Flow (Papamakarios et al. 2017): density in one pass, sampling in D passes.
     Orders alternate between layers. Images are flattened."""
+
+    quick = Recipe("moons", {"num_layers": 2, "hidden": [16]})
 
     def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
         c = self.config

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genzoo.models.flows.flow import _CAPS, Chain, FlowConfig, FlowModel
+from genzoo.base import Recipe
+from genzoo.models.flows.flow import Chain, FlowConfig, FlowModel
 from genzoo.models.flows.layers import (
     Autoregressive,
     FlowLayer,
@@ -20,10 +21,12 @@ class NSFConfig(FlowConfig):
     autoregressive: bool = False  # True: autoregressive NSF (MADE conditioner) instead of coupling
 
 
-@register_model("nsf", _CAPS, "NSF: rational-quadratic spline coupling (or autoregressive) flow")
+@register_model("nsf", "NSF: rational-quadratic spline coupling (or autoregressive) flow")
 class NSF(FlowModel):
     """Neural Spline Flow (Durkan et al. 2019): monotonic rational-quadratic splines, coupling by default,
     autoregressive with `autoregressive=True`. Images are flattened."""
+
+    quick = Recipe("moons", {"num_layers": 2, "hidden": [16]})
 
     Config = NSFConfig
 

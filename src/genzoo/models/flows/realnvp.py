@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genzoo.models.flows.flow import _CAPS, Chain, FlowModel, MultiScale, check_divisible
+from genzoo.base import Recipe
+from genzoo.models.flows.flow import Chain, FlowModel, MultiScale, check_divisible
 from genzoo.models.flows.layers import (
     ActNorm,
     FlowLayer,
@@ -15,10 +16,12 @@ from genzoo.models.flows.layers import (
 from genzoo.registry import register_model
 
 
-@register_model("realnvp", _CAPS, "RealNVP: affine coupling, checkerboard/channel masks, multi-scale")
+@register_model("realnvp", "RealNVP: affine coupling, checkerboard/channel masks, multi-scale")
 class RealNVP(FlowModel):
     """Affine coupling flow (Dinh et al. 2017). Vectors: alternating-half couplings. Images: per level,
     checkerboard couplings, squeeze, channel couplings, factor out half; the last level is checkerboard."""
+
+    quick = Recipe("digits", {"num_layers": 2, "channels": 8, "levels": 1})
 
     image_native = True
 

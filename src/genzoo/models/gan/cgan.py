@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan.gan import GAN, GANConfig
@@ -21,11 +22,13 @@ class CGANConfig(GANConfig):
     betas: tuple[float, float] = (0.0, 0.999)
 
 
-@register_model("cgan", ("sample", "class_condition"),
-    "class-conditional GAN: projection discriminator, spectral norm, hinge loss; sample(n, labels=...)",
+@register_model(
+    "cgan", "class-conditional GAN: projection discriminator, spectral norm, hinge loss; sample(n, labels=...)"
 )
 class CGAN(GAN):
     """Class-conditional: G sees a label embedding, D a class projection (Miyato & Koyama 2018); SN, hinge."""
+
+    quick = Recipe("digits", {"latent_dim": 8, "g_width": 8, "d_width": 8, "upsamples": 1})
 
     Config = CGANConfig
 

@@ -26,6 +26,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 from genzoo.models.gan.optim import adam_pair
+from genzoo.protocols import ClassConditional, Sampler
 
 
 @dataclass
@@ -51,7 +52,7 @@ class GANConfig:
     ema_decay: float = 0.999
 
 
-class GAN(GenerativeModel):
+class GAN(GenerativeModel, Sampler, ClassConditional):
     """A generator G(z[, y]) and a discriminator D(x[, y]) trained against each other."""
 
     Config = GANConfig
@@ -208,7 +209,7 @@ class GAN(GenerativeModel):
         """n samples (images in [0, 1]); class-conditional models take `labels` (one int or n of them)."""
         if n < 1:
             raise GenzooError(f"number of samples must be at least 1, got {n}")
-        return self.generate(n, self._labels(labels, n), use_ema=use_ema)
+        return self.generate(n, self._labels(self.sample_labels(labels, n), n), use_ema=use_ema)
 
     def sample_grid(self, n: int = 64) -> Tensor | None:
         if len(self.config.data_shape) != 3:

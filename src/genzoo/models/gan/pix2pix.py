@@ -14,11 +14,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.optim import adam_pair
+from genzoo.protocols import ImageToImage
 from genzoo.registry import register_model
 
 
@@ -101,11 +102,11 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([source, image], 1))
 
 
-@register_model("pix2pix", ("image_condition",),
-    "pix2pix paired translation: U-Net + PatchGAN; translate(source) / sample(n, source=...)",
-)
-class Pix2Pix(GenerativeModel):
+@register_model("pix2pix", "pix2pix paired translation: U-Net + PatchGAN; translate(source) / sample(n, source=...)")
+class Pix2Pix(GenerativeModel, ImageToImage):
     """U-Net generator, PatchGAN discriminator, non-saturating adversarial loss + 100 x L1."""
+
+    quick = Recipe("photo_pairs", {"width": 8, "depth": 2, "d_width": 8}, {"n": 16, "patch": 16})
 
     Config = Pix2PixConfig
     default_lr = 2e-4

@@ -17,12 +17,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.nets import ConvDiscriminator
 from genzoo.models.gan.optim import adam_pair
+from genzoo.nn.resample import downscale
+from genzoo.protocols import Upscaler
 from genzoo.registry import register_model
 
 
@@ -75,17 +77,11 @@ class SRGenerator(nn.Module):
         return base + self.up(h + self.blocks(h))
 
 
-def downscale(images: Tensor, scale: int) -> Tensor:
-    """The degradation the model learns to invert: antialiased bicubic downscaling by `scale`."""
-    h, w = images.shape[-2:]
-    return F.interpolate(
-        images, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False
-    ).clamp(0, 1)
-
-
-@register_model("srgan", ("image_condition",), "SRGAN x4 super-resolution: upscale(lowres) / sample(n, lowres=...)")
-class SRGAN(GenerativeModel):
+@register_model("srgan", "SRGAN x4 super-resolution: upscale(lowres) / sample(n, lowres=...)")
+class SRGAN(GenerativeModel, Upscaler):
     """Residual x4 generator + conv discriminator; pixel (L1) + adversarial loss."""
+
+    quick = Recipe("photos", {"width": 8, "blocks": 1, "d_width": 8, "pretrain_batches": 1}, {"patch": 16, "n": 32})
 
     Config = SRGANConfig
     default_lr = 2e-4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genzoo.base import Recipe
 from genzoo.models.gan.gan import GAN, GANConfig
 from genzoo.registry import register_model
 
@@ -17,9 +18,11 @@ class WGANGPConfig(GANConfig):
     betas: tuple[float, float] = (0.0, 0.9)
 
 
-@register_model("wgan_gp", ("sample",), "WGAN-GP (Gulrajani et al. 2017): critic with gradient penalty")
+@register_model("wgan_gp", "WGAN-GP (Gulrajani et al. 2017): critic with gradient penalty")
 class WGANGP(GAN):
     """Wasserstein critic, 5 critic steps per generator step, gradient penalty 10, Adam(1e-4, (0, 0.9))."""
+
+    quick = Recipe("digits", {"latent_dim": 8, "g_width": 8, "d_width": 8, "upsamples": 1, "n_critic": 2})
 
     Config = WGANGPConfig
     default_lr = 1e-4

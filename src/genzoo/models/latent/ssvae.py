@@ -27,9 +27,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+from genzoo.protocols import ClassConditional, Classifier, LatentModel, Sampler
 from genzoo.registry import register_model
 
 
@@ -70,11 +71,11 @@ def load_m1(run: str) -> tuple[Any, int]:
     return m1, dim
 
 
-@register_model("ssvae", ("sample", "encode", "class_condition"),
-    "semi-supervised VAE (Kingma M2): classifier inside, labelled + unlabelled batches",
-)
-class SSVAE(GenerativeModel):
+@register_model("ssvae", "semi-supervised VAE (Kingma M2): classifier inside, labelled + unlabelled batches")
+class SSVAE(GenerativeModel, Sampler, ClassConditional, LatentModel, Classifier):
     """M2 with MLP networks and a Bernoulli decoder, as in the paper."""
+
+    quick = Recipe("digits", {"hidden": 32, "latent_dim": 4})
 
     Config = SSVAEConfig
     default_lr = 1e-3
@@ -211,6 +212,10 @@ class SSVAE(GenerativeModel):
             return torch.sigmoid(out).view(len(z), *self.config.image_shape)
         mean = out.chunk(2, 1)[0] * self.feature_std + self.feature_mean
         return self.m1.decode(mean).float().view(len(z), *self.config.image_shape)
+
+    # the latent space is already flat vectors: (N, D)
+    encode_latent = encode
+    decode_latent = decode
 
     @torch.no_grad()
     def sample(self, n: int, labels: Tensor | int | None = None) -> Tensor:

@@ -27,10 +27,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.nn.convnets import padded_size
+from genzoo.protocols import Compressor, LatentModel, Sampler
 from genzoo.registry import register_model
 
 
@@ -145,11 +146,11 @@ class EMACodebook(nn.Module):
         return F.embedding(idx, self.embed)
 
 
-@register_model("vqvae", ("sample", "encode"),
-    "VQ-VAE: EMA codebook, dead-code restarts, integer token grids, autoregressive token prior",
-)
-class VQVAE(GenerativeModel):
+@register_model("vqvae", "VQ-VAE: EMA codebook, dead-code restarts, integer token grids, autoregressive token prior")
+class VQVAE(GenerativeModel, Sampler, LatentModel, Compressor):
     """Vector-quantised autoencoder; images in [0, 1], tokens (N, h, w) in [0, codebook_size)."""
+
+    quick = Recipe("digits", {"hidden": 8, "codebook_size": 16, "code_dim": 4, "downsamples": 1})
 
     Config = VQVAEConfig
     default_lr = 2e-3

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
@@ -33,11 +34,11 @@ class CharRNNConfig:
     tokenizer: str = ""
 
 
-@register_model("char_rnn", ("sample", "log_prob"),
-    "LSTM/GRU language model, truncated BPTT; same tokenizer and generation core as gpt",
-)
+@register_model("char_rnn", "LSTM/GRU language model, truncated BPTT; same tokenizer and generation core as gpt")
 class CharRNN(CausalLM):
     """Recurrent language model over tokens (characters by default)."""
+
+    quick = Recipe("pydoc", {"hidden": 32, "n_layer": 1}, {"block_size": 32})
 
     Config = CharRNNConfig
     default_lr = 2e-3

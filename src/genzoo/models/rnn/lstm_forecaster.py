@@ -33,9 +33,10 @@ from torch import Tensor, nn
 from torch import distributions as D
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+from genzoo.protocols import Forecaster, Likelihood
 from genzoo.registry import register_model
 
 LIKELIHOODS = ("gaussian", "student_t", "negbin")
@@ -71,11 +72,14 @@ def _positive(x: Tensor, floor: float = 1e-4) -> Tensor:
     return F.softplus(x) + floor
 
 
-@register_model("lstm_forecaster", ("sample", "log_prob"),
-    "DeepAR-style probabilistic LSTM forecaster: sample paths, quantiles, intervals",
-)
-class LSTMForecaster(GenerativeModel):
+@register_model("lstm_forecaster", "DeepAR-style probabilistic LSTM forecaster: sample paths, quantiles, intervals")
+class LSTMForecaster(GenerativeModel, Likelihood, Forecaster):
     """Autoregressive LSTM with a Gaussian, Student-t or negative-binomial head over scaled lagged values."""
+
+    quick = Recipe(
+        "co2",
+        {"context_length": 24, "prediction_length": 6, "hidden": 16, "layers": 1, "lags": [1, 2, 3], "calendar": False},
+    )
 
     Config = LSTMForecasterConfig
     default_lr = 3e-3

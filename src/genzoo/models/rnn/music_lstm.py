@@ -12,10 +12,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
-from genzoo.data.music import BOS, EOS, MAX_SHIFT, PAD, SHIFT0, VOCAB_SIZE
+from genzoo.data.music import BOS, EOS, MAX_SHIFT, PAD, SHIFT0, VOCAB_SIZE, compose_from_events
 from genzoo.errors import GenzooError
+from genzoo.protocols import Composer, Likelihood, Sampler
 from genzoo.registry import register_model
 
 
@@ -28,9 +29,11 @@ class MusicLSTMConfig:
     dropout: float = 0.1
 
 
-@register_model("music_lstm", ("sample", "log_prob"), "LSTM over note-on/off/time-shift music events")
-class MusicLSTM(GenerativeModel):
+@register_model("music_lstm", "LSTM over note-on/off/time-shift music events")
+class MusicLSTM(GenerativeModel, Sampler, Likelihood, Composer):
     """Event-token LSTM language model; `sample(n, steps=...)` returns token sequences starting with BOS."""
+
+    quick = Recipe("chorales", {"embed": 16, "hidden": 32, "layers": 1}, {"limit": 4, "seq_len": 48})
 
     Config = MusicLSTMConfig
     default_lr = 2e-3
@@ -73,6 +76,10 @@ class MusicLSTM(GenerativeModel):
         logits, _ = self.logits(tokens[:, :-1])
         lp = -F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], ignore_index=PAD, reduction="none")
         return lp.sum(1)
+
+    def compose(self, n: int, bars: int, prime: Any = None, temperature: float = 1.0) -> list[Any]:
+        """`n` pieces of `bars` bars (note arrays), continuing `prime` notes if given."""
+        return compose_from_events(self.sample, n, bars, prime, temperature)
 
     @torch.no_grad()
     def sample(

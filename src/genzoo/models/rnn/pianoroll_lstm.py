@@ -13,9 +13,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
+from genzoo.data.music import compose_from_rolls
 from genzoo.errors import GenzooError
+from genzoo.protocols import Composer, Likelihood, Sampler
 from genzoo.registry import register_model
 
 
@@ -27,11 +29,11 @@ class PianoRollLSTMConfig:
     dropout: float = 0.1
 
 
-@register_model("pianoroll_lstm", ("sample", "log_prob"),
-    "LSTM over piano-roll frames: independent Bernoulli keys per frame (NLL per frame)",
-)
-class PianoRollLSTM(GenerativeModel):
+@register_model("pianoroll_lstm", "LSTM over piano-roll frames: independent Bernoulli keys per frame (NLL per frame)")
+class PianoRollLSTM(GenerativeModel, Sampler, Likelihood, Composer):
     """p(frame_t | frames_<t) = prod_k Bernoulli(key_k); batch = (rolls (B, T+1, K), mask (B, T+1))."""
+
+    quick = Recipe("chorales_roll", {"hidden": 16, "layers": 1}, {"limit": 4, "seq_len": 32})
 
     Config = PianoRollLSTMConfig
     default_lr = 2e-3
@@ -76,6 +78,10 @@ class PianoRollLSTM(GenerativeModel):
         mask = torch.ones(x.shape[:2]) if mask is None else mask
         nll, m = self.frame_nll(x, mask)
         return -(nll * m).sum(1)
+
+    def compose(self, n: int, bars: int, prime: Any = None, temperature: float = 1.0) -> list[Any]:
+        """`n` pieces of `bars` bars (note arrays), continuing `prime` notes if given."""
+        return compose_from_rolls(self.sample, n, bars, prime, temperature)
 
     @torch.no_grad()
     def sample(

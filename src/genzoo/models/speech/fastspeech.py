@@ -25,11 +25,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data import audio as A
 from genzoo.data.info import DataInfo
 from genzoo.data.speech import normalize_text
 from genzoo.errors import GenzooError
+from genzoo.protocols import Sampler, Speaker
 from genzoo.registry import register_model
 
 MEL_CENTER, MEL_SCALE = -2.0, 4.0  # log-mel (natural log power) -> roughly zero mean, unit spread
@@ -116,11 +117,14 @@ def durations_to_path(durations: Tensor, frames: int) -> Tensor:
     return ((t >= starts[..., None]) & (t < ends[..., None])).float()
 
 
-@register_model("fastspeech", ("sample", "text_condition"),
-    "non-autoregressive TTS: characters -> log-mel (MAS durations, conv+attention), Griffin-Lim audio",
+@register_model(
+    "fastspeech", "non-autoregressive TTS: characters -> log-mel (MAS durations, conv+attention), Griffin-Lim audio"
 )
-class FastSpeech(GenerativeModel):
+class FastSpeech(GenerativeModel, Sampler, Speaker):
     """Characters (+ voice) -> log-mel spectrogram; `speak` adds Griffin-Lim for the waveform."""
+
+    quick = Recipe("espeak_speech", {"channels": 16, "encoder_convs": 1, "decoder_convs": 1, "attention_layers": 1},
+                   {"n_texts": 12, "voices": ["en"], "n_test": 2})
 
     Config = FastSpeechConfig
     default_lr = 1e-3

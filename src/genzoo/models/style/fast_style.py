@@ -15,7 +15,6 @@ from `features` only to train further).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +22,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.style.features import FeatureExtractor, build_features
+from genzoo.models.style.images import load_style
 from genzoo.models.style.losses import content_loss, gram, style_loss, tv_loss
+from genzoo.protocols import Stylizer
 from genzoo.registry import register_model
 
 
@@ -98,6 +99,7 @@ class FastStyleConfig:
     res_blocks: int = 5
     skip: bool = True  # start as the identity (see TransformerNet)
     style_shape: tuple[int, int, int] = (3, 256, 256)  # the stored style image (C, H, W)
+    style: str = "brick"  # style for a model built without one: a scikit-image picture name or an image file
     features: str = "auto"  # feature network for training losses: auto, vgg16, vgg19, random, trained
     weights: str = ""  # VGG weights file (training only); empty: the torch hub cache
     content_weight: float = 1.0
@@ -108,11 +110,14 @@ class FastStyleConfig:
     style_layers: tuple[str, ...] = ()
 
 
-@register_model("fast_style", ("image_condition",),
-    "feed-forward style transfer net for one style (Johnson et al.); stylises any image in one pass",
+@register_model(
+    "fast_style", "feed-forward style transfer net for one style (Johnson et al.); stylises any image in one pass"
 )
-class FastStyle(GenerativeModel):
+class FastStyle(GenerativeModel, Stylizer):
     """A transformer network plus the style image it was trained for; `stylize` is one forward pass."""
+
+    quick = Recipe("photos", {"channels": 8, "res_blocks": 1, "style_shape": [3, 32, 32], "features": "random"},
+                   {"patch": 16, "n": 16})
 
     Config = FastStyleConfig
     default_lr = 1e-3
@@ -195,7 +200,9 @@ class FastStyle(GenerativeModel):
     def _style_grams(self) -> dict[str, Tensor]:
         if "grams" not in self._cache:
             if not self.style_image.abs().sum() > 0:
-                raise GenzooError("fast_style has no style image: build it with FastStyle.for_style(style)")
+                if not self.config.style:
+                    raise GenzooError("fast_style has no style image: set style=NAME or use FastStyle.for_style")
+                self.set_style(load_style(self.config.style).to(self.style_image.device))
             _, style_layers = self._layers()
             with torch.no_grad():
                 feats = self.feature_net()(self.style_image, style_layers)
@@ -251,26 +258,3 @@ def random_motion(
     t = (torch.rand(n, 2, device=device) * 2 - 1) * shift * 2
     cos, sin = torch.cos(a) / s, torch.sin(a) / s
     return torch.stack([torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)
-
-
-def train_fast_style(
-    style: Tensor,
-    data: str = "photos",
-    *,
-    max_steps: int | None = 1000,
-    batch_size: int = 4,
-    patch: int = 128,
-    out: str | os.PathLike[str] | None = None,
-    fit_options: dict[str, Any] | None = None,
-    **config: Any,
-) -> FastStyle:
-    """Train a fast style net for `style` on `photos` patches (or a folder of same-sized images)."""
-    import genzoo as gz
-
-    train = (
-        gz.data.load(data, split="train", patch=patch)
-        if data == "photos"
-        else gz.data.load(data, split="all")
-    )
-    model = FastStyle.for_style(style, data_info=train.info, **config)
-    return gz.fit(model, train, max_steps=max_steps, batch_size=batch_size, out=out, **(fit_options or {}))

@@ -293,10 +293,10 @@ def trained_features(steps: int = 400, seed: int = 0) -> VGGFeatures:
 @torch.enable_grad()
 def _train_rotation(net: VGGFeatures, steps: int, seed: int) -> None:
     """Self-supervised: predict which of 0/90/180/270 degrees a photo patch was rotated by."""
-    import genzoo as gz
+    from genzoo.data import load
 
     torch.manual_seed(seed)
-    data = gz.data.load("photos", split="train", patch=48, n=4096, seed=seed).images
+    data = load("photos", split="train", patch=48, n=4096, seed=seed).images
     head = nn.Linear(net.out_channels, 4)
     params = list(net.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)

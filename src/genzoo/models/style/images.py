@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -20,6 +21,22 @@ def load_image(path: str | os.PathLike[str]) -> Tensor:
 
     arr = read_image(path)
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def load_style(name: str) -> Tensor:
+    """A style image by name: a picture that ships with scikit-image (brick, gravel, grass, ...) or a file path."""
+    import numpy as np
+    import skimage.data
+
+    if not Path(name).exists() and callable(getattr(skimage.data, name, None)):
+        arr = np.asarray(getattr(skimage.data, name)(), dtype=np.float32)
+        arr = arr / 255.0 if arr.max() > 1.0 else arr
+        image = torch.from_numpy(arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, -1))[..., :3]
+        return image.permute(2, 0, 1).unsqueeze(0).contiguous()
+    if not Path(name).is_file():
+        raise GenzooError(f"style {name!r} is neither an image file nor a picture of scikit-image (e.g. brick)")
+    style = load_image(name)
+    return style if style.shape[1] == 3 else style.expand(-1, 3, -1, -1).contiguous()
 
 
 def save_image(image: Tensor, path: str | os.PathLike[str]) -> None:

@@ -1,6 +1,6 @@
 """What both text-to-image kinds share: the caption tokenizer, a small text encoder, prompts, reranking.
 
-`TextToImage` is a mixin over `GenerativeModel`: `sample(n, prompt=..., guidance_scale=..., rerank=k)`
+`CaptionConditioned` is a mixin over `GenerativeModel`: `sample(n, prompt=..., guidance_scale=..., rerank=k)`
 turns prompts into caption ids and calls the model's `generate_images(ids, guidance_scale, seed)`; with
 `rerank=k` it draws k candidates per image and keeps the one the reading classifier
 (`genzoo.metrics.caption_match`) finds most consistent with the caption (DALL·E's CLIP reranking, with
@@ -19,6 +19,7 @@ from genzoo.data.captions import PAD, CaptionTokenizer, parse_caption
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.transformers.layers import Block, init_weights
+from genzoo.protocols import Sampler, TextToImage
 
 
 class TextEncoder(nn.Module):
@@ -53,7 +54,7 @@ def captioned_fields(info: DataInfo) -> dict[str, Any]:
             "text_vocab": int(info.extra["text_vocab"])}
 
 
-class TextToImage:
+class CaptionConditioned(TextToImage, Sampler):
     """Mixin: prompts in, images out. The host class supplies `generate_images` and `config.tokenizer`."""
 
     config: Any

@@ -21,13 +21,13 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.captions import WORDS
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
 from genzoo.generation import GenerationConfig, KVCache, generate
-from genzoo.models.text2image.common import TextToImage, captioned_fields
+from genzoo.models.text2image.common import CaptionConditioned, captioned_fields
 from genzoo.models.transformers.gpt import GPT, GPTConfig
 from genzoo.registry import register_model
 
@@ -86,11 +86,27 @@ class GuidedImageTokens:
         return out
 
 
-@register_model("dalle", ("sample", "text_condition"),
-    "DALL·E-style GPT over [caption ; VQ-VAE image tokens] (tokens_of=RUN), guidance, top-k/p, reranking",
+@register_model(
+    "dalle", "DALL·E-style GPT over [caption ; VQ-VAE image tokens] (tokens_of=RUN), guidance, top-k/p, reranking"
 )
-class Dalle(TextToImage, GenerativeModel):
+class Dalle(CaptionConditioned, GenerativeModel):
     """`sample(n, prompt=..., guidance_scale=3, top_k=..., rerank=k)` -> images in [0, 1]."""
+
+    quick = Recipe(
+        "captioned_digits",
+        {"n_layer": 1, "d_model": 32, "n_head": 2},
+        {"n": 128, "size": 16, "layouts": "single"},
+        runs={
+            "tokens_of": (
+                "vqvae",
+                Recipe(
+                    "captioned_digits",
+                    {"hidden": 8, "codebook_size": 16, "code_dim": 4, "downsamples": 2},
+                    {"n": 128, "size": 16, "layouts": "single"},
+                ),
+            )
+        },
+    )
 
     Config = DalleConfig
     default_lr = 1e-3

@@ -24,11 +24,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from genzoo.base import Recipe
 from genzoo.data.captions import WORDS
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
-from genzoo.models.diffusion.ddpm import DDPM, DDPMConfig
-from genzoo.models.text2image.common import TextEncoder, TextToImage, captioned_fields
+from genzoo.models.diffusion.ddpm import DDPMConfig, DiffusionModel
+from genzoo.models.text2image.common import CaptionConditioned, TextEncoder, captioned_fields
 from genzoo.nn.autocast import autocast_context
 from genzoo.registry import register_model
 
@@ -50,11 +51,28 @@ class TextDiffusionConfig(DDPMConfig):
     latent_of: str = ""  # t2i_ldm: a trained vqvae run whose latent grid the diffusion runs on
 
 
-@register_model("t2i_diffusion", ("sample", "text_condition"),
+@register_model(
+    "t2i_diffusion",
     "text-to-image diffusion (Imagen-style): text encoder + cross-attention U-Net, classifier-free guidance",
 )
-class TextDiffusion(TextToImage, DDPM):
+class TextDiffusion(CaptionConditioned, DiffusionModel):
     """`sample(n, prompt="a large 3 to the left of a small 7", guidance_scale=3, steps=25)`."""
+
+    quick = Recipe(
+        "captioned_digits",
+        {
+            **{
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attn_resolutions": [4],
+                "heads": 2,
+                "timesteps": 100,
+                "sample_steps": 3,
+            },
+            "text_layers": 1,
+        },
+        {"n": 128, "size": 16, "layouts": "single"},
+    )
 
     Config = TextDiffusionConfig
     default_lr = 1e-3

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.text2image.common import captioned_fields
@@ -24,11 +25,37 @@ class LatentTextDiffusionConfig(TextDiffusionConfig):
     clip_sample: bool = False  # latents are unbounded
 
 
-@register_model("t2i_ldm", ("sample", "text_condition"),
-    "text-to-image latent diffusion (Stable-Diffusion-style) on a saved vqvae's latent grid (latent_of=RUN)",
+@register_model(
+    "t2i_ldm", "text-to-image latent diffusion (Stable-Diffusion-style) on a saved vqvae's latent grid (latent_of=RUN)"
 )
 class LatentTextDiffusion(TextDiffusion):
     """`t2i_diffusion` on the continuous latent grid of a trained vqvae; decodes through its codebook."""
+
+    quick = Recipe(
+        "captioned_digits",
+        {
+            **{
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attn_resolutions": [4],
+                "heads": 2,
+                "timesteps": 100,
+                "sample_steps": 3,
+            },
+            "text_layers": 1,
+        },
+        {"n": 128, "size": 16, "layouts": "single"},
+        runs={
+            "latent_of": (
+                "vqvae",
+                Recipe(
+                    "captioned_digits",
+                    {"hidden": 8, "codebook_size": 16, "code_dim": 4, "downsamples": 2},
+                    {"n": 128, "size": 16, "layouts": "single"},
+                ),
+            )
+        },
+    )
 
     Config = LatentTextDiffusionConfig
 

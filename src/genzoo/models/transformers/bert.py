@@ -18,11 +18,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import MASK, N_SPECIAL, PAD, Tokenizer, tokenizer_from_json
 from genzoo.errors import GenzooError
 from genzoo.models.transformers.layers import Block, init_weights
+from genzoo.protocols import QuestionAnswerer
 from genzoo.registry import register_model
 
 
@@ -39,11 +40,11 @@ class BERTConfig:
     tokenizer: str = ""
 
 
-@register_model("bert", ("encode",),
-    "bidirectional encoder: masked-LM pretraining, classification and span-extraction heads",
-)
-class BERT(GenerativeModel):
+@register_model("bert", "bidirectional encoder: masked-LM pretraining, classification and span-extraction heads")
+class BERT(GenerativeModel, QuestionAnswerer):
     """Transformer encoder with an MLM head (tied), an optional classifier and a span head."""
+
+    quick = Recipe("stdlib_qa", {"n_layer": 1, "d_model": 32, "n_head": 2}, {"max_len": 96})
 
     Config = BERTConfig
     default_lr = 1e-3

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
 from genzoo.generation.cache import KVCache
 from genzoo.generation.lm import CausalLM
-from genzoo.metrics.compute import transformer_flops_per_token
 from genzoo.models.transformers.layers import Block, Rotary, init_weights
+from genzoo.nn.flops import transformer_flops_per_token
 from genzoo.registry import register_model
 
 
@@ -36,11 +37,11 @@ class GPTConfig:
     tokenizer: str = ""  # the tokenizer's JSON (set from the dataset); "" = bytes
 
 
-@register_model("gpt", ("sample", "log_prob"),
-    "decoder-only transformer LM: RoPE, tied embeddings, KV cache, one generation core",
-)
+@register_model("gpt", "decoder-only transformer LM: RoPE, tied embeddings, KV cache, one generation core")
 class GPT(CausalLM):
     """GPT language model over the tokens of its tokenizer."""
+
+    quick = Recipe("pydoc", {"context_length": 32, "n_layer": 1, "d_model": 32, "n_head": 2}, {"block_size": 32})
 
     Config = GPTConfig
     default_lr = 1e-3

@@ -17,13 +17,15 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
-from genzoo.data.music import BOS, EOS, MAX_SHIFT, PAD, SHIFT0, VOCAB_SIZE
+from genzoo.data.music import BOS, EOS, MAX_SHIFT, PAD, SHIFT0, VOCAB_SIZE, compose_from_events
 from genzoo.errors import GenzooError
 from genzoo.generation.cache import KVCache
 from genzoo.generation.config import GenerationConfig
 from genzoo.generation.decode import stream
 from genzoo.models.transformers.gpt import GPT, GPTConfig
+from genzoo.protocols import Composer
 from genzoo.registry import register_model
 
 
@@ -37,11 +39,14 @@ class MusicGPTConfig(GPTConfig):
     dropout: float = 0.1
 
 
-@register_model("music_gpt", ("sample", "log_prob"),
-    "decoder-only transformer over note-on/off/time-shift music events (GPT + generation core)",
+@register_model(
+    "music_gpt", "decoder-only transformer over note-on/off/time-shift music events (GPT + generation core)"
 )
-class MusicGPT(GPT):
+class MusicGPT(GPT, Composer):
     """GPT over event tokens; `sample(n, steps=...)` returns token sequences starting with BOS."""
+
+    quick = Recipe("chorales", {"context_length": 64, "n_layer": 1, "n_head": 2, "d_model": 32},
+                   {"limit": 4, "seq_len": 48})
 
     Config = MusicGPTConfig
     default_lr = 1e-3
@@ -89,6 +94,10 @@ class MusicGPT(GPT):
             if end == last:
                 break
         return total
+
+    def compose(self, n: int, bars: int, prime: Any = None, temperature: float = 1.0) -> list[Any]:
+        """`n` pieces of `bars` bars (note arrays), continuing `prime` notes if given."""
+        return compose_from_events(self.sample, n, bars, prime, temperature)
 
     @torch.no_grad()
     def sample(  # type: ignore[override]  # events, not text: steps/prime replace prompt/max_new_tokens

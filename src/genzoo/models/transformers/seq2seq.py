@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import BOS, EOS, N_SPECIAL, PAD, Tokenizer, tokenizer_from_json
 from genzoo.errors import GenzooError
@@ -27,6 +27,7 @@ from genzoo.generation.cache import KVCache
 from genzoo.generation.config import GenerationConfig
 from genzoo.generation.decode import generate
 from genzoo.models.transformers.layers import Block, init_weights
+from genzoo.protocols import TextToText
 from genzoo.registry import register_model
 
 
@@ -74,11 +75,11 @@ class Seq2SeqCache(KVCache):
         self.source = self.source.index_select(0, index.to(self.source.device))
 
 
-@register_model("seq2seq", ("sample", "text_condition"),
-    "encoder-decoder transformer: translation, summarisation (teacher forcing, label smoothing)",
-)
-class Seq2Seq(GenerativeModel):
+@register_model("seq2seq", "encoder-decoder transformer: translation, summarisation (teacher forcing, label smoothing)")
+class Seq2Seq(GenerativeModel, TextToText):
     """Transformer encoder-decoder over one shared tokenizer and tied embeddings."""
+
+    quick = Recipe("translation_en_fr", {"d_model": 32, "n_head": 2, "enc_layers": 1, "dec_layers": 1})
 
     Config = Seq2SeqConfig
     default_lr = 1e-3

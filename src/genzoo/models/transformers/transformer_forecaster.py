@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from genzoo.base import Recipe
 from genzoo.errors import GenzooError
 from genzoo.models.rnn.lstm_forecaster import LSTMForecaster, LSTMForecasterConfig
 from genzoo.registry import register_model
@@ -61,11 +62,28 @@ class TransformerForecasterConfig(LSTMForecasterConfig):
     feedforward: int = 64
 
 
-@register_model("transformer_forecaster", ("sample", "log_prob"),
+@register_model(
+    "transformer_forecaster",
     "small causal-transformer probabilistic forecaster (DeepAR heads): sample paths, quantiles, intervals",
 )
 class TransformerForecaster(LSTMForecaster):
     """Masked self-attention over scaled lagged values, with the forecaster's likelihood heads."""
+
+    quick = Recipe(
+        "co2",
+        {
+            **{
+                "context_length": 24,
+                "prediction_length": 6,
+                "hidden": 16,
+                "layers": 1,
+                "lags": [1, 2, 3],
+                "calendar": False,
+            },
+            "heads": 2,
+            "feedforward": 32,
+        },
+    )
 
     Config = TransformerForecasterConfig
     default_lr = 1e-3

@@ -14,11 +14,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.vae import likelihoods
 from genzoo.nn.convnets import ConvDecoder, ConvEncoder
+from genzoo.protocols import LatentModel, Likelihood, Sampler
 from genzoo.registry import register_model
 
 
@@ -34,9 +35,11 @@ class VAEConfig:
     num_classes: int = 0
 
 
-@register_model("vae", ("sample", "log_prob", "encode"), "convolutional beta-VAE; IWAE log-likelihood")
-class VAE(GenerativeModel):
-    """Convolutional VAE with a Gaussian posterior, a standard-normal prior and a choice of likelihoods."""
+class ConvVAE(GenerativeModel, Sampler, Likelihood):
+    """Convolutional VAE with a Gaussian posterior, a standard-normal prior and a choice of likelihoods.
+
+    `vae` and `cvae` share it; only the unconditional one offers a latent space of its own (a conditional
+    VAE's latent means nothing without its label)."""
 
     Config = VAEConfig
     default_lr = 1e-3
@@ -105,7 +108,7 @@ class VAE(GenerativeModel):
         if n < 1:
             raise GenzooError(f"number of samples must be at least 1, got {n}")
         z = torch.randn(n, self.config.latent_dim, device=self.device) * temperature
-        return self.decode(z, labels)
+        return self.decode(z, self.sample_labels(labels, n))
 
     @torch.no_grad()
     def log_prob(self, x: Tensor, labels: Tensor | None = None, k: int = 100, chunk: int = 50) -> Tensor:
@@ -133,3 +136,16 @@ class VAE(GenerativeModel):
         if self.config.num_classes:
             return self.sample(n, labels=torch.arange(n) % self.config.num_classes)
         return self.sample(n)
+
+
+@register_model("vae", "convolutional beta-VAE; IWAE log-likelihood")
+class VAE(ConvVAE, LatentModel):
+    """The unconditional VAE; its latent space is flat vectors (N, latent_dim)."""
+
+    quick = Recipe("digits", {"hidden": 8, "latent_dim": 4})
+
+    def encode_latent(self, x: Tensor) -> Tensor:
+        return self.encode(x)
+
+    def decode_latent(self, z: Tensor) -> Tensor:
+        return self.decode(z)

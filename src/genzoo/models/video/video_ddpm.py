@@ -25,13 +25,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genzoo.base import GenerativeModel
+from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.inpaint_ddpm import random_masks
 from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
 from genzoo.nn.autocast import autocast_context
 from genzoo.nn.video_unet import VideoUNet
+from genzoo.protocols import Denoiser, Inpainter, Sampler, VideoPredictor
 from genzoo.registry import register_model
 
 
@@ -74,16 +75,18 @@ def training_masks(n: int, shape: tuple[int, int, int, int], p_uncond: float, p_
     return torch.where(u < p_uncond, torch.ones_like(mask), mask)
 
 
-@register_model("video_ddpm", ("sample", "image_condition"),
-    "video diffusion, factorised space-time U-Net: clips, frame prediction, video inpainting",
-)
-class VideoDDPM(GenerativeModel):
+@register_model("video_ddpm", "video diffusion, factorised space-time U-Net: clips, frame prediction, video inpainting")
+class VideoDDPM(GenerativeModel, Sampler, Denoiser, VideoPredictor, Inpainter):
     """`sample(n)` clips, `predict(first_frames)` the rest of a clip, `inpaint(clips, mask)` a region.
 
     The default prediction target is x0: in a 200-step pilot (16x16 moving digits, 4 frames, 2 given)
     frame-prediction MSE was 0.025 for x0, 0.031 for v and 0.26 for eps (copy-last-frame: 0.032), and eps
     samples were still mostly noise.
     """
+
+    quick = Recipe("moving_digits", {"base_channels": 8, "channel_mults": [1, 2], "attn_resolutions": [8],
+                                     "temporal_attn_resolutions": [8], "sample_steps": 3, "timesteps": 100},
+                   {"n": 16, "frames": 4, "size": 16, "digit": 10})
 
     Config = VideoDDPMConfig
     default_lr = 1e-3  # as `ddpm`: small U-Nets on short budgets need a larger step than the paper's
