@@ -72,7 +72,7 @@ class SR3(DDPM):
         hr = batch[0] if isinstance(batch, (list, tuple)) else batch
         self.check_input(hr, "training patch")
         up = bicubic_upscale(downscale(hr.float(), self.config.scale), self.config.scale)
-        return self.denoising_loss(2 * (hr.float() - up), cond=up * 2 - 1)
+        return self.diffusion_loss(2 * (hr.float() - up), (None, up * 2 - 1))
 
     @torch.no_grad()
     def upscale(
@@ -90,12 +90,8 @@ class SR3(DDPM):
                 f"got shape {tuple(lowres.shape)}"
             )
         up = bicubic_upscale(lowres.to(self.device).float().clamp(0, 1), self.config.scale)
-        cond = up * 2 - 1
-        sched = self.make_scheduler(scheduler, steps)
-        x = torch.randn(up.shape, generator=generator, device=self.device)
-        for t in sched.timesteps:
-            x = sched.step(self.model_output(x, t, None, None, cond), t, x, generator)
-        return (up + x / 2).clamp(0, 1)
+        residual = self.denoise(up.shape, (None, up * 2 - 1), scheduler=scheduler, steps=steps, generator=generator)
+        return (up + residual / 2).clamp(0, 1)
 
     @torch.no_grad()
     def sample(self, n: int, lowres: Tensor | None = None, **kwargs: Any) -> Tensor:
