@@ -230,6 +230,7 @@ def _concat(a: Condition, b: Condition) -> Condition:
 
 
 def check_count(n: Any) -> None:
+    """Refuse a sample count that is not a positive integer, in one line."""
     if not isinstance(n, int) or n < 1:
         raise GenzooError(f"number of samples must be a positive integer, got {n!r}")
 
@@ -268,16 +269,15 @@ def repaint(
     resample: int = 5,
     scheduler: str | None = None,
     generator: torch.Generator | None = None,
-    cond: Condition = None,
 ) -> Tensor:
     """RePaint: fill the pixels where `mask` is 1 in `image` ((N, C, H, W) or (C, H, W), in [0, 1]).
 
-    `steps` reverse steps of the model under its unconditional `cond` (DDPM sampler unless `scheduler`
+    `steps` reverse steps of the model, unconditionally (DDPM sampler unless `scheduler`
     says otherwise), with a jump back of `jump` steps repeated `resample - 1` times at every `jump`-th step
     (resample=1 is plain "replacement" inpainting). Cost ~ steps * resample evaluations.
     """
     image, mask = check_image_mask(model, image, mask)
     image, mask = image.to(model.device), mask.to(model.device)
-    x = model.denoise(image.shape, cond, scheduler=scheduler or "ddpm", steps=steps, known=model.to_space(image),
+    x = model.denoise(image.shape, scheduler=scheduler or "ddpm", steps=steps, known=model.to_space(image),
                       mask=mask, jump=jump, resample=resample, generator=generator)
     return keep_known(image, mask, model.from_space(x))
