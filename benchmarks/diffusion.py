@@ -343,7 +343,7 @@ def compare(res: Results, train, test, data, device, batch_x, train_for, n_fid: 
             return F.mse_loss(unet(noisy, t).sample.float(), noise)
 
         systems = {
-            "genzoo": System("genzoo", model, lambda x: model.denoising_loss(x)["loss"], device),
+            "genzoo": System("genzoo", model, lambda x: model.diffusion_loss(x)["loss"], device),
             "diffusers": System("diffusers", unet, diffusers_loss, device),
         }
         return systems, model, unet
@@ -394,7 +394,7 @@ def sweep_digits(res: Results, device, train_steps, digits_steps: int, n_sweep: 
     ddata = (dtrain.images * 2 - 1).to(device)
     torch.manual_seed(3)
     dmodel = gz.create("ddpm", data=dtrain, base_channels=WIDTH).to(device)
-    dsys = System("genzoo", dmodel, lambda x: dmodel.denoising_loss(x)["loss"], device)
+    dsys = System("genzoo", dmodel, lambda x: dmodel.diffusion_loss(x)["loss"], device)
     secs_train = train_steps(dsys, digits_steps, ddata)
     dreal = dtest.images[:n_sweep]
     curve = []

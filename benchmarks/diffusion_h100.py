@@ -137,7 +137,7 @@ def main() -> None:  # noqa: PLR0915 - one script, parts in order
             model, unet = model.to(memory_format=fmt), unet.to(memory_format=fmt)
 
         def genzoo_loss(x: torch.Tensor) -> torch.Tensor:
-            return model.denoising_loss(x.contiguous(memory_format=fmt))["loss"]
+            return model.diffusion_loss(x.contiguous(memory_format=fmt))["loss"]
 
         def diffusers_loss(x: torch.Tensor) -> torch.Tensor:
             tt = torch.randint(0, 1000, (len(x),), device=device)

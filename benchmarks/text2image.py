@@ -8,11 +8,14 @@ split — seen combinations and held-out ones — at guidance 0, 1 and 3, and th
 `fid_classifier` is the Fréchet distance on the reader's features (layout + per-slot digit features),
 between test canvases and guidance-3 samples of the same captions. No anchor package runs text-to-image
 on a CPU within this budget, so there is no anchor row; the baselines are guidance 0 (text ignored) and
-chance. Run: `PYTHONPATH=src python benchmarks/text2image.py` (about 12 minutes on 2 shared cores).
+chance. Run: `PYTHONPATH=src python benchmarks/text2image.py` (about 12 minutes on 2 shared cores);
+`--smoke` trains everything for a few steps in a fresh temporary directory (does it run?) and writes
+text2image_smoke.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -39,56 +42,68 @@ STEPS = {  # training steps of batch 32 per model (environment overrides for lon
 }
 
 
-def train(name: str, data: object, steps: int, batch: int, ema: float | None = None,
+def train(runs: Path, name: str, data: object, steps: int, batch: int, ema: float | None = None,
           **overrides: object) -> tuple[object, float]:
-    """Train (or, when RUNS/name already finished, reload) a model; returns it and its training wall time.
+    """Train (or, when runs/name already finished, reload) a model; returns it and its training wall time.
 
     Diffusion runs use EMA 0.99: at a few hundred steps the family's 0.995 still carries ~20% of the
     zero-output initial weights, which shrinks the predicted noise and leaves samples noisy.
     """
     model = gz.create(name, data=data, **overrides)
-    record = RUNS / name / "train_seconds.txt"  # measured when it was trained; a finished run resumes as a no-op
+    record = runs / name / "train_seconds.txt"  # measured when it was trained; a finished run resumes as a no-op
     t = time.perf_counter()
-    gz.fit(model, data, max_steps=steps, batch_size=batch, progress=False, out=RUNS / name, ema=ema)
+    gz.fit(model, data, max_steps=steps, batch_size=batch, progress=False, out=runs / name, ema=ema)
     if not record.is_file():
         record.write_text(f"{time.perf_counter() - t:.1f}\n")
     return model, float(record.read_text())
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="a few steps of everything in a temporary directory")
+    smoke = ap.parse_args().smoke
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    res = Results("text2image")
+    stem = "text2image_smoke" if smoke else "text2image"
+    res = Results(stem)
     start = time.perf_counter()
-    reader = cm.reader_for(32)
-    train_ds = gz.data.load("captioned_digits", split="train", n=6000)
-    evals = {split: gz.data.load("captioned_digits", split="test", n=N_EVAL, combos=split, seed=5)
+    if smoke:  # a barely trained reader, not cached; fresh runs that vanish afterwards
+        tmp = tempfile.TemporaryDirectory()
+        runs, steps, n_eval, n_train, vq_steps, sample_steps = Path(tmp.name), dict.fromkeys(STEPS, 3), 4, 300, 5, 2
+        reader = cm.train_reader(32, steps=5, n=200)[0]
+        reader_budget = "reader: 5 steps x 128 crops on 200 train-digit canvases"
+    else:
+        runs, steps, n_eval, n_train, vq_steps, sample_steps = RUNS, STEPS, N_EVAL, 6000, 400, 15
+        reader = cm.reader_for(32)
+        reader_budget = "reader: 1000 steps x 128 crops on 5000 train-digit canvases (cached)"
+    train_ds = gz.data.load("captioned_digits", split="train", n=n_train)
+    evals = {split: gz.data.load("captioned_digits", split="test", n=n_eval, combos=split, seed=5)
              for split in ("seen", "held_out")}
     for split, ds in evals.items():
         res.add(f"real-canvases-{split}", "real_canvases", "caption_match",
                 cm.caption_match(reader, ds.images, ds.scenes), True,
-                f"reader: 1000 steps x 128 crops on 5000 train-digit canvases (cached); {N_EVAL} test-digit canvases")
+                f"{reader_budget}; {n_eval} test-digit canvases")
 
-    RUNS.mkdir(parents=True, exist_ok=True)
-    vq, vq_s = train("vqvae", train_ds, 400, 64, hidden=32, codebook_size=64, code_dim=16)
+    runs.mkdir(parents=True, exist_ok=True)
+    vq, vq_s = train(runs, "vqvae", train_ds, vq_steps, 64, hidden=32, codebook_size=64, code_dim=16)
     stats = vq.codebook_stats(evals["seen"].images)
     print(f"vqvae: {vq_s:.0f} s, psnr {stats['psnr']:.1f} dB, usage {stats['usage']:.2f}")
     models = {
-        "dalle": train("dalle", train_ds, STEPS["dalle"], 32, tokens_of=str(RUNS / "vqvae"), n_layer=3, d_model=96,
-                       n_head=4),
-        "t2i_ldm": train("t2i_ldm", train_ds, STEPS["t2i_ldm"], 32, ema=0.99, latent_of=str(RUNS / "vqvae"),
+        "dalle": train(runs, "dalle", train_ds, steps["dalle"], 32, tokens_of=str(runs / "vqvae"), n_layer=3,
+                       d_model=96, n_head=4),
+        "t2i_ldm": train(runs, "t2i_ldm", train_ds, steps["t2i_ldm"], 32, ema=0.99, latent_of=str(runs / "vqvae"),
                          base_channels=32),
-        "t2i_diffusion": train("t2i_diffusion", train_ds, STEPS["t2i_diffusion"], 32, ema=0.99, base_channels=16,
+        "t2i_diffusion": train(runs, "t2i_diffusion", train_ds, steps["t2i_diffusion"], 32, ema=0.99, base_channels=16,
                                channel_mults=(1, 2, 2), attn_resolutions=(8,)),
     }
     real_all = torch.cat([ds.images for ds in evals.values()])
     for name, (model, train_s) in models.items():
-        budget = f"{STEPS[name]} steps x batch 32 ({train_s:.0f} s wall, shared 2-core CPU)"
+        budget = f"{steps[name]} steps x batch 32 ({train_s:.0f} s wall, shared 2-core CPU)"
         if name != "dalle":
             budget += ", EMA 0.99"
         if name != "t2i_diffusion":
-            budget += f"; + shared vqvae 400 x 64 ({vq_s:.0f} s)"
-        kwargs = {} if name == "dalle" else {"steps": 15}
+            budget += f"; + shared vqvae {vq_steps} x 64 ({vq_s:.0f} s)"
+        kwargs = {} if name == "dalle" else {"steps": sample_steps}
         fakes = []
         for split, ds in evals.items():
             for w in GUIDANCE:
@@ -100,10 +115,10 @@ def main() -> None:
                 if w == 3.0:
                     fakes.append(x)
                     if split == "seen":
-                        save_grid(x[:16], RESULTS / f"text2image_{name}.png", nrow=8, scale=2)
+                        save_grid(x[:16], RESULTS / f"{stem}_{name}.png", nrow=8, scale=2)
         res.add(f"{name}-guidance3", "genzoo", "fid_classifier", cm.reader_fid(reader, real_all, torch.cat(fakes)),
                 False, f"{budget}; reader features, {len(real_all)} real vs {len(real_all)} generated")
-    (RESULTS / "text2image_captions.txt").write_text("\n".join(evals["seen"].captions[:16]) + "\n")
+    (RESULTS / f"{stem}_captions.txt").write_text("\n".join(evals["seen"].captions[:16]) + "\n")
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

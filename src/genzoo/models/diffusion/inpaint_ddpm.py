@@ -19,7 +19,7 @@ from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.ddpm import DDPM, DDPMConfig
-from genzoo.models.diffusion.pipeline import check_image_mask
+from genzoo.models.diffusion.pipeline import check_count, check_image_mask, keep_known
 from genzoo.models.diffusion.schedulers import Scheduler
 from genzoo.registry import register_model
 
@@ -114,10 +114,10 @@ class InpaintDDPM(DDPM):
     def loss(self, batch: Any) -> dict[str, Tensor]:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         self.check_input(x, "training image")
-        x0 = x.float() * 2 - 1
+        x0 = self.to_space(x)
         _, h, w = self.config.image_shape
         mask = random_masks(len(x0), h, w, self.config.p_rectangle, self.config.p_full).to(x0.device)
-        return self.denoising_loss(x0, cond=self.condition(x0, mask))
+        return self.diffusion_loss(x0, (None, self.condition(x0, mask)))
 
     @torch.no_grad()
     def inpaint(
@@ -137,19 +137,14 @@ class InpaintDDPM(DDPM):
         images, mask = check_image_mask(self, images, mask)
         images, mask = images.to(self.device), mask.to(self.device)
         mask = mask[:, :1].expand(len(images), 1, *images.shape[-2:])
-        cond = self.condition(images * 2 - 1, mask)
-        sched = self.make_scheduler(scheduler, steps)
-        x = torch.randn(images.shape, generator=generator, device=self.device)
-        for t in sched.timesteps:
-            x = sched.step(self.model_output(x, t, None, None, cond), t, x, generator)
-        out = ((x + 1) / 2).clamp(0, 1)
-        return (1 - mask) * images + mask * out
+        cond = (None, self.condition(self.to_space(images), mask))
+        x = self.denoise(images.shape, cond, scheduler=scheduler, steps=steps, generator=generator)
+        return keep_known(images, mask, self.from_space(x))
 
     @torch.no_grad()
     def sample(self, n: int, **kwargs: Any) -> Tensor:
         """n whole images: inpainting with the entire image as the hole (a mask seen in training)."""
-        if not isinstance(n, int) or n < 1:
-            raise GenzooError(f"number of samples must be a positive integer, got {n!r}")
+        check_count(n)
         shape = self.config.image_shape
         blank = torch.zeros(n, *shape, device=self.device)
         return self.inpaint(blank, torch.ones(1, 1, *shape[1:]), **kwargs)

@@ -3,7 +3,8 @@
 `gz.create("ldm", data=train, latent_of="runs/vae")` loads the saved model at `latent_of` (anything with
 `encode`/`decode`, e.g. the foundation's `vae`), freezes it, and learns a denoiser over its latents. The
 foundation VAE's latents are vectors, so the denoiser is a residual MLP with the same time embedding as the
-U-Net; sampling runs the same schedulers (unclipped, since latents are unbounded) and decodes at the end.
+U-Net; training, sampling (unclipped, since latents are unbounded) and the schedulers are the diffusion
+pipeline's (`pipeline.py`), and samples are decoded at the end.
 The autoencoder is referenced by path, not copied: a saved `ldm` needs its `latent_of` run to reload.
 """
 
@@ -16,10 +17,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from genzoo.base import GenerativeModel, Recipe
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
-from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
+from genzoo.models.diffusion.pipeline import DiffusionModel
 from genzoo.nn.unet import timestep_embedding
 from genzoo.protocols import Sampler
 from genzoo.registry import register_model
@@ -74,7 +75,7 @@ class ResidualMLP(nn.Module):
 
 
 @register_model("ldm", "latent diffusion over a saved genzoo autoencoder (latent_of=RUN); decodes to images")
-class LatentDiffusion(GenerativeModel, Sampler):
+class LatentDiffusion(DiffusionModel, Sampler):
     """Diffusion over `latent_of`'s latents; `sample(n, scheduler=..., steps=...)` returns decoded images."""
 
     quick = Recipe("digits", {"hidden": 32, "depth": 1, "timesteps": 100, "sample_steps": 3},
@@ -83,15 +84,13 @@ class LatentDiffusion(GenerativeModel, Sampler):
     Config = LDMConfig
     default_lr = 1e-3
     default_ema = 0.995
+    # the latents are unclipped, so bf16 rounding of the denoiser's output would go straight into them
+    sample_autocast = False
 
     def __init__(self, config: LDMConfig, data_info: DataInfo | None = None) -> None:
-        super().__init__(config, data_info)
         if not config.latent_of:
             raise GenzooError("ldm needs latent_of=RUN: the directory of a trained model with encode/decode")
-        if config.prediction not in PREDICTIONS:
-            raise GenzooError(
-                f"unknown prediction {config.prediction!r}; choose one of {', '.join(PREDICTIONS)}"
-            )
+        super().__init__(config, data_info)
         from genzoo.hub import load
 
         auto = load(config.latent_of)
@@ -102,8 +101,6 @@ class LatentDiffusion(GenerativeModel, Sampler):
         if not isinstance(dim, int):
             raise GenzooError(f"{config.latent_of} has no vector latent (config.latent_dim); ldm needs one")
         self.latent_dim = dim
-        self.schedule = NoiseSchedule(config.schedule, config.timesteps)
-        make_scheduler(config.sampler, self.schedule)
         self.net = ResidualMLP(dim, config.hidden, config.depth)
         # latents are divided by their std over the first training batch (LDM's "scale factor")
         self.register_buffer("latent_scale", torch.zeros(()))
@@ -112,6 +109,16 @@ class LatentDiffusion(GenerativeModel, Sampler):
         """Move the frozen autoencoder with the model (it sits outside the module tree)."""
         self.autoencoder._apply(fn, recurse)
         return super()._apply(fn, recurse)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return (self.latent_dim,)
+
+    def clip_range(self) -> None:
+        return None  # latents are unbounded
+
+    def denoiser(self, x: Tensor, t: Tensor, cond: None = None) -> Tensor:
+        return self.net(x, t)
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
@@ -123,41 +130,12 @@ class LatentDiffusion(GenerativeModel, Sampler):
 
     @torch.no_grad()
     def decode(self, z: Tensor) -> Tensor:
-        return self.autoencoder.decode(z.to(self.device) * self.latent_scale).float().clamp(0, 1)
-
-    def loss(self, batch: Any) -> dict[str, Tensor]:
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        z0 = self.encode(x)
-        t = torch.randint(0, self.config.timesteps, (len(z0),), device=z0.device)
-        noise = torch.randn_like(z0)
-        zt = self.schedule.add_noise(z0, noise, t)
-        target = self.schedule.target(self.config.prediction, z0, noise, t)
-        mse = F.mse_loss(self.net(zt, t).float(), target)
-        return {"loss": mse, "mse": mse.detach()}
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        scheduler: str | Scheduler | None = None,
-        steps: int | None = None,
-        eta: float | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        if not isinstance(n, int) or n < 1:
-            raise GenzooError(f"number of samples must be a positive integer, got {n!r}")
         if float(self.latent_scale) == 0:
             raise GenzooError("this ldm has not been trained yet (its latent scale is unset)")
-        sched = make_scheduler(
-            scheduler or self.config.sampler,
-            self.schedule,
-            self.config.prediction,
-            None,
-            self.config.eta if eta is None else eta,
-        )
-        sched.set_timesteps(self.config.sample_steps if steps is None else steps)
-        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
-        for t in sched.timesteps:
-            out = self.net(z, torch.full((n,), t, device=z.device, dtype=torch.long)).float()
-            z = sched.step(out, t, z, generator)
-        return self.decode(z)
+        return self.autoencoder.decode(z.to(self.device) * self.latent_scale).float().clamp(0, 1)
+
+    def to_space(self, data: Tensor) -> Tensor:
+        return self.encode(data)
+
+    def from_space(self, x: Tensor) -> Tensor:
+        return self.decode(x)

@@ -17,7 +17,7 @@ from torch import Tensor
 from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
-from genzoo.models.diffusion.ddpm import DDPMConfig, DiffusionModel
+from genzoo.models.diffusion.ddpm import DDPMConfig, UNetDiffusion
 from genzoo.models.diffusion.schedulers import Scheduler
 from genzoo.nn.resample import bicubic_upscale, downscale
 from genzoo.protocols import Upscaler
@@ -35,7 +35,7 @@ class SR3Config(DDPMConfig):
 
 
 @register_model("sr3", "SR3-style diffusion super-resolution (residual over bicubic); model.upscale(lowres)")
-class SR3(DiffusionModel, Upscaler):
+class SR3(UNetDiffusion, Upscaler):
     """`upscale(lowres)` returns an image `scale` times larger; trained on patches of `image_shape`."""
 
     quick = Recipe(
@@ -75,7 +75,7 @@ class SR3(DiffusionModel, Upscaler):
         hr = batch[0] if isinstance(batch, (list, tuple)) else batch
         self.check_input(hr, "training patch")
         up = bicubic_upscale(downscale(hr.float(), self.config.scale), self.config.scale)
-        return self.denoising_loss(2 * (hr.float() - up), cond=up * 2 - 1)
+        return self.diffusion_loss(2 * (hr.float() - up), (None, up * 2 - 1))
 
     @torch.no_grad()
     def upscale(
@@ -93,12 +93,8 @@ class SR3(DiffusionModel, Upscaler):
                 f"got shape {tuple(lowres.shape)}"
             )
         up = bicubic_upscale(lowres.to(self.device).float().clamp(0, 1), self.config.scale)
-        cond = up * 2 - 1
-        sched = self.make_scheduler(scheduler, steps)
-        x = torch.randn(up.shape, generator=generator, device=self.device)
-        for t in sched.timesteps:
-            x = sched.step(self.model_output(x, t, None, None, cond), t, x, generator)
-        return (up + x / 2).clamp(0, 1)
+        residual = self.denoise(up.shape, (None, up * 2 - 1), scheduler=scheduler, steps=steps, generator=generator)
+        return (up + residual / 2).clamp(0, 1)
 
     @torch.no_grad()
     def sample(self, n: int, lowres: Tensor | None = None, **kwargs: Any) -> Tensor:

@@ -11,8 +11,9 @@ eps = eps_u + w (eps_c - eps_u); w = 0 ignores the text, w = 1 is the plain cond
   grid (code_dim x h x w, scaled to unit variance) and samples are quantised and decoded at the end
   (the VQ-regularised variant of Rombach et al. 2022). The autoencoder is referenced by path, not copied.
 
-Schedules and samplers are diffusion's own (`genzoo.models.diffusion.schedulers`): any of DDPM, DDIM,
-DPM-Solver++ at any number of steps.
+The denoising loop, guidance and training objective are the diffusion pipeline's
+(`genzoo.models.diffusion.pipeline`), the samplers diffusion's own (`schedulers.py`): any of DDPM, DDIM,
+DPM-Solver++ at any number of steps. This file is the text conditioning.
 """
 
 from __future__ import annotations
@@ -22,15 +23,14 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from genzoo.base import Recipe
 from genzoo.data.captions import WORDS
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
-from genzoo.models.diffusion.ddpm import DDPMConfig, DiffusionModel
+from genzoo.models.diffusion.ddpm import DDPMConfig, UNetDiffusion
+from genzoo.models.diffusion.pipeline import drop_condition
 from genzoo.models.text2image.common import CaptionConditioned, TextEncoder, captioned_fields
-from genzoo.nn.autocast import autocast_context
 from genzoo.registry import register_model
 
 
@@ -55,7 +55,7 @@ class TextDiffusionConfig(DDPMConfig):
     "t2i_diffusion",
     "text-to-image diffusion (Imagen-style): text encoder + cross-attention U-Net, classifier-free guidance",
 )
-class TextDiffusion(CaptionConditioned, DiffusionModel):
+class TextDiffusion(CaptionConditioned, UNetDiffusion):
     """`sample(n, prompt="a large 3 to the left of a small 7", guidance_scale=3, steps=25)`."""
 
     quick = Recipe(
@@ -94,53 +94,27 @@ class TextDiffusion(CaptionConditioned, DiffusionModel):
         fields["attn_resolutions"] = (size // 4, size // 2)
         return fields
 
-    # -- the space the diffusion runs in (pixels here; latents in t2i_ldm) --------------------------------
-    def to_space(self, images: Tensor) -> Tensor:
-        self.check_input(images, "training image")
-        return images.float() * 2 - 1
+    # -- conditioning: the caption's token features, cross-attended to ----------------------------------
+    def denoiser(self, x: Tensor, t: Tensor, cond: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """The U-Net's output; cond is the text encoder's (features, key mask), None for no text at all."""
+        context, mask = (None, None) if cond is None else cond
+        return self.net(x, t, None, context, mask)
 
-    def from_space(self, x: Tensor) -> Tensor:
-        return ((x + 1) / 2).clamp(0, 1)
-
-    # -- training -----------------------------------------------------------------------------------------
     def loss(self, batch: Any) -> dict[str, Tensor]:
         images, ids = batch
+        self.check_input(images, "training image")
         x0 = self.to_space(images)
-        ids = ids.to(x0.device).clone()
-        drop = torch.rand(len(ids), device=ids.device) < self.config.caption_dropout
-        ids[drop] = self.caption_tokenizer.null(int(drop.sum())).to(ids.device)
-        context, mask = self.text(ids)
-        t = torch.randint(0, self.config.timesteps, (len(x0),), device=x0.device)
-        noise = torch.randn_like(x0)
-        xt = self.schedule.add_noise(x0, noise, t)
-        target = self.schedule.target(self.config.prediction, x0, noise, t)
-        mse = F.mse_loss(self.net(xt, t, None, context, mask).float(), target)
-        return {"loss": mse, "mse": mse.detach()}
-
-    # -- sampling -----------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def guided_output(self, x: Tensor, t: int, cond: tuple[Tensor, Tensor], null: tuple[Tensor, Tensor],
-                      w: float) -> Tensor:
-        """eps_u + w (eps_c - eps_u), running only the branch needed when w is 0 or 1."""
-        tt = torch.full((len(x),), t, device=x.device, dtype=torch.long)
-        with autocast_context(x.device):
-            if w == 1.0 or w == 0.0:
-                ctx, mask = cond if w == 1.0 else null
-                return self.net(x, tt, None, ctx, mask).float()
-            both = self.net(torch.cat([x, x]), torch.cat([tt, tt]), None, torch.cat([null[0], cond[0]]),
-                            torch.cat([null[1], cond[1]])).float()
-        u, c = both.chunk(2)
-        return u + w * (c - u)
+        ids = ids.to(x0.device)
+        ids = drop_condition(ids, self.caption_tokenizer.null(len(ids)).to(ids.device), self.config.caption_dropout)
+        return self.diffusion_loss(x0, self.text(ids))
 
     @torch.no_grad()
     def generate_images(self, ids: Tensor, guidance_scale: float, seed: int | None, scheduler: str | None = None,
                         steps: int | None = None, eta: float | None = None) -> Tensor:
         n = len(ids)
-        sched = self.make_scheduler(scheduler, steps, eta)
         cond = self.text(ids.to(self.device))
         null = self.text(self.caption_tokenizer.null(n).to(self.device))
         g = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
-        x = torch.randn((n, *self.config.image_shape), generator=g, device=self.device)
-        for t in sched.timesteps:
-            x = sched.step(self.guided_output(x, t, cond, null, guidance_scale), t, x, g)
+        x = self.denoise((n, *self.sample_shape), cond, null=null, guidance_scale=guidance_scale,
+                         scheduler=scheduler, steps=steps, eta=eta, generator=g)
         return self.from_space(x)

@@ -85,7 +85,6 @@ class LatentTextDiffusion(TextDiffusion):
 
     @torch.no_grad()
     def to_space(self, images: Tensor) -> Tensor:
-        self.check_input(images, "training image")
         z = self.autoencoder.encode_latent(images.to(self.device)).float().view(len(images), *self.config.image_shape)
         if float(self.latent_scale) == 0:  # LDM's scale factor: the latents' std over the first batch
             self.latent_scale.fill_(float(z.std()) + 1e-8)

@@ -12,9 +12,11 @@ network at sampling time, which matters on a CPU. `inpaint(..., method="replace"
 training-free alternative too: RePaint-style replacement of the known pixels, noised to the current
 level, through the model's unconditional (all-hole) branch.
 
-Noise schedules and samplers are the image diffusion family's (`models/diffusion/schedulers.py`), so any
-trained model samples with DDPM, DDIM or DPM-Solver++ and any step count. `causal=True` makes every
-frame depend only on earlier ones (see `video_unet.py`), the setting for streaming frame prediction.
+The denoising loop (RePaint replacement included), the objective (weighted by the mask) and the samplers are
+the diffusion family's (`models/diffusion/pipeline.py`, `schedulers.py`), so any trained model samples with
+DDPM, DDIM or DPM-Solver++ and any step count; this file is the network and its mask conditioning.
+`causal=True` makes every frame depend only on earlier ones (see `video_unet.py`), the setting for streaming
+frame prediction.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genzoo.base import GenerativeModel, Recipe
+from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.inpaint_ddpm import random_masks
-from genzoo.models.diffusion.schedulers import PREDICTIONS, NoiseSchedule, Scheduler, make_scheduler
-from genzoo.nn.autocast import autocast_context
+from genzoo.models.diffusion.pipeline import DiffusionModel, check_count, keep_known
+from genzoo.models.diffusion.schedulers import Scheduler
 from genzoo.nn.video_unet import VideoUNet
-from genzoo.protocols import Denoiser, Inpainter, Sampler, VideoPredictor
+from genzoo.protocols import Inpainter, Sampler, VideoPredictor
 from genzoo.registry import register_model
 
 
@@ -76,7 +78,7 @@ def training_masks(n: int, shape: tuple[int, int, int, int], p_uncond: float, p_
 
 
 @register_model("video_ddpm", "video diffusion, factorised space-time U-Net: clips, frame prediction, video inpainting")
-class VideoDDPM(GenerativeModel, Sampler, Denoiser, VideoPredictor, Inpainter):
+class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
     """`sample(n)` clips, `predict(first_frames)` the rest of a clip, `inpaint(clips, mask)` a region.
 
     The default prediction target is x0: in a 200-step pilot (16x16 moving digits, 4 frames, 2 given)
@@ -97,15 +99,11 @@ class VideoDDPM(GenerativeModel, Sampler, Denoiser, VideoPredictor, Inpainter):
 
     def __init__(self, config: VideoDDPMConfig, data_info: DataInfo | None = None) -> None:
         super().__init__(config, data_info)
-        if config.prediction not in PREDICTIONS:
-            raise GenzooError(f"unknown prediction {config.prediction!r}; choose one of {', '.join(PREDICTIONS)}")
         if not (0 <= config.p_uncond and 0 <= config.p_predict and config.p_uncond + config.p_predict <= 1):
             raise GenzooError("p_uncond and p_predict must be non-negative and sum to at most 1")
         if len(config.video_shape) != 4 or min(config.video_shape) < 1:
             raise GenzooError(f"video_shape must be (C, T, H, W), got {config.video_shape}")
         c, frames, h, w = config.video_shape
-        self.schedule = NoiseSchedule(config.schedule, config.timesteps)
-        make_scheduler(config.sampler, self.schedule)  # refuse an unknown default sampler at build time
         self.net = VideoUNet(
             2 * c + 1, c, max(h, w), frames, config.base_channels, tuple(config.channel_mults),
             config.num_res_blocks, tuple(config.attn_resolutions), tuple(config.temporal_attn_resolutions),
@@ -132,20 +130,9 @@ class VideoDDPM(GenerativeModel, Sampler, Denoiser, VideoPredictor, Inpainter):
         """The network's extra channels: the clip in [-1, 1] with the unknown part zeroed, then the mask."""
         return torch.cat([x0 * (1 - mask), mask], dim=1)
 
-    def model_output(self, x: Tensor, t: int | Tensor, cond: Tensor) -> Tensor:
-        """The raw network output (units of `config.prediction`) for noisy clips x at timestep(s) t."""
-        tt = torch.as_tensor(t, device=x.device).long()
-        tt = tt.expand(len(x)) if tt.ndim == 0 else tt
-        with autocast_context(x.device):
-            return self.net(torch.cat([x, cond], dim=1), tt).float()
-
-    def make_scheduler(self, scheduler: str | Scheduler | None = None, steps: int | None = None,
-                       eta: float | None = None) -> Scheduler:
-        """A sampler for this model (its prediction type and clipping) with `steps` timesteps set."""
-        sched = make_scheduler(scheduler or self.config.sampler, self.schedule, self.config.prediction,
-                               1.0 if self.config.clip_sample else None, self.config.eta if eta is None else eta)
-        sched.set_timesteps(self.config.sample_steps if steps is None else steps)
-        return sched
+    def denoiser(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+        """The space-time U-Net's output for noisy clips x at timesteps t; cond is `condition(...)`."""
+        return self.net(torch.cat([x, cond], dim=1), t)
 
     def check_clips(self, clips: Tensor, what: str = "clip", frames: int | None = None) -> Tensor:
         """(N, C, T, H, W) or one (C, T, H, W) clip matching the model (T = `frames` if given), else one line."""
@@ -162,37 +149,26 @@ class VideoDDPM(GenerativeModel, Sampler, Denoiser, VideoPredictor, Inpainter):
         """Denoising MSE over the pixels to generate, at a uniformly drawn timestep, under a random mask."""
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         self.check_input(x, "training clip")
-        x0 = x.float() * 2 - 1
+        x0 = self.to_space(x)
         mask = training_masks(len(x0), self.config.video_shape, self.config.p_uncond, self.config.p_predict)
         mask = mask.to(x0.device)
-        t = torch.randint(0, self.config.timesteps, (len(x0),), device=x0.device)
-        noise = torch.randn_like(x0)
-        xt = self.schedule.add_noise(x0, noise, t)
-        target = self.schedule.target(self.config.prediction, x0, noise, t)
-        err = (self.model_output(xt, t, self.condition(x0, mask)) - target) ** 2 * mask
-        mse = err.sum() / (mask.sum() * x0.shape[1]).clamp(min=1)
-        return {"loss": mse, "mse": mse.detach()}
+        return self.diffusion_loss(x0, self.condition(x0, mask), weight=mask)
 
     @torch.no_grad()
     def complete(self, clips: Tensor, mask: Tensor, steps: int | None = None,
                  scheduler: str | Scheduler | None = None, eta: float | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
         """Generate where `mask` (N or 1, 1, T, H, W) is 1, keep `clips` elsewhere; one sampling pass."""
-        x0 = clips * 2 - 1
+        x0 = self.to_space(clips)
         mask = mask.to(self.device).float().expand(len(x0), 1, *x0.shape[2:])
-        cond = self.condition(x0, mask)
-        sched = self.make_scheduler(scheduler, steps, eta)
-        x = torch.randn(x0.shape, generator=generator, device=self.device)
-        for t in sched.timesteps:
-            x = sched.step(self.model_output(x, t, cond), t, x, generator)
-        out = ((x + 1) / 2).clamp(0, 1)
-        return (1 - mask) * clips + mask * out
+        x = self.denoise(x0.shape, self.condition(x0, mask), scheduler=scheduler, steps=steps, eta=eta,
+                         generator=generator)
+        return keep_known(clips, mask, self.from_space(x))
 
     @torch.no_grad()
     def sample(self, n: int, frames: int | None = None, **kwargs: Any) -> Tensor:
         """n clips (N, C, T, H, W) in [0, 1]; `frames` may ask for fewer than the model's T."""
-        if not isinstance(n, int) or n < 1:
-            raise GenzooError(f"number of samples must be a positive integer, got {n!r}")
+        check_count(n)
         frames = self._frame_count(frames)
         c, _, h, w = self.config.video_shape
         blank = torch.zeros(n, c, frames, h, w, device=self.device)
@@ -245,18 +221,12 @@ class VideoDDPM(GenerativeModel, Sampler, Denoiser, VideoPredictor, Inpainter):
             return self.complete(clips, mask, steps, scheduler, generator=generator, **kwargs)
         if method != "replace":
             raise GenzooError(f"unknown inpainting method {method!r}; choose conditioned or replace")
-        x0 = clips * 2 - 1
+        x0 = self.to_space(clips)
         mask = mask.expand(len(x0), 1, *x0.shape[2:])
         cond = self.condition(x0, torch.ones_like(mask))  # the unconditional branch: nothing is known
-        sched = self.make_scheduler(scheduler or "ddpm", steps, kwargs.get("eta"))
-        x = torch.randn(x0.shape, generator=generator, device=self.device)
-        for t in sched.timesteps:
-            noise = torch.randn(x0.shape, generator=generator, device=self.device)
-            known = self.schedule.add_noise(x0, noise, torch.full((len(x0),), t, device=self.device))
-            x = (1 - mask) * known + mask * x
-            x = sched.step(self.model_output(x, t, cond), t, x, generator)
-        out = ((x + 1) / 2).clamp(0, 1)
-        return (1 - mask) * clips + mask * out
+        x = self.denoise(x0.shape, cond, scheduler=scheduler or "ddpm", steps=steps, eta=kwargs.get("eta"),
+                         known=x0, mask=mask, generator=generator)
+        return keep_known(clips, mask, self.from_space(x))
 
     # -- helpers -------------------------------------------------------------------------------------
     def _frame_count(self, frames: int | None, what: str | None = None) -> int:
