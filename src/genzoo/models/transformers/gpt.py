@@ -15,10 +15,10 @@ from torch import Tensor, nn
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
-from genzoo.generation.cache import KVCache
 from genzoo.generation.lm import CausalLM
 from genzoo.metrics.compute import transformer_flops_per_token
 from genzoo.models.transformers.layers import Block, Rotary, init_weights
+from genzoo.nn.kv_cache import KVCache
 from genzoo.registry import register_model
 
 
