@@ -13,6 +13,7 @@ chance. Run: `PYTHONPATH=src python benchmarks/text2image.py` (about 12 minutes 
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, Results  # noqa: E402
+from common import Results  # noqa: E402
 
 import genzoo as gz  # noqa: E402
 from genzoo.metrics import caption_match as cm  # noqa: E402
@@ -56,12 +57,19 @@ def train(name: str, data: object, steps: int, batch: int, ema: float | None = N
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds: a few training steps, 4 captions per cell")
+    smoke = parser.parse_args().smoke
+    global N_EVAL, RUNS
+    if smoke:
+        N_EVAL, RUNS = 4, Path(tempfile.mkdtemp(prefix="genzoo-bench-text2image-smoke-"))
+        STEPS.update(dalle=3, t2i_ldm=3, t2i_diffusion=3)
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    res = Results("text2image")
+    res = Results("text2image", smoke=smoke)
     start = time.perf_counter()
     reader = cm.reader_for(32)
-    train_ds = gz.data.load("captioned_digits", split="train", n=6000)
+    train_ds = gz.data.load("captioned_digits", split="train", n=600 if smoke else 6000)
     evals = {split: gz.data.load("captioned_digits", split="test", n=N_EVAL, combos=split, seed=5)
              for split in ("seen", "held_out")}
     for split, ds in evals.items():
@@ -70,7 +78,7 @@ def main() -> None:
                 f"reader: 1000 steps x 128 crops on 5000 train-digit canvases (cached); {N_EVAL} test-digit canvases")
 
     RUNS.mkdir(parents=True, exist_ok=True)
-    vq, vq_s = train("vqvae", train_ds, 400, 64, hidden=32, codebook_size=64, code_dim=16)
+    vq, vq_s = train("vqvae", train_ds, 3 if smoke else 400, 64, hidden=32, codebook_size=64, code_dim=16)
     stats = vq.codebook_stats(evals["seen"].images)
     print(f"vqvae: {vq_s:.0f} s, psnr {stats['psnr']:.1f} dB, usage {stats['usage']:.2f}")
     models = {
@@ -100,10 +108,10 @@ def main() -> None:
                 if w == 3.0:
                     fakes.append(x)
                     if split == "seen":
-                        save_grid(x[:16], RESULTS / f"text2image_{name}.png", nrow=8, scale=2)
+                        save_grid(x[:16], res.file(f"text2image_{name}.png"), nrow=8, scale=2)
         res.add(f"{name}-guidance3", "genzoo", "fid_classifier", cm.reader_fid(reader, real_all, torch.cat(fakes)),
                 False, f"{budget}; reader features, {len(real_all)} real vs {len(real_all)} generated")
-    (RESULTS / "text2image_captions.txt").write_text("\n".join(evals["seen"].captions[:16]) + "\n")
+    (res.file("text2image_captions.txt")).write_text("\n".join(evals["seen"].captions[:16]) + "\n")
     print(f"total {time.perf_counter() - start:.0f} s")
 
 
