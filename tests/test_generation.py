@@ -129,6 +129,21 @@ def test_the_loop_reads_nothing_back_to_the_host_but_stopping(monkeypatch: pytes
         assert reads["n"] - before == per_step * (n + 1), (config, reads["n"] - before)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_no_stream_synchronisation_on_the_gpu_without_stopping() -> None:
+    """CUDA's sync debug mode raises on any host synchronisation inside the loop (greedy and sampling)."""
+    model = gz.create("gpt", context_length=64, n_layer=1, n_head=2, d_model=16).cuda().eval()
+    for config in (GenerationConfig(do_sample=False), GenerationConfig(top_k=20, top_p=0.9, seed=0)):
+        steps = stream(model, torch.tensor([[5, 6, 7]]), config.updated(max_new_tokens=20))
+        first = next(steps)
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            rest = list(steps)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert first.device.type == "cuda" and len(rest) == 19
+
+
 def test_guidance_mixes_conditional_and_unconditional_rows() -> None:
     cond, uncond = torch.randn(2, 6).log_softmax(-1), torch.randn(2, 6).log_softmax(-1)
     cond[0, 2] = float("-inf")
