@@ -287,3 +287,15 @@ def test_vqvae_prior_decodes_through_the_core() -> None:
     torch.testing.assert_close(prior.forward_tokens(seq, prior.new_cache(2)), vq.prior_logits(idx).flatten(1, 2))
     with pytest.raises(GenzooError, match="covers 16 tokens"):
         prior.forward_tokens(torch.zeros(1, 17, dtype=torch.long), prior.new_cache(1))
+
+
+def test_music_gpt_keeps_a_prime_longer_than_its_context_and_times_only_new_events() -> None:
+    torch.manual_seed(0)
+    model = gz.create("music_gpt", context_length=16, n_layer=1, n_head=2, d_model=16).eval()
+    prime = [mu.BOS] + [mu.ON0 + 60, mu.SHIFT0 + 3, mu.OFF0 + 60] * 10  # 31 events, 40 steps long
+    with pytest.warns(UserWarning, match="longer than the context"):
+        out = model.sample(3, steps=40, prime=prime, max_time=8)
+    assert out[:, : len(prime)].tolist() == [prime] * 3
+    new = out[:, len(prime) :]
+    assert (elapsed_steps(new) < 8).all()
+    assert all(mu.EOS in row or len(row) == 40 for row in new.tolist())

@@ -66,12 +66,19 @@ class ResidualBlock(nn.Module):
         self.res = nn.Conv1d(channels, channels, 1)
         self.skip = nn.Conv1d(channels, skip, 1)
 
-    def forward(self, x: Tensor, past: Tensor | None = None) -> tuple[Tensor, ...]:
-        """(residual out, skip out), or with `past` (see `CausalConv1d.forward_after`) also the new tail."""
-        conv, tail = (self.conv(x), None) if past is None else self.conv.forward_after(x, past)
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(residual out, skip out)."""
+        return self._gate(x, self.conv(x))
+
+    def forward_after(self, x: Tensor, past: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The same for inputs continuing `past` (see `CausalConv1d.forward_after`), plus the new tail."""
+        conv, tail = self.conv.forward_after(x, past)
+        return (*self._gate(x, conv), tail)
+
+    def _gate(self, x: Tensor, conv: Tensor) -> tuple[Tensor, Tensor]:
         a, b = conv.chunk(2, 1)
         h = torch.tanh(a) * torch.sigmoid(b)
-        return (x + self.res(h), self.skip(h)) if tail is None else (x + self.res(h), self.skip(h), tail)
+        return x + self.res(h), self.skip(h)
 
 
 @dataclass
@@ -161,7 +168,7 @@ class WaveNet(GenerativeModel):
             cache.state = [x.new_zeros(len(x), x.shape[1], b.conv.left) for b in self.blocks]
         skips, tails = 0, []
         for block, past in zip(self.blocks, cache.state, strict=True):
-            x, s, tail = block(x, past)
+            x, s, tail = block.forward_after(x, past)
             skips = skips + s
             tails.append(tail)
         cache.state, cache.length = tails, cache.length + ids.shape[1]
