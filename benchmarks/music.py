@@ -141,7 +141,8 @@ def main() -> None:
     torch.manual_seed(0)
     res = Results("music", smoke=args.smoke)
     path = RESULTS / "music.json"
-    if part == "transformer" and path.is_file() and not args.smoke:  # keep the LSTM rows; replace an earlier transformer run
+    # --part transformer keeps the LSTM rows and replaces an earlier transformer run
+    if part == "transformer" and path.is_file() and not args.smoke:
         res.rows = [r for r in json.loads(path.read_text())["rows"] if r["system"] != "genzoo-transformer"]
     t = time.perf_counter()
     pieces = mu.load_chorales(LIMIT)
