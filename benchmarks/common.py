@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,12 +33,21 @@ def machine() -> str:
 
 
 class Results:
-    """Collects rows and writes benchmarks/results/NAME.json (rewritten after every row, so partial runs count)."""
+    """Collects rows and writes benchmarks/results/NAME.json (rewritten after every row, so partial runs count).
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    smoke: a `--smoke` run writes NAME_smoke.json, and the samples it makes (`file`) go to a temporary
+    directory, so a check that the script still runs never replaces a real result.
+    """
+
+    def __init__(self, name: str, smoke: bool = False) -> None:
+        self.name = f"{name}_smoke" if smoke else name
         self.rows: list[dict[str, Any]] = []
         RESULTS.mkdir(parents=True, exist_ok=True)
+        self.files = Path(tempfile.mkdtemp(prefix=f"genzoo-{name}-smoke-")) if smoke else RESULTS
+
+    def file(self, name: str) -> Path:
+        """Where a sample file (PNG, MIDI, text, ...) of this run goes."""
+        return self.files / name
 
     def add(self, task: str, system: str, metric: str, value: float, higher_is_better: bool, budget: str,
             **extra: Any) -> None:

@@ -242,11 +242,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script, read top to bottom
         default=1,
         help="torch threads (1: on a shared, oversubscribed CPU, OpenMP spin-waits make 2 slower)",
     )
+    parser.add_argument("--smoke", action="store_true", help="seconds: 1 s budgets, no 6x384 model, few pairs")
     args = parser.parse_args()
+    if args.smoke:
+        args.budget, args.qa_mlm_budget, args.qa_budget, args.skip_large = 1.0, 1.0, 1.0, True
     cores = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     budget = args.budget
-    res = Results("language_tasks" if args.tasks_only else "language")
+    res = Results("language_tasks" if args.tasks_only else "language", smoke=args.smoke)
     if args.tasks_only:
         run_qa(res, args.qa_mlm_budget, args.qa_budget)
         run_tasks(res, budget)
@@ -389,7 +392,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script, read top to bottom
             seq = torch.cat([seq, ours.forward_tokens(seq)[:, -1].argmax(-1, keepdim=True)], 1)
     res.add(task, "genzoo", "kv_cache_greedy_identical", float(torch.equal(cached, seq)), True, gb)
     sample = ours.generate_text("The for statement", max_new_tokens=300, top_p=0.9, temperature=0.8, seed=0)
-    (RESULTS / "language_sample.txt").write_text("The for statement" + sample + "\n")
+    res.file("language_sample.txt").write_text("The for statement" + sample + "\n")
     torch.set_num_threads(threads)
 
     # ---------------- LSTM vs GPT at the same budget -----------------------------------------------------

@@ -133,11 +133,17 @@ def bernoulli_frame_nll(train: list, test: list) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("all", "lstm", "transformer"), default="all")
-    part = parser.parse_args().part
+    parser.add_argument("--smoke", action="store_true", help="seconds: 12 chorales, 3 s of training per model")
+    args = parser.parse_args()
+    part = args.part
+    if args.smoke:
+        global TRAIN_SECONDS, LIMIT
+        TRAIN_SECONDS, LIMIT = 3, 12
     torch.manual_seed(0)
-    res = Results("music")
+    res = Results("music", smoke=args.smoke)
     path = RESULTS / "music.json"
-    if part == "transformer" and path.is_file():  # keep the LSTM rows; replace an earlier transformer run
+    # --part transformer keeps the LSTM rows and replaces an earlier transformer run
+    if part == "transformer" and path.is_file() and not args.smoke:
         res.rows = [r for r in json.loads(path.read_text())["rows"] if r["system"] != "genzoo-transformer"]
     t = time.perf_counter()
     pieces = mu.load_chorales(LIMIT)
@@ -162,7 +168,7 @@ def event_transformer(res: Results, events: mu.ChoraleEvents, test: list, real: 
     task, system = "chorales-events", "genzoo-transformer"
     res.add(task, system, "nll_per_event", event_nll(model, test), False, budget)
     pieces = compose(model, bars=8, n=8, temperature=1.0, seed=0)
-    mu.write_midi(pieces[0], RESULTS / "music_transformer_sample.mid")
+    mu.write_midi(pieces[0], res.file("music_transformer_sample.mid"))
     for metric, value in stats_distance(music_stats(pieces), real).items():
         res.add(task, system, metric, value, False, "8 samples x 8 bars vs test chorales")
 
@@ -175,8 +181,8 @@ def lstms(res: Results, events: mu.ChoraleEvents, train: list, test: list, real:
     res.add("chorales-events", "genzoo", "nll_per_event", event_nll(model, test), False, budget)
     res.add("chorales-events", "unigram", "nll_per_event", unigram_event_nll(train, test), False, split)
     event_pieces = compose(model, bars=8, n=8, temperature=1.0, seed=0)
-    mu.write_midi(event_pieces[0], RESULTS / "music_events_sample.mid")
-    render_wav(RESULTS / "music_events_sample.mid", RESULTS / "music_events_sample.wav", rate=WAV_RATE)
+    mu.write_midi(event_pieces[0], res.file("music_events_sample.mid"))
+    render_wav(res.file("music_events_sample.mid"), res.file("music_events_sample.wav"), rate=WAV_RATE)
 
     rolls = mu.ChoraleRolls(train, seq_len=128)
     roll_model = gz.create("pianoroll_lstm", data=rolls, hidden=256, layers=1, dropout=0.1)
@@ -192,7 +198,7 @@ def lstms(res: Results, events: mu.ChoraleEvents, train: list, test: list, real:
         split,
     )
     roll_pieces = compose(roll_model, bars=8, n=8, temperature=1.0, seed=0)
-    mu.write_midi(roll_pieces[0], RESULTS / "music_pianoroll_sample.mid")
+    mu.write_midi(roll_pieces[0], res.file("music_pianoroll_sample.mid"))
 
     for task, system, samples in (
         ("chorales-events", "genzoo", event_pieces),

@@ -18,6 +18,8 @@ class GenerationConfig:
     length_penalty: beam scores are sum(log p) / generated_length ** length_penalty.
     stop_strings: stop a sequence once its generated text contains one (the text is cut before it).
     eos_token_id: stop a sequence when this token is produced (None = never).
+    pad_token_id: what a finished sequence is filled with (None = eos_token_id, else 0).
+    guidance_scale: classifier-free guidance weight w (1 = off); needs an unconditional prompt.
     window_stride: past the context length, keep the last (context - stride) tokens and re-encode them
         every `stride` tokens (0 = a quarter of the context); the cache is reused in between.
     seed: make sampling reproducible (None = the global torch RNG).
@@ -34,6 +36,8 @@ class GenerationConfig:
     length_penalty: float = 1.0
     stop_strings: tuple[str, ...] = ()
     eos_token_id: int | None = None
+    pad_token_id: int | None = None
+    guidance_scale: float = 1.0
     window_stride: int = 0
     seed: int | None = None
 

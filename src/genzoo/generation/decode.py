@@ -1,9 +1,15 @@
-"""Greedy, sampling and beam-search decoding over any token model (see the package docstring)."""
+"""The token loop, written once: greedy, sampling and beam search over any token model.
+
+Each step: the model's next-token logits -> the logits processors -> a token (argmax, or a draw) -> the
+stopping criteria. Tokens, scores and the random generator live on the model's device; the loop reads
+nothing back to the host except the one "is every row done?" that stopping needs (and nothing at all
+when no criterion is in play). Beam search keeps its hypothesis bookkeeping on the host, one read per step.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -12,7 +18,9 @@ from torch import Tensor
 from genzoo.errors import GenzooError
 from genzoo.generation.cache import Cache
 from genzoo.generation.config import GenerationConfig
-from genzoo.generation.processors import apply_processors, repetition_penalty
+from genzoo.generation.guidance import Guided
+from genzoo.generation.processors import LogitsProcessor, processors_from_config
+from genzoo.generation.stopping import EosToken, StoppingCriteria, StoppingCriteriaList, StopStrings
 
 Decode = Callable[[list[int]], str]
 
@@ -31,42 +39,81 @@ def _check_prompt(model: Any, prompt: Tensor) -> Tensor:
         warnings.warn(
             f"prompt of {prompt.shape[1]} tokens is longer than the context ({ctx}); "
             f"only its last {ctx} tokens are used",
-            stacklevel=3,
+            stacklevel=4,
         )
         prompt = prompt[:, -ctx:]
     return prompt
 
 
-def _forward(
-    model: Any,
-    cache: Cache,
-    seq: Tensor,
-    new: Tensor,
-    config: GenerationConfig,
-    new_cache: Callable[[int], Cache],
-) -> tuple[Tensor, Cache]:
-    """Logits for the last position after feeding `new` (the tail of `seq`), sliding the window if needed.
-
-    Past the context, the last (context - stride) tokens are re-encoded into a fresh cache; the next
-    `stride` steps then reuse it, so the cost is one prefill per `stride` tokens rather than per token.
+class _Decoder:
+    """What one decoding run shares between its steps: the model view, its cache, the processors, the
+    sliding window. `logits(seq, new)` feeds `new` (the tail of `seq`) and returns the last position's
+    float logits, re-encoding a window into a fresh cache when the context would overflow.
     """
-    ctx = getattr(model, "context_length", None)
-    if ctx is not None and cache.length + new.shape[1] > ctx:
-        stride = config.window_stride or max(1, ctx // 4)
-        keep = max(1, ctx - stride)
-        cache = new_cache(seq.shape[0])
-        new = seq[:, -keep:]
-    logits = model.forward_tokens(new.to(model.device), cache)
-    return logits[:, -1].float(), cache
+
+    def __init__(
+        self,
+        model: Any,
+        prompt: Tensor,
+        config: GenerationConfig,
+        new_cache: Callable[[int], Cache] | None,
+        unconditional: Tensor | None,
+        processors: Sequence[LogitsProcessor],
+    ) -> None:
+        guided = config.guidance_scale != 1.0
+        if guided:
+            if unconditional is None:
+                raise GenzooError("guidance_scale != 1 needs an unconditional prompt to guide against")
+            model = Guided(model, _check_prompt(model, unconditional)[:, -prompt.shape[1] :])
+            model.check(prompt)
+            new_cache = model.new_cache
+        self.model = model
+        self.config = config
+        self.make_cache = new_cache or model.new_cache
+        self.device = torch.device(model.device)
+        self.processors = processors_from_config(config, processors, guided=guided)
+        self.cache: Any = None
+
+    def start(self, seq: Tensor) -> Tensor:
+        self.cache = self.make_cache(seq.shape[0])
+        return self._forward(seq)
+
+    def logits(self, seq: Tensor, new: Tensor) -> Tensor:
+        ctx = getattr(self.model, "context_length", None)
+        if ctx is not None and self.cache.length + new.shape[1] > ctx:
+            # past the context: keep the last (context - stride) tokens, re-encoded once per `stride` steps
+            stride = self.config.window_stride or max(1, ctx // 4)
+            keep = max(1, ctx - stride)
+            self.cache = self.make_cache(seq.shape[0])
+            self.cache.start = seq.shape[1] - keep
+            new = seq[:, -keep:]
+        return self._forward(new)
+
+    def _forward(self, ids: Tensor) -> Tensor:
+        return self.model.forward_tokens(ids, self.cache)[:, -1].float()
+
+    def scores(self, seq: Tensor, logits: Tensor) -> Tensor:
+        return self.processors(seq, logits)
 
 
-def _stopper(config: GenerationConfig, decode: Decode | None) -> Callable[[list[int]], bool]:
-    """A check on a sequence's generated ids: does its text contain a stop string?"""
-    if not config.stop_strings:
-        return lambda ids: False
-    if decode is None:
-        raise GenzooError("stop_strings need a tokenizer to decode with")
-    return lambda ids: any(s in decode(ids) for s in config.stop_strings)
+def _stopping(
+    config: GenerationConfig, decode: Decode | None, prompt_length: int, extra: Sequence[StoppingCriteria]
+) -> StoppingCriteriaList:
+    out = StoppingCriteriaList()
+    if config.eos_token_id is not None:
+        out.append(EosToken(config.eos_token_id))
+    if config.stop_strings:
+        if decode is None:
+            raise GenzooError("stop_strings need a tokenizer to decode with")
+        out.append(StopStrings(config.stop_strings, decode, prompt_length))
+    out.extend(extra)
+    return out
+
+
+def _filler(config: GenerationConfig) -> int:
+    if config.pad_token_id is not None:
+        return config.pad_token_id
+    return config.eos_token_id if config.eos_token_id is not None else 0
 
 
 @torch.no_grad()
@@ -77,46 +124,50 @@ def stream(
     *,
     decode: Decode | None = None,
     new_cache: Callable[[int], Cache] | None = None,
+    processors: Sequence[LogitsProcessor] = (),
+    stopping: Sequence[StoppingCriteria] = (),
+    unconditional: Tensor | None = None,
 ) -> Iterator[Tensor]:
-    """Yield each step's new tokens, shape (B,), as they are produced (greedy or sampling).
+    """Yield each step's new tokens, shape (B,) on the model's device, as they are produced.
 
-    Finished rows (eos or a stop string) yield `config.eos_token_id` (or 0) from then on; the loop ends
-    when every row has finished or `max_new_tokens` is reached.
+    processors run after the config's own (guidance, penalty, temperature, top-k, top-p, min-p);
+    stopping criteria are added to the config's (eos, stop strings). A finished row yields the pad token
+    (`config.pad_token_id`, else eos, else 0) from then on; the loop ends when every row has finished or
+    `max_new_tokens` is reached. unconditional: the prompt to guide against when `guidance_scale != 1`.
     """
     config = config or GenerationConfig()
     if config.num_beams > 1:
         raise GenzooError("beam search cannot stream; use generate() or num_beams=1")
     prompt = _check_prompt(model, prompt)
-    new_cache = new_cache or model.new_cache
-    gen = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
-    stop = _stopper(config, decode)
-    b = prompt.shape[0]
-    cache = new_cache(b)
-    seq = prompt
-    done = torch.zeros(b, dtype=torch.bool)
-    filler = config.eos_token_id if config.eos_token_id is not None else 0
-    generated: list[list[int]] = [[] for _ in range(b)]
-    logits, cache = _forward(model, cache, seq, seq, config, new_cache)
+    if config.max_new_tokens == 0:
+        return
+    dec = _Decoder(model, prompt, config, new_cache, unconditional, processors)
+    b, p = prompt.shape
+    stop = _stopping(config, decode, p, stopping)
+    gen = None
+    if config.seed is not None:
+        gen = torch.Generator(device=dec.device).manual_seed(config.seed)
+    out = torch.empty(b, p + config.max_new_tokens, dtype=torch.long, device=dec.device)
+    out[:, :p] = prompt.to(dec.device)
+    done = torch.zeros(b, dtype=torch.bool, device=dec.device)
+    filler = torch.tensor(_filler(config), device=dec.device)
+    logits = dec.start(out[:, :p])
     for step in range(config.max_new_tokens):
-        scores = apply_processors(logits.cpu(), seq, config)
+        t = p + step
+        scores = dec.scores(out[:, :t], logits)
         if config.do_sample:
             token = torch.multinomial(scores.softmax(-1), 1, generator=gen).squeeze(1)
         else:
             token = scores.argmax(-1)
-        token = torch.where(done, torch.full_like(token, filler), token)
+        token = torch.where(done, filler, token)
+        out[:, t] = token
         yield token
-        for i in range(b):
-            if done[i]:
-                continue
-            generated[i].append(int(token[i]))
-            if (config.eos_token_id is not None and int(token[i]) == config.eos_token_id) or stop(
-                generated[i]
-            ):
-                done[i] = True
-        seq = torch.cat([seq, token[:, None]], 1)
-        if bool(done.all()) or step == config.max_new_tokens - 1:
-            return
-        logits, cache = _forward(model, cache, seq, token[:, None], config, new_cache)
+        if stop:
+            done |= stop(out[:, : t + 1], scores)
+            if bool(done.all()):
+                return
+        if step < config.max_new_tokens - 1:
+            logits = dec.logits(out[:, : t + 1], out[:, t : t + 1])
 
 
 @torch.no_grad()
@@ -128,84 +179,122 @@ def generate(
     decode: Decode | None = None,
     new_cache: Callable[[int], Cache] | None = None,
     on_token: Callable[[Tensor], None] | None = None,
+    processors: Sequence[LogitsProcessor] = (),
+    stopping: Sequence[StoppingCriteria] = (),
+    unconditional: Tensor | None = None,
 ) -> Tensor:
-    """Prompt plus generated tokens, (B, T + new). `on_token` is called with each step's (B,) tokens."""
+    """Prompt plus generated tokens, (B, T + new) on the model's device; `on_token` sees each step's (B,).
+
+    Beam search when `config.num_beams > 1` (it takes `processors` but no extra stopping criteria).
+    """
     config = config or GenerationConfig()
     if config.num_beams > 1:
-        return beam_search(model, prompt, config, new_cache=new_cache)
+        if stopping:
+            raise GenzooError("beam search ends hypotheses at eos only; drop the extra stopping criteria")
+        return beam_search(model, prompt, config, new_cache=new_cache, processors=processors)
     prompt = _check_prompt(model, prompt)
     steps = []
-    for token in stream(model, prompt, config, decode=decode, new_cache=new_cache):
+    for token in stream(
+        model,
+        prompt,
+        config,
+        decode=decode,
+        new_cache=new_cache,
+        processors=processors,
+        stopping=stopping,
+        unconditional=unconditional,
+    ):
         if on_token is not None:
             on_token(token)
         steps.append(token)
+    prompt = prompt.to(model.device)
     return torch.cat([prompt, torch.stack(steps, 1)], 1) if steps else prompt
 
 
 @torch.no_grad()
 def beam_search(
-    model: Any, prompt: Tensor, config: GenerationConfig, *, new_cache: Callable[[int], Cache] | None = None
+    model: Any,
+    prompt: Tensor,
+    config: GenerationConfig,
+    *,
+    new_cache: Callable[[int], Cache] | None = None,
+    processors: Sequence[LogitsProcessor] = (),
 ) -> Tensor:
-    """Beam search per prompt row; returns each row's best hypothesis (padded with eos/0 to one length).
+    """Beam search for every prompt row at once; each row's best hypothesis (padded to one length).
 
-    Scores are summed log-probabilities (after the repetition penalty) divided by
-    generated_length ** length_penalty. A hypothesis ends at eos; the search stops when `num_beams`
-    hypotheses have ended and no live beam can still beat the worst of them, or at `max_new_tokens`.
+    Scores are summed log-probabilities (after the penalty and `processors`) divided by
+    generated_length ** length_penalty. A hypothesis ends at eos; a row's search stops when `num_beams`
+    hypotheses have ended and none of its live beams can still beat the worst of them, or at
+    `max_new_tokens`. All rows' beams share each forward pass.
     """
+    if config.guidance_scale != 1.0:
+        raise GenzooError("guidance is for sampling; beam search takes guidance_scale=1")
     prompt = _check_prompt(model, prompt)
-    rows = [
-        _beam_one(model, prompt[i : i + 1], config, new_cache or model.new_cache) for i in range(len(prompt))
-    ]
-    width = max(len(r) for r in rows)
-    filler = config.eos_token_id if config.eos_token_id is not None else 0
-    out = torch.full((len(rows), prompt.shape[1] + width), filler, dtype=torch.long)
-    out[:, : prompt.shape[1]] = prompt
-    for i, r in enumerate(rows):
-        out[i, prompt.shape[1] : prompt.shape[1] + len(r)] = torch.tensor(r, dtype=torch.long)
-    return out
-
-
-def _beam_one(
-    model: Any, prompt: Tensor, config: GenerationConfig, new_cache: Callable[[int], Cache]
-) -> list[int]:
-    k, eos, lp = config.num_beams, config.eos_token_id, config.length_penalty
-    cache = new_cache(1)
-    seq = prompt
-    logits, cache = _forward(model, cache, seq, seq, config, new_cache)
-    scores = torch.zeros(1)
-    finished: list[tuple[float, list[int]]] = []
-    n_prompt = prompt.shape[1]
+    dec = _Decoder(model, prompt, config, new_cache, None, processors)
+    k, eos, lp, filler = config.num_beams, config.eos_token_id, config.length_penalty, _filler(config)
+    n, p = prompt.shape
+    seq = prompt.to(dec.device)
+    logits = dec.start(seq)
+    width = 1  # live beams per row: one (the prompt) before the first step
+    scores = torch.zeros(n, 1, device=dec.device)
+    hyps: list[list[int]] = [[] for _ in range(n)]  # generated tokens of every beam row
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(n)]
+    best: list[list[int] | None] = [None] * n
     for step in range(1, config.max_new_tokens + 1):
-        logp = repetition_penalty(logits.cpu(), seq, config.repetition_penalty).log_softmax(-1)
-        cand = (scores[:, None] + logp).view(-1)
-        top = torch.topk(cand, min(2 * k, cand.numel()))
+        logp = dec.scores(seq, logits).log_softmax(-1)
         vocab = logp.shape[-1]
-        keep_rows, keep_tokens, keep_scores = [], [], []
-        for score, flat in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-            row, token = divmod(flat, vocab)
-            if eos is not None and token == eos:
-                hyp = seq[row, n_prompt:].tolist() + [token]
-                finished.append((score / step**lp, hyp))
-                continue
-            keep_rows.append(row)
-            keep_tokens.append(token)
-            keep_scores.append(score)
-            if len(keep_rows) == k:
-                break
-        finished = sorted(finished, key=lambda f: -f[0])[:k]
-        if not keep_rows:
+        cand = (scores[:, :, None] + logp.view(n, width, vocab)).view(n, -1)
+        top = torch.topk(cand, min(2 * k, cand.shape[1]), dim=-1)
+        rows, tokens, kept_scores, next_hyps = [], [], [], []
+        for i, (values, flats) in enumerate(zip(top.values.tolist(), top.indices.tolist(), strict=True)):
+            kept: list[tuple[int, int, float]] = []  # (beam row, token, score), best first
+            if best[i] is None:
+                for score, flat in zip(values, flats, strict=True):
+                    if score == float("-inf"):
+                        break
+                    row, token = divmod(flat, vocab)
+                    if eos is not None and token == eos:
+                        finished[i].append((score / step**lp, hyps[i * width + row] + [token]))
+                        continue
+                    kept.append((i * width + row, token, score))
+                    if len(kept) == k:
+                        break
+                finished[i] = sorted(finished[i], key=lambda f: -f[0])[:k]
+                if not kept:  # nothing left to extend: the row ends with the beams it had
+                    live = list(zip(scores[i].tolist(), hyps[i * width : (i + 1) * width], strict=True))
+                    best[i] = _best(finished[i], live, lp)
+            grown = [(s, hyps[r] + [t]) for r, t, s in kept]
+            # done when k hypotheses ended and the best live beam (its score can only fall) cannot beat them
+            if best[i] is None and (
+                step == config.max_new_tokens
+                or (len(finished[i]) == k and lp >= 0 and kept[0][2] / step**lp <= finished[i][-1][0])
+            ):
+                best[i] = _best(finished[i], grown, lp)
+            # a finished row, or one short of k live beams, is padded with dead beams (score -inf)
+            pad = k - len(kept)
+            rows += [r for r, _, _ in kept] + [i * width] * pad
+            tokens += [t for _, t, _ in kept] + [filler] * pad
+            kept_scores += [s for _, _, s in kept] + [float("-inf")] * pad
+            next_hyps += [h for _, h in grown] + [[] for _ in range(pad)]
+        if all(b is not None for b in best):
             break
-        index = torch.tensor(keep_rows)
-        scores = torch.tensor(keep_scores)
-        new = torch.tensor(keep_tokens)[:, None]
+        hyps, width = next_hyps, k
+        index = torch.tensor(rows, device=dec.device)
+        new = torch.tensor(tokens, device=dec.device)[:, None]
+        scores = torch.tensor(kept_scores, device=dec.device).view(n, k)
         seq = torch.cat([seq.index_select(0, index), new], 1)
-        # done when k hypotheses ended and the best live beam (its score can only fall) cannot beat them
-        if len(finished) == k and float(scores.max()) / step**lp <= finished[-1][0] and lp >= 0:
-            break
-        if step == config.max_new_tokens:
-            break
-        cache.reorder(index)
-        logits, cache = _forward(model, cache, seq, new, config, new_cache)
-    for s, row in zip(scores.tolist(), seq[:, n_prompt:].tolist(), strict=True):
-        finished.append((s / max(len(row), 1) ** lp, row))
-    return max(finished, key=lambda f: f[0])[1]
+        dec.cache.reorder(index)
+        logits = dec.logits(seq, new)
+    out = torch.full((n, p + max(len(b or []) for b in best)), filler, dtype=torch.long)
+    out[:, :p] = prompt
+    for i, b in enumerate(best):
+        out[i, p : p + len(b or [])] = torch.tensor(b or [], dtype=torch.long)
+    return out.to(dec.device)
+
+
+def _best(
+    finished: list[tuple[float, list[int]]], live: list[tuple[float, list[int]]], lp: float
+) -> list[int]:
+    """The best of the ended hypotheses and the live beams (scored by their length as they stand)."""
+    pool = finished + [(s / max(len(h), 1) ** lp, h) for s, h in live if s != float("-inf")]
+    return max(pool, key=lambda f: f[0])[1] if pool else []

@@ -3,7 +3,8 @@
 Residual blocks get the noise level through a sinusoidal time embedding (plus an optional class embedding,
 whose last index is the "no label" token used for classifier-free guidance). Self-attention runs at the
 resolutions named in `attn_resolutions`; where `context_dim` > 0 the attention blocks also cross-attend to
-a context sequence (text-to-image feeds token embeddings here). Everything is plain PyTorch, so it runs in
+a context sequence (text-to-image feeds token embeddings here); both go through the shared attention
+(`genzoo.nn.attention`). Everything is plain PyTorch, so it runs in
 channels_last and under bf16 autocast unchanged.
 """
 
@@ -14,6 +15,8 @@ import math
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from genzoo.nn.attention import attend, merge_heads, split_heads
 
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -81,28 +84,17 @@ class AttentionBlock(nn.Module):
         """A 1x1 conv applied as a matmul on (N, L, C) tokens: no NCHW <-> token transposes around it."""
         return F.linear(tokens, conv.weight.flatten(1), conv.bias)
 
-    def _heads(self, x: Tensor) -> Tensor:
-        """(N, L, C) -> (N, heads, L, C/heads), last dim contiguous so SDPA can take its fused kernels."""
-        n, length, c = x.shape
-        return x.view(n, length, self.heads, c // self.heads).transpose(1, 2)
-
-    def _merge(self, x: Tensor) -> Tensor:
-        """(N, heads, L, d) -> (N, L, heads * d)."""
-        n, _, length, _ = x.shape
-        return x.transpose(1, 2).reshape(n, length, -1)
-
     def forward(self, x: Tensor, context: Tensor | None = None, context_mask: Tensor | None = None) -> Tensor:
         h, w = x.shape[-2:]
         tokens = self.norm(x).flatten(2).transpose(1, 2)  # (N, HW, C)
-        q, k, v = self._linear(self.qkv, tokens).chunk(3, dim=-1)
-        out = F.scaled_dot_product_attention(self._heads(q), self._heads(k), self._heads(v))
-        x = x + _to_map(self._linear(self.proj, self._merge(out)), h, w)
+        q, k, v = (split_heads(t, self.heads) for t in self._linear(self.qkv, tokens).chunk(3, dim=-1))
+        x = x + _to_map(self._linear(self.proj, merge_heads(attend(q, k, v))), h, w)
         if self.cross is not None and context is not None:
-            q = self._heads(self._linear(self.cross["q"], self.cross["norm"](x).flatten(2).transpose(1, 2)))
+            q = self._linear(self.cross["q"], self.cross["norm"](x).flatten(2).transpose(1, 2))
             k, v = self.cross["kv"](context).chunk(2, dim=-1)  # (N, L, C) each
-            mask = context_mask[:, None, None, :].bool() if context_mask is not None else None
-            out = F.scaled_dot_product_attention(q, self._heads(k), self._heads(v), attn_mask=mask)
-            x = x + _to_map(self._linear(self.cross["proj"], self._merge(out)), h, w)
+            heads = (split_heads(t, self.heads) for t in (q, k, v))
+            out = attend(*heads, key_mask=context_mask)
+            x = x + _to_map(self._linear(self.cross["proj"], merge_heads(out)), h, w)
         return x
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from genzoo.nn.attention import attend, merge_heads, split_heads
 from genzoo.nn.unet import AttentionBlock, ResBlock, _norm, timestep_embedding
 
 
@@ -58,10 +59,8 @@ class TemporalMix(nn.Module):
         if not self.attention:
             return x
         seq = self.attn_norm(x).reshape(n, frames, c, h * w).permute(0, 3, 1, 2).reshape(n * h * w, frames, c)
-        q, k, v = self.qkv(seq + self.pos[:frames]).chunk(3, dim=-1)
-        split = lambda y: y.reshape(len(y), frames, self.heads, c // self.heads).transpose(1, 2)  # noqa: E731
-        out = F.scaled_dot_product_attention(split(q), split(k), split(v), is_causal=self.causal)
-        out = self.proj(out.transpose(1, 2).reshape(n, h * w, frames, c))
+        q, k, v = (split_heads(t, self.heads) for t in self.qkv(seq + self.pos[:frames]).chunk(3, dim=-1))
+        out = self.proj(merge_heads(attend(q, k, v, causal=self.causal)).reshape(n, h * w, frames, c))
         return x + out.permute(0, 2, 3, 1).reshape(nt, c, h, w)
 
 

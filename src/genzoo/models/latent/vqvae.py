@@ -10,7 +10,8 @@
 - Prior: a log-linear autoregressive model of each token given its left and upper neighbours and its
   position, trained jointly on the (detached) tokens. It makes `sample` possible and gives the rate that the
   compression app (`genzoo.apps.compress`) realises with an entropy coder; `prior_probs_at` is the one place
-  coding probabilities are computed, so encoder and decoder see bit-identical numbers.
+  coding probabilities are computed, so encoder and decoder see bit-identical numbers. Sampling runs the
+  prior through the shared decoding core (`genzoo.generation`) as a token model (`TokenPrior`).
 
 `encode` returns integer token grids (N, h, w) — what a text-to-image GPT models; `decode` maps them back.
 `encode_latent` / `decode_latent` expose the continuous pre-quantisation grid, flattened, for latent
@@ -30,6 +31,7 @@ from torch.nn import functional as F
 from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+from genzoo.generation import GenerationConfig, StateCache, generate
 from genzoo.nn.convnets import padded_size
 from genzoo.protocols import Compressor, LatentModel, Sampler
 from genzoo.registry import register_model
@@ -144,6 +146,38 @@ class EMACodebook(nn.Module):
 
     def lookup(self, idx: Tensor) -> Tensor:
         return F.embedding(idx, self.embed)
+
+
+class TokenPrior:
+    """The decoding core's view of the prior: the raster-order tokens after a start token.
+
+    The cache keeps the tokens so far; the logits after the token at sequence position j are the prior's
+    for raster position j given its left and upper neighbours (`codebook_size` where there is none). The
+    start token is never anyone's neighbour, so any code serves (0).
+    """
+
+    context_length = None
+    start = 0
+
+    def __init__(self, vq: VQVAE) -> None:
+        self.vq = vq
+        self.vocab_size = vq.config.codebook_size
+        self.device = vq.device
+
+    def new_cache(self, batch_size: int) -> StateCache:
+        return StateCache(batch_dim=0)
+
+    def forward_tokens(self, ids: Tensor, cache: StateCache) -> Tensor:
+        seq = ids if cache.state is None else torch.cat([cache.state, ids], 1)
+        first = cache.length
+        cache.state, cache.length = seq, seq.shape[1]
+        (h, w), none = self.vq.grid, self.vocab_size
+        pos = torch.arange(first, seq.shape[1], device=seq.device)  # the raster positions predicted
+        if int(pos[-1]) >= h * w:
+            raise GenzooError(f"the prior covers {h * w} tokens; asked for more")
+        left = torch.where(pos % w > 0, seq[:, pos], none)  # seq[:, p] is raster token p - 1
+        up = torch.where(pos >= w, seq[:, (pos - w + 1).clamp(min=0)], none)
+        return self.vq.prior_bias[pos][None] + self.vq.prior_left[left] + self.vq.prior_up[up]
 
 
 @register_model("vqvae", "VQ-VAE: EMA codebook, dead-code restarts, integer token grids, autoregressive token prior")
@@ -312,19 +346,14 @@ class VQVAE(GenerativeModel, Sampler, LatentModel, Compressor):
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0) -> Tensor:
-        """Ancestral sampling of token grids from the prior in raster order, then decoding."""
+        """Ancestral sampling of token grids from the prior in raster order (the decoding core), then decoding."""
         if n < 1:
             raise GenzooError(f"number of samples must be at least 1, got {n}")
-        k = self.config.codebook_size
         h, w = self.grid
-        idx = torch.full((n, h, w), k, dtype=torch.long, device=self.device)
-        for p in range(h * w):
-            r, c = divmod(p, w)
-            left = idx[:, r, c - 1] if c > 0 else torch.full((n,), k, device=self.device)
-            up = idx[:, r - 1, c] if r > 0 else torch.full((n,), k, device=self.device)
-            logits = torch.log(self.prior_probs_at(p, left, up)) / max(temperature, 1e-4)
-            idx[:, r, c] = torch.multinomial(torch.softmax(logits, -1).float(), 1).squeeze(1)
-        return self.decode(idx)
+        prior = TokenPrior(self)
+        config = GenerationConfig(max_new_tokens=h * w, temperature=max(temperature, 1e-4))
+        tokens = generate(prior, torch.full((n, 1), prior.start, dtype=torch.long), config)
+        return self.decode(tokens[:, 1:].view(n, h, w))
 
     @torch.no_grad()
     def codebook_stats(self, x: Tensor, batch: int = 500) -> dict[str, float]:

@@ -1,6 +1,8 @@
 """An LSTM over note-on / note-off / time-shift music events (Oore et al. 2018, Performance RNN).
 
-A token language model: cross-entropy per event, ancestral sampling with temperature and top-k.
+A token language model: cross-entropy per event; sampling runs through the shared decoding core
+(`genzoo.generation`), the LSTM state travelling in its cache, with temperature, top-k, PAD/BOS
+suppressed, an optional event grammar and a time budget (`genzoo.generation.music`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from torch.nn import functional as F
 
 from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
-from genzoo.data.music import BOS, EOS, MAX_SHIFT, PAD, SHIFT0, VOCAB_SIZE, compose_from_events
+from genzoo.data.music import BOS, EOS, PAD, VOCAB_SIZE, compose_from_events
 from genzoo.errors import GenzooError
+from genzoo.generation import GenerationConfig, StateCache, generate
+from genzoo.generation.music import event_processors
 from genzoo.protocols import Composer, Likelihood, Sampler
 from genzoo.registry import register_model
 
@@ -77,6 +81,21 @@ class MusicLSTM(GenerativeModel, Sampler, Likelihood, Composer):
         lp = -F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], ignore_index=PAD, reduction="none")
         return lp.sum(1)
 
+    # -- token model (the decoding core's view) ------------------------------------------------------------
+    context_length = None
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.config.vocab_size)
+
+    def new_cache(self, batch_size: int) -> StateCache:
+        return StateCache(batch_dim=1)
+
+    def forward_tokens(self, ids: Tensor, cache: StateCache | None = None) -> Tensor:
+        logits, state = self.logits(ids.to(self.device), cache.state if cache is not None else None)
+        if cache is not None:
+            cache.state, cache.length = state, cache.length + ids.shape[1]
+        return logits
     def compose(self, n: int, bars: int, prime: Any = None, temperature: float = 1.0) -> list[Any]:
         """`n` pieces of `bars` bars (note arrays), continuing `prime` notes if given."""
         return compose_from_events(self.sample, n, bars, prime, temperature)
@@ -90,42 +109,20 @@ class MusicLSTM(GenerativeModel, Sampler, Likelihood, Composer):
         temperature: float = 1.0,
         top_k: int = 0,
         max_time: int | None = None,
+        grammar: bool = False,
     ) -> Tensor:
         """`n` token sequences (n, <= 1 + len(prime) + steps), PAD after EOS.
 
         max_time: stop each sequence once its time-shifts reach this many 16th-note steps (e.g. bars * 16).
+        grammar: allow only well-formed events (`genzoo.generation.music.EventGrammar`).
         """
         if n < 1 or steps < 1:
             raise GenzooError("sample needs n >= 1 and steps >= 1")
-        if temperature <= 0:
-            raise GenzooError(f"temperature must be positive, got {temperature}")
         self.eval()
-        start = torch.full((n, 1), BOS, dtype=torch.long, device=self.device)
+        start = torch.full((n, 1), BOS, dtype=torch.long)
         if prime is not None:
-            prime = torch.as_tensor(prime, dtype=torch.long, device=self.device).reshape(1, -1).expand(n, -1)
+            prime = torch.as_tensor(prime, dtype=torch.long).reshape(1, -1).expand(n, -1)
             start = torch.cat([start, prime[:, 1:] if prime[0, 0] == BOS else prime], 1)
-        logits, state = self.logits(start)
-        out = [start]
-        elapsed = torch.zeros(n, dtype=torch.long, device=self.device)
-        done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        last = logits[:, -1]
-        for _ in range(steps):
-            scores = last / temperature
-            scores[:, PAD] = -float("inf")
-            scores[:, BOS] = -float("inf")
-            if top_k:
-                kth = scores.topk(min(top_k, scores.shape[-1]), -1).values[:, -1:]
-                scores = scores.masked_fill(scores < kth, -float("inf"))
-            tok = torch.multinomial(F.softmax(scores, -1), 1)
-            if max_time is not None:
-                shift = (tok[:, 0] - SHIFT0 + 1).clamp(0, MAX_SHIFT) * (tok[:, 0] >= SHIFT0)
-                elapsed += shift
-                tok[(elapsed >= max_time) & ~done, 0] = EOS
-            tok[done, 0] = PAD
-            out.append(tok)
-            done |= tok[:, 0] == EOS
-            if done.all():
-                break
-            logits, state = self.logits(tok, state)
-            last = logits[:, -1]
-        return torch.cat(out, 1)
+        config = GenerationConfig(max_new_tokens=steps, eos_token_id=EOS, pad_token_id=PAD)
+        processors = event_processors(temperature, top_k, 1.0, grammar, max_time, start.shape[1])
+        return generate(self, start, config, processors=processors)

@@ -7,9 +7,10 @@ the codebook). Captions are swapped for the empty caption with probability `capt
 GPT is also an unconditional image-token model; sampling mixes the two in log-probability space,
 log p_u + w (log p_c - log p_u) (classifier-free guidance for autoregressive models, as in Make-A-Scene).
 
-Sampling runs through the shared decoding core (`genzoo.generation.generate`): KV cache, temperature,
-top-k and top-p all come from there. `GuidedImageTokens` is the adapter that makes the guided, image-only
-next-token distribution look like any token model to the core.
+Sampling runs through the shared decoding core (`genzoo.generation.generate`): KV cache, the guidance
+(each row run beside its twin behind the empty caption, mixed by the core's classifier-free guidance
+processor), temperature, top-k and top-p all come from there. `ImageTokens` is the GPT as the core sees
+it: a token model whose next token is always an image token.
 """
 
 from __future__ import annotations
@@ -52,37 +53,24 @@ class DalleConfig:
     top_p: float = 1.0
 
 
-class GuidedImageTokens:
-    """The decoding core's view of a DALL·E model: a token model whose next token is always an image token.
+class ImageTokens:
+    """The decoding core's view of a DALL·E model: the GPT, with every token that is not an image token
+    ruled out (-inf), since only image tokens follow the begin-image token."""
 
-    Each call runs the GPT on the conditional rows and, when guidance needs it, on unconditional twins (the
-    same sequence behind the empty caption), sharing one KV cache of 2B rows; it returns guided
-    log-probabilities over the whole vocabulary with every non-image token at -inf.
-    """
-
-    def __init__(self, model: Dalle, null_prompt: Tensor, w: float) -> None:
-        self.model, self.gpt, self.w = model, model.gpt, w
-        self.null_prompt = null_prompt
+    def __init__(self, model: Dalle) -> None:
+        self.gpt = model.gpt
         self.context_length = self.gpt.context_length
         self.vocab_size = self.gpt.vocab_size
         self.device = self.gpt.device
+        self.image = slice(model.image_offset, model.image_offset + model.codebook_size)
 
     def new_cache(self, batch_size: int) -> KVCache:
         return self.gpt.new_cache(batch_size)
 
     def forward_tokens(self, ids: Tensor, cache: KVCache | None = None) -> Tensor:
-        guided = self.w != 1.0
-        if guided:
-            twin = self.null_prompt.to(ids.device) if cache is not None and cache.length == 0 else ids
-            ids = torch.cat([ids, twin])
         logits = self.gpt.forward_tokens(ids, cache).float()
-        lo, hi = self.model.image_offset, self.model.image_offset + self.model.codebook_size
-        logp = torch.log_softmax(logits[..., lo:hi], -1)
-        if guided:
-            c, u = logp.chunk(2)
-            logp = u + self.w * (c - u)
-        out = torch.full((*logp.shape[:-1], self.vocab_size), float("-inf"), device=logp.device)
-        out[..., lo:hi] = logp
+        out = torch.full_like(logits, float("-inf"))
+        out[..., self.image] = logits[..., self.image]
         return out
 
 
@@ -174,7 +162,7 @@ class Dalle(CaptionConditioned, GenerativeModel):
         config = GenerationConfig(max_new_tokens=self.grid[0] * self.grid[1], do_sample=True,
                                   temperature=c.temperature if temperature is None else temperature,
                                   top_k=c.top_k if top_k is None else top_k, top_p=c.top_p if top_p is None else top_p,
-                                  seed=seed)
-        out = generate(GuidedImageTokens(self, null_prompt, guidance_scale), prompt, config)
+                                  guidance_scale=guidance_scale, seed=seed)
+        out = generate(ImageTokens(self), prompt, config, unconditional=null_prompt)
         tokens = (out[:, prompt.shape[1] :] - self.image_offset).view(n, *self.grid)
         return self.vqvae.decode(tokens.to(self.device)).float().clamp(0, 1)

@@ -16,10 +16,10 @@ from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
-from genzoo.generation.cache import KVCache
 from genzoo.generation.lm import CausalLM
 from genzoo.models.transformers.layers import Block, Rotary, init_weights
 from genzoo.nn.flops import transformer_flops_per_token
+from genzoo.nn.kv_cache import KVCache
 from genzoo.registry import register_model
 
 

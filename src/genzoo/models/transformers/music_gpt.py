@@ -5,7 +5,8 @@ The network, the KV cache and decoding are GPT's and the shared generation core'
 top-k / top-p / temperature sampling and sliding past `context_length` come from there. What music needs on
 top is small: the vocabulary is the event vocabulary of `genzoo.data.music` (no text tokenizer), PAD
 targets (the tail of a piece's last window) are left out of the loss, PAD and BOS can never be predicted,
-and sampling can stop once the time-shifts reach a length in 16th notes (`max_time`).
+and two logits processors of `genzoo.generation.music`: a time budget that ends a piece at a length in
+16th notes (`max_time`), and an optional event grammar.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from torch.nn import functional as F
 
 from genzoo.base import Recipe
 from genzoo.data.info import DataInfo
-from genzoo.data.music import BOS, EOS, MAX_SHIFT, PAD, SHIFT0, VOCAB_SIZE, compose_from_events
+from genzoo.data.music import BOS, EOS, PAD, VOCAB_SIZE, compose_from_events
 from genzoo.errors import GenzooError
-from genzoo.generation.cache import KVCache
-from genzoo.generation.config import GenerationConfig
-from genzoo.generation.decode import stream
+from genzoo.generation import GenerationConfig, generate
+from genzoo.generation.music import event_processors
 from genzoo.models.transformers.gpt import GPT, GPTConfig
+from genzoo.nn.kv_cache import KVCache
 from genzoo.protocols import Composer
 from genzoo.registry import register_model
 
@@ -109,10 +110,12 @@ class MusicGPT(GPT, Composer):
         top_k: int = 0,
         top_p: float = 1.0,
         max_time: int | None = None,
+        grammar: bool = False,
     ) -> Tensor:
         """`n` token sequences (n, <= 1 + len(prime) + steps), PAD after EOS, sampled by the generation core.
 
         max_time: end each sequence with EOS once its time-shifts reach this many 16th-note steps.
+        grammar: allow only well-formed events (`genzoo.generation.music.EventGrammar`).
         """
         if n < 1 or steps < 1:
             raise GenzooError("sample needs n >= 1 and steps >= 1")
@@ -121,20 +124,7 @@ class MusicGPT(GPT, Composer):
         if prime is not None:
             prime = torch.as_tensor(prime, dtype=torch.long).reshape(1, -1).expand(n, -1)
             start = torch.cat([start, prime[:, 1:] if prime[0, 0] == BOS else prime], 1)
-        config = GenerationConfig(
-            max_new_tokens=steps, temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=EOS
-        )
-        elapsed = torch.zeros(n, dtype=torch.long)
-        done = torch.zeros(n, dtype=torch.bool)
-        out = [start]
-        for tok in stream(self, start, config):
-            tok = tok.clone()
-            if max_time is not None:
-                elapsed += (tok - SHIFT0 + 1).clamp(0, MAX_SHIFT) * (tok >= SHIFT0)
-                tok[(elapsed >= max_time) & ~done] = EOS
-            tok[done] = PAD
-            out.append(tok[:, None])
-            done |= tok == EOS
-            if bool(done.all()):
-                break
-        return torch.cat(out, 1)
+        head = start[:, : max(0, start.shape[1] - self.context_length)]  # the core sees the last context tokens
+        config = GenerationConfig(max_new_tokens=steps, eos_token_id=EOS, pad_token_id=PAD)
+        processors = event_processors(temperature, top_k, top_p, grammar, max_time, start.shape[1] - head.shape[1])
+        return torch.cat([head.to(self.device), generate(self, start, config, processors=processors)], 1)

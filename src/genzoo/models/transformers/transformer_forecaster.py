@@ -7,22 +7,23 @@ the LSTM through a recurrent state, the transformer through masked attention ove
 the window (as in the decoder of Lim et al.'s and gluonts' transformer forecasters, minus the encoder).
 
 Positions are learned embeddings over the `context_length + prediction_length` steps a window spans.
-While sampling, each block caches its keys and values, so a new step costs one token's work rather than
-re-attending the whole window (recomputing it made sampling ~70x slower than the LSTM's).
+While sampling, the blocks keep their keys and values in the shared KV cache (`genzoo.nn.kv_cache`), so a new
+step costs one token's work rather than re-attending the whole window (recomputing it made sampling ~70x
+slower than the LSTM's); attention is the shared one (`genzoo.nn.attention`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from genzoo.base import Recipe
 from genzoo.errors import GenzooError
 from genzoo.models.rnn.lstm_forecaster import LSTMForecaster, LSTMForecasterConfig
+from genzoo.nn.attention import attend, merge_heads, split_heads
+from genzoo.nn.kv_cache import KVCache
 from genzoo.registry import register_model
 
 
@@ -39,19 +40,14 @@ class CausalBlock(nn.Module):
         )
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, cache: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Any]:
-        """x (B, t, D): the newest t steps; cache: keys/values (B, heads, T0, D/heads) of the steps before."""
-        b, t, d = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
+        """x (B, t, D): the newest t steps, after the `cache.length` steps whose keys/values are cached."""
+        q, k, v = (split_heads(t, self.heads) for t in self.qkv(self.norm1(x)).chunk(3, dim=-1))
         if cache is not None:
-            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
-        total = k.shape[2]  # the new queries sit at positions total - t .. total - 1
-        mask = torch.ones(t, total, dtype=torch.bool, device=x.device).tril(total - t)
-        a = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
-        )
-        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, t, d)))
-        return x + self.drop(self.ff(self.norm2(x))), (k, v)
+            k, v = cache.update(layer, k, v)
+        a = attend(q, k, v, causal=True, dropout=self.dropout if self.training else 0.0)
+        x = x + self.drop(self.proj(merge_heads(a)))
+        return x + self.drop(self.ff(self.norm2(x)))
 
 
 @dataclass
@@ -100,19 +96,25 @@ class TransformerForecaster(LSTMForecaster):
         )
         self.norm = nn.LayerNorm(c.hidden)
 
-    def core(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
-        """Outputs for the new steps `x` (B, T, F) given the cached keys/values `state` of earlier steps."""
-        start = 0 if state is None else state[0][0].shape[2]
+    def core(self, x: Tensor, state: KVCache | None = None) -> tuple[Tensor, KVCache]:
+        """Outputs for the new steps `x` (B, T, F) after the steps cached in `state` (a `KVCache`, extended in
+        place and returned; None starts one)."""
+        c = self.config
+        if state is None:
+            state = KVCache(c.layers, len(self.position))
+        start = state.length
         if start + x.shape[1] > len(self.position):
             raise GenzooError(
                 f"a window of {start + x.shape[1]} steps exceeds the {len(self.position)} this model knows"
             )
         h = self.embed(x) + self.position[start : start + x.shape[1]]
-        caches = []
         for i, block in enumerate(self.blocks):
-            h, cache = block(h, None if state is None else state[i])
-            caches.append(cache)
-        return self.norm(h), caches
+            h = block(h, state, i)
+        state.advance(x.shape[1])
+        return self.norm(h), state
 
-    def repeat_state(self, state: Any, n: int) -> Any:
-        return [(k.repeat(n, 1, 1, 1), v.repeat(n, 1, 1, 1)) for k, v in state]
+    def repeat_state(self, state: KVCache, n: int) -> KVCache:
+        """The cache of one conditioning run (B rows), tiled for `n` sample paths (n * B rows)."""
+        rows = next(t for t in state.keys if t is not None).shape[0]
+        state.reorder(torch.arange(rows).repeat(n))
+        return state
