@@ -2,7 +2,8 @@
 
 The encoder/decoder are genzoo's own ConvEncoder/ConvDecoder, so both systems train exactly the same
 network and the comparison measures the libraries (training loop, objective, estimator), not architectures.
-Usage: python _vae_pythae.py MODE EPOCHS OUT_JSON   (MODE: time | full)
+Usage: python _vae_pythae.py MODE EPOCHS OUT_JSON [fused]   (MODE: time | full; fused: Adam with the fused
+kernel, as genzoo's, so that a comparison of the loops is not one of optimizer implementations)
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ class Decoder(BaseDecoder):
 
 def main() -> None:
     mode, epochs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    fused = len(sys.argv) > 4 and sys.argv[4] == "fused"
     torch.manual_seed(0)
     train = gz.data.load("mnist5k", split="train").images.numpy()
     model = VAE(VAEConfig(input_dim=(1, 28, 28), latent_dim=LATENT, reconstruction_loss="bce"),
                 encoder=Encoder(), decoder=Decoder())
     with tempfile.TemporaryDirectory() as tmp:
         cfg = BaseTrainerConfig(output_dir=tmp, num_epochs=epochs, per_device_train_batch_size=BATCH,
-                                learning_rate=LR, no_cuda=True, steps_saving=None, seed=0)
+                                learning_rate=LR, no_cuda=True, steps_saving=None, seed=0,
+                                optimizer_cls="Adam", optimizer_params={"fused": True} if fused else None)
         t = time.perf_counter()
         TrainingPipeline(model=model, training_config=cfg)(train_data=train)
         seconds = time.perf_counter() - t

@@ -27,6 +27,10 @@ def test_resume_continues_at_the_saved_step(tmp_path, digits_train):
     gz.fit(model2, digits_train, max_steps=20, batch_size=32, out=out, progress=False, ema=0.9)
     assert load_state(out / CKPT_DIR / LAST)["global_step"] == 20
     assert json.loads((out / "config.json").read_text())["trained_steps"] == 20
+    before = {k: v.clone() for k, v in load_state(out / CKPT_DIR / LAST)["state_dict"].items()}
+    gz.fit(_tiny(digits_train), digits_train, max_steps=20, batch_size=32, out=out, progress=False, ema=0.9)
+    after = load_state(out / CKPT_DIR / LAST)
+    assert after["global_step"] == 20 and all(torch.equal(v, after["state_dict"][k]) for k, v in before.items())
     logs = sorted((out / "logs").rglob("metrics.csv"))
     assert len(logs) == 2  # one CSV per fit call, the first kept
 
@@ -74,7 +78,7 @@ def test_early_stopping_returns_the_best_validation_weights(tmp_path, digits_tra
 
 
 def test_fit_refuses_bad_options(digits_train):
-    with pytest.raises(GenzooError, match="max_steps or max_epochs"):
+    with pytest.raises(GenzooError, match="max_steps, max_epochs or max_time"):
         gz.fit(_tiny(digits_train), digits_train)
     with pytest.raises(GenzooError, match="lr must be positive"):
         gz.fit(_tiny(digits_train), digits_train, max_steps=1, lr=-1.0)
@@ -88,6 +92,38 @@ def test_auto_precision_only_picks_bf16_where_it_is_fast(monkeypatch):
     monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
     assert precision.auto_precision("cpu") == "bf16-mixed"
     assert precision.auto_precision("cpu", "32-true") == "32-true"
+
+
+def test_auto_precision_measures_and_remembers(monkeypatch):
+    from genzoo.engine import precision
+
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
+    calls = []
+
+    def probe(speeds):
+        def time_step(p):
+            calls.append(p)
+            return speeds[p]
+        return time_step
+
+    def choice(fp32, bf16, key):
+        return precision.auto_precision("cpu", "bf16-mixed", probe({"32-true": fp32, "bf16-mixed": bf16}), key)
+
+    assert choice(2.0, 1.0, "a") == "bf16-mixed"
+    assert choice(1.0, 0.97, "b") == "32-true"  # a near-tie goes to fp32
+    n = len(calls)
+    assert choice(9.0, 1.0, "b") == "32-true" and len(calls) == n  # measured once per key, then remembered
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
+    assert choice(9.0, 1.0, "c") == "32-true"  # no bf16 instructions: not even measured
+    assert len(calls) == n
+
+
+def test_fit_records_the_precision_it_chose_and_resume_keeps_it(tmp_path, digits_train):
+    model = _tiny(digits_train)
+    gz.fit(model, digits_train, max_steps=3, batch_size=32, out=tmp_path, progress=False)
+    chosen = json.loads((tmp_path / "config.json").read_text())["precision"]
+    assert chosen in ("32-true", "bf16-mixed")
+    assert load_state(tmp_path / CKPT_DIR / LAST)["precision"] == chosen
 
 
 def test_a_killed_run_resumes_at_its_last_checkpoint(tmp_path):
@@ -112,3 +148,13 @@ def test_a_killed_run_resumes_at_its_last_checkpoint(tmp_path):
     assert done.returncode == 0, done.stderr[-1500:]
     assert f"resuming from {ckpt}" in done.stdout
     assert load_state(ckpt)["global_step"] == saved + 5
+
+
+def test_compile_trains_the_same_model_through_torch_compile(digits_train):
+    """The plumbing of compile=True (the default backend generates C++: too slow for the suite)."""
+    plain, compiled = _tiny(digits_train), _tiny(digits_train)
+    compiled.load_state_dict(plain.state_dict())
+    for model, mode in ((plain, False), (compiled, "aot_eager")):
+        gz.fit(model, digits_train, max_steps=3, batch_size=32, precision="32-true", progress=False, compile=mode)
+    for a, b in zip(plain.state_dict().values(), compiled.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5)

@@ -21,12 +21,24 @@ from genzoo.version import __version__
 __all__ = ["GenzooError", "__version__", "create", "data", "evaluate", "fit", "list_models", "load", "save"]
 
 
-def create(name: str, data: Any = None, **overrides: Any) -> Any:
-    """Build model `name`; shape fields come from `data.info`, every other field from `overrides`."""
+def create(name: str, data: Any = None, seed: int | None = None, **overrides: Any) -> Any:
+    """Build model `name`; shape fields come from `data.info`, every other field from `overrides`.
+
+    `seed` seeds every RNG before the weights are drawn, so the same seed builds the same model (pass the
+    same seed to `fit` and the whole run repeats exactly). A model whose config has a `seed` field gets it too.
+    """
+    import dataclasses
+
     from genzoo.config import build_config
     from genzoo.registry import model_entry
 
     entry = model_entry(name)
+    if seed is not None:
+        from genzoo.engine.rng import seed_everything
+
+        seed_everything(seed)
+        if "seed" in {f.name for f in dataclasses.fields(entry.cls.Config)}:
+            overrides["seed"] = seed
     info = getattr(data, "info", None) if data is not None else None
     if data is not None and info is None:
         raise GenzooError("data must be a genzoo dataset (with .info); load one with genzoo.data.load")
@@ -36,9 +48,13 @@ def create(name: str, data: Any = None, **overrides: Any) -> Any:
 
 
 def fit(model: Any, data: Any, **kwargs: Any) -> Any:
-    """Train with Lightning (imported only now); see `genzoo.engine.fit.fit` for every option."""
+    """Train with Lightning Fabric (imported only now); see `genzoo.engine.fit.fit` for every option."""
     from genzoo.engine.fit import fit as _fit
 
+    if kwargs.get("eval_every") and kwargs.get("make_evaluator") is None:
+        from genzoo.metrics.during_training import Evaluator
+
+        kwargs["make_evaluator"] = Evaluator
     return _fit(model, data, **kwargs)
 
 

@@ -94,8 +94,10 @@ class GenerativeModel(nn.Module):
         return data
 
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
-        """Optimizers for training. One AdamW over all parameters unless a model knows better."""
-        return [torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=0.0)]
+        """Optimizers for training. One (fused) AdamW over all parameters unless a model knows better."""
+        from genzoo.optim import adamw
+
+        return [adamw(self.parameters(), lr=lr)]
 
     def manual_step(self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any) -> dict[str, Tensor]:
         """One training step for `manual_optimization` models: zero, `backward(loss)`, step each optimizer."""

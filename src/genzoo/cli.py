@@ -42,12 +42,12 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     import genzoo as gz
 
-    if args.max_steps is None and args.max_epochs is None:
+    if args.max_steps is None and args.max_epochs is None and args.time_budget is None:
         args.max_steps = 1000
     options = parse_overrides(args.data_option)
     _check_data_options(args.data, options)
     train = gz.data.load(args.data, split="train", **options)
-    model = gz.create(args.model, data=train, **parse_overrides(args.option))
+    model = gz.create(args.model, data=train, seed=args.seed, **parse_overrides(args.option))
     gz.fit(model, train, out=args.out, **fit_kwargs(args))
     if _is_rank_zero():
         print(f"genzoo: trained {args.model} -> {args.out}")

@@ -48,6 +48,8 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     """The training options every `train`-like verb shares (mirrors `genzoo.fit`)."""
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop after this many seconds of training (checkpoint and model are saved)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--devices", default="auto", help="number of devices, or auto")
@@ -55,10 +57,15 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default="auto", help="auto, ddp, fsdp, ...")
     p.add_argument("--num-nodes", type=int, default=1)
     p.add_argument("--precision", default=None, help="auto (default), 32-true, bf16-mixed, 16-mixed")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the whole run: same seed, same model")
     p.add_argument("--ema", type=float, default=None, help="EMA decay of weights, e.g. 0.999")
     p.add_argument("--sample-every", type=int, default=None, help="save a sample grid every N steps")
     p.add_argument("--checkpoint-every", type=int, default=None, help="write out/checkpoints/last.ckpt every N steps")
+    p.add_argument("--eval-every", type=int, default=None,
+                   help="every N steps: sample grid + quality figure (bits/dim, classifier-FID), shown and logged")
+    p.add_argument("--eval-samples", type=int, default=256, help="samples for the --eval-every FID")
+    p.add_argument("--log-every", type=int, default=10, help="read and log the loss every N steps")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step (pays off on long runs)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -66,8 +73,9 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     devices: Any = args.devices
     if isinstance(devices, str) and devices.isdigit():
         devices = int(devices)
-    return dict(max_steps=args.max_steps, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
-                devices=devices, accelerator=args.accelerator, strategy=args.strategy,
-                num_nodes=args.num_nodes, precision=args.precision, seed=args.seed, ema=args.ema,
-                sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-                progress=not args.no_progress)
+    return dict(max_steps=args.max_steps, max_epochs=args.max_epochs, max_time=args.time_budget,
+                batch_size=args.batch_size, lr=args.lr, devices=devices, accelerator=args.accelerator,
+                strategy=args.strategy, num_nodes=args.num_nodes, precision=args.precision, seed=args.seed,
+                ema=args.ema, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
+                eval_every=args.eval_every, eval_samples=args.eval_samples, log_every=args.log_every,
+                compile=args.compile, progress=not args.no_progress)

@@ -216,7 +216,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if args.model is not None:
         if args.max_steps is None and args.max_epochs is None:
             args.max_steps = 1000
-        model = gz.create(args.model, data=train, **parse_overrides(args.option))
+        model = gz.create(args.model, data=train, seed=args.seed, **parse_overrides(args.option))
         gz.fit(model, fit_part, out=args.run, **fit_kwargs(args))
     detector = fit_detector(model, calib, args.fpr, args.method)
     detector.data, detector.anomalous = data_name, anomalous

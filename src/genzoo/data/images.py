@@ -33,6 +33,10 @@ class ImageDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         return self.images[i], self.labels[i]
 
+    def take(self, index: Tensor) -> tuple[Tensor, Tensor]:
+        """The batch of items `index` in one gather (what collating them one by one would build)."""
+        return self.images[index], self.labels[index]
+
     def subset(self, index: Tensor | np.ndarray | list[int]) -> ImageDataset:
         index = torch.as_tensor(index, dtype=torch.long)
         return ImageDataset(self.images[index], self.labels[index], self.info)

@@ -40,6 +40,10 @@ class VectorDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         return self.x[i], self.labels[i]
 
+    def take(self, index: Tensor) -> tuple[Tensor, Tensor]:
+        """The batch of items `index` in one gather (what collating them one by one would build)."""
+        return self.x[index], self.labels[index]
+
     def subset(self, index: Tensor | np.ndarray | list[int]) -> VectorDataset:
         index = torch.as_tensor(index, dtype=torch.long)
         return VectorDataset(self.x[index], self.labels[index], self.info)

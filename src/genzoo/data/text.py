@@ -98,6 +98,15 @@ class TokenStream(Dataset):
             start = i * self.block_size
         return torch.from_numpy(np.asarray(self.tokens[start : start + self.block_size + 1], dtype=np.int64))
 
+    def take(self, index: Tensor) -> Tensor:
+        """The windows of items `index` in one gather (random windows: one random start per item)."""
+        if self.random_windows:
+            starts = torch.randint(0, len(self.tokens) - self.block_size - 1, (len(index),)).numpy()
+        else:
+            starts = index.numpy() * self.block_size
+        offsets = np.arange(self.block_size + 1)
+        return torch.from_numpy(np.asarray(self.tokens[starts[:, None] + offsets], dtype=np.int64))
+
     def batch(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
         """A (batch_size, block_size + 1) batch of random windows, straight from the array."""
         starts = torch.randint(0, len(self.tokens) - self.block_size - 1, (batch_size,), generator=generator)

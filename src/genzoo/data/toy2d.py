@@ -25,6 +25,10 @@ class VectorDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         return self.points[i], self.labels[i]
 
+    def take(self, index: Tensor) -> tuple[Tensor, Tensor]:
+        """The batch of items `index` in one gather (what collating them one by one would build)."""
+        return self.points[index], self.labels[index]
+
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> Tensor:
     angles = torch.arange(modes) * (2 * math.pi / modes)

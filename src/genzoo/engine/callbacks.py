@@ -1,38 +1,30 @@
-"""Callbacks every family shares: periodic sample grids."""
+"""What the loop does beside training at intervals: sample grids (`sample_every`).
+
+The quality figures of `eval_every` come from `genzoo.metrics.during_training` (metrics sit above the
+engine, so `genzoo.fit` hands the engine an evaluator built there).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import lightning as L
 import torch
 
-from genzoo.viz import save_grid
+from genzoo.base import GenerativeModel
+from genzoo.engine import rng
 
 
-class SampleGrid(L.Callback):
-    """Every `every` steps, draw a grid from the (EMA) model and save it as PNG under `out/samples/`.
+def sample_grid(model: GenerativeModel, out: Path, step: int, n: int = 64) -> None:
+    """Save a grid from `model` under out/samples (the `sample_every` option), outside the training RNG."""
+    was_training = model.training
+    model.eval()
+    try:
+        with rng.isolated(), torch.no_grad():
+            torch.manual_seed(step)
+            images = model.sample_grid(n)
+    finally:
+        model.train(was_training)
+    if images is not None:
+        from genzoo.viz import save_grid
 
-    A glance at these catches mode collapse, divergence and blurry decoders long before a metric does.
-    """
-
-    def __init__(self, out: Path, every: int, n: int = 64) -> None:
-        self.out = Path(out) / "samples"
-        self.every = every
-        self.n = n
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, idx: int) -> None:
-        step = trainer.global_step
-        if not trainer.is_global_zero or step == 0 or step % self.every:
-            return
-        model = pl_module.trained_model()
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                images = model.sample_grid(self.n)
-        finally:
-            model.train(was_training)
-        if images is not None:
-            save_grid(images.float(), self.out / f"step_{step:07d}.png")
+        save_grid(images.float(), Path(out) / "samples" / f"step_{step:07d}.png")

@@ -1,9 +1,10 @@
-"""Lightning checkpoints as one safetensors file: tensors as tensors, everything else as JSON metadata.
+"""Training checkpoints as one safetensors file: tensors as tensors, everything else as JSON metadata.
 
-Lightning's own format is a pickle, and unpickling a stranger's file can run code. This CheckpointIO
-plugin keeps the full resume state (weights, optimizer moments, EMA, loop counters, RNG) but stores it as
-raw tensors plus a JSON skeleton, and writes atomically (temp file + rename) so a kill mid-save loses
-nothing that was saved before.
+Lightning's and torch's own format is a pickle, and unpickling a stranger's file can run code. This keeps
+the full resume state (weights, optimizer moments, EMA, loop counters, sampler position, RNG) but stores it
+as raw tensors plus a JSON skeleton, and writes atomically (temp file + rename) so a kill mid-save loses
+nothing that was saved before. Checkpoints written by earlier genzoo versions through Lightning's Trainer
+have the same layout and still load.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
@@ -89,16 +89,3 @@ def load_state(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[
     if map_location not in (None, "cpu") and not callable(map_location):
         tensors = {k: v.to(map_location) for k, v in tensors.items()}
     return unflatten(json.loads(meta[_META_KEY]), tensors)
-
-
-class SafeCheckpointIO(CheckpointIO):
-    """Lightning plugin: every checkpoint the Trainer writes or reads goes through safetensors + JSON."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        save_state(checkpoint, path)
-
-    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
-        return load_state(path, map_location)
-
-    def remove_checkpoint(self, path: Any) -> None:
-        Path(path).unlink(missing_ok=True)

@@ -24,11 +24,15 @@ from genzoo.errors import GenzooError
 from genzoo.generation.config import GenerationConfig
 from genzoo.generation.decode import generate, stream
 from genzoo.generation.streaming import TextStreamer
-from genzoo.protocols import Likelihood, Sampler, TokenModel
+from genzoo.protocols import Likelihood, Sampler
 
 
-class CausalLM(GenerativeModel, Sampler, Likelihood, TokenModel):
-    """Base class of next-token language models. Config needs `vocab_size` and `tokenizer` (JSON) fields."""
+class CausalLM(GenerativeModel, Sampler, Likelihood):
+    """Base class of next-token language models. Config needs `vocab_size` and `tokenizer` (JSON) fields.
+
+    Text models add `TokenModel` to their bases; token models over other vocabularies (music events) do
+    not, so nothing offers to continue a text prompt with ids its tokenizer cannot read.
+    """
 
     default_lr = 1e-3
     context_length: int | None = None

@@ -55,11 +55,21 @@ class ResBlock(nn.Module):
         return self.skip(x) + h
 
 
+#: channels per head when a block is given `heads=0`. At the low resolutions where U-Nets attend, a step is
+#: dominated by per-head overhead, not FLOPs: at 8x8 with 32 channels, head size 8 (4 heads) took 12.6% of a
+#: DDPM step for <1% of its FLOPs, and one fused-attention call of head size 32 ran 2.1x faster (CPU, fwd+bwd).
+HEAD_DIM = 32
+
+
 class AttentionBlock(nn.Module):
-    """Multi-head self-attention over pixels; with `context_dim`, a cross-attention to `context` follows."""
+    """Multi-head self-attention over pixels; with `context_dim`, a cross-attention to `context` follows.
+
+    `heads=0` chooses one head per `HEAD_DIM` channels (at least one)."""
 
     def __init__(self, channels: int, heads: int = 4, context_dim: int = 0, groups: int = 8) -> None:
         super().__init__()
+        if heads <= 0:
+            heads = max(1, channels // HEAD_DIM)
         self.heads = heads if channels % heads == 0 else 1
         self.norm = _norm(channels, groups)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)

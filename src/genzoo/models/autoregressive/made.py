@@ -8,6 +8,7 @@ degree is lower than d's — the autoregressive property, which the tests check 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,7 @@ class MADENet(nn.Module):
         if self.context is not None and context is not None:
             h = h + self.context(context)
         h = F.relu(h)
-        for layer in self.hidden[1:]:
+        for layer in itertools.islice(self.hidden, 1, None):  # slicing a ModuleList builds a new one per call
             h = F.relu(layer(h))
         return self.out(h)
 

@@ -35,7 +35,7 @@ class DDPMConfig:
     channel_mults: tuple[int, ...] = (1, 2, 2)
     num_res_blocks: int = 1
     attn_resolutions: tuple[int, ...] = (8,)
-    heads: int = 4
+    heads: int = 0  # attention heads; 0 = one per 32 channels (models saved with heads=4 keep 4)
     dropout: float = 0.0
     timesteps: int = 1000
     schedule: str = "linear"

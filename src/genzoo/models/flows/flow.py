@@ -144,14 +144,10 @@ class FlowModel(GenerativeModel, Sampler, ClassConditional, Likelihood, LatentMo
         raise NotImplementedError
 
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
-        """Fused Adam: flows hold many small tensors, so per-tensor optimizer overhead shows.
+        """Fused Adam (no weight decay): flows hold many small tensors, so per-tensor optimizer overhead shows."""
+        from genzoo.optim import adam
 
-        Falls back to plain Adam where the fused kernel is missing (older torch on CPU, other devices).
-        """
-        try:
-            return [torch.optim.Adam(self.parameters(), lr=lr, fused=True)]
-        except RuntimeError:
-            return [torch.optim.Adam(self.parameters(), lr=lr)]
+        return [adam(self.parameters(), lr=lr)]
 
     def build_image(self, shape: tuple[int, int, int], context_dim: int) -> FlowLayer:
         raise NotImplementedError

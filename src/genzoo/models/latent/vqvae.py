@@ -267,7 +267,9 @@ class VQVAE(GenerativeModel, Sampler, LatentModel, Compressor):
         prior = {id(p) for p in self.prior_parameters()}
         rest = [p for p in self.parameters() if id(p) not in prior]
         groups = [{"params": rest, "lr": lr}, {"params": self.prior_parameters(), "lr": 25 * lr}]
-        return [torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)]
+        from genzoo.optim import adamw
+
+        return [adamw(groups, lr=lr)]
 
     @torch.enable_grad()
     def fit_prior(self, tokens: Tensor, steps: int = 300, lr: float = 0.05) -> float:

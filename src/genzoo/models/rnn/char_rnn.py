@@ -19,6 +19,7 @@ from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
 from genzoo.generation.cache import StateCache
 from genzoo.generation.lm import CausalLM
+from genzoo.protocols import TokenModel
 from genzoo.registry import register_model
 
 
@@ -35,7 +36,7 @@ class CharRNNConfig:
 
 
 @register_model("char_rnn", "LSTM/GRU language model, truncated BPTT; same tokenizer and generation core as gpt")
-class CharRNN(CausalLM):
+class CharRNN(CausalLM, TokenModel):
     """Recurrent language model over tokens (characters by default)."""
 
     quick = Recipe("pydoc", {"hidden": 32, "n_layer": 1}, {"block_size": 32})

@@ -1,7 +1,7 @@
 """DALL·E-style text-to-image (Ramesh et al. 2021): one GPT over [caption tokens ; image tokens].
 
 A trained `vqvae` (`tokens_of=RUN`) turns each image into a grid of codebook indices; the GPT
-(`genzoo.models.transformers.gpt.GPT`) reads the caption, a begin-image token, and the image tokens in
+(`genzoo.models.transformers.gpt.DecoderLM`) reads the caption, a begin-image token, and the image tokens in
 raster order, and learns to predict each image token (the loss covers image tokens only, normalised over
 the codebook). Captions are swapped for the empty caption with probability `caption_dropout`, so the same
 GPT is also an unconditional image-token model; sampling mixes the two in log-probability space,
@@ -29,7 +29,7 @@ from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
 from genzoo.generation import GenerationConfig, KVCache, generate
 from genzoo.models.text2image.common import CaptionConditioned, captioned_fields
-from genzoo.models.transformers.gpt import GPT, GPTConfig
+from genzoo.models.transformers.gpt import DecoderLM, GPTConfig
 from genzoo.registry import register_model
 
 # the GPT's byte-tokenizer floor: CausalLM insists vocab_size >= its (unused here) byte tokenizer's size
@@ -119,7 +119,7 @@ class Dalle(CaptionConditioned, GenerativeModel):
         self.image_offset = config.text_vocab + 1
         n_image = self.grid[0] * self.grid[1]
         vocab = max(self.image_offset + self.codebook_size, _GPT_MIN_VOCAB)
-        self.gpt = GPT(GPTConfig(vocab_size=vocab, context_length=config.text_length + 1 + n_image,
+        self.gpt = DecoderLM(GPTConfig(vocab_size=vocab, context_length=config.text_length + 1 + n_image,
                                  n_layer=config.n_layer, n_head=config.n_head, d_model=config.d_model,
                                  dropout=config.dropout, positions="learned"))
 

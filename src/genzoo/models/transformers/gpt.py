@@ -20,6 +20,7 @@ from genzoo.generation.lm import CausalLM
 from genzoo.models.transformers.layers import Block, Rotary, init_weights
 from genzoo.nn.flops import transformer_flops_per_token
 from genzoo.nn.kv_cache import KVCache
+from genzoo.protocols import TokenModel
 from genzoo.registry import register_model
 
 
@@ -37,11 +38,8 @@ class GPTConfig:
     tokenizer: str = ""  # the tokenizer's JSON (set from the dataset); "" = bytes
 
 
-@register_model("gpt", "decoder-only transformer LM: RoPE, tied embeddings, KV cache, one generation core")
-class GPT(CausalLM):
-    """GPT language model over the tokens of its tokenizer."""
-
-    quick = Recipe("pydoc", {"context_length": 32, "n_layer": 1, "d_model": 32, "n_head": 2}, {"block_size": 32})
+class DecoderLM(CausalLM):
+    """The GPT network over any token vocabulary; `GPT` (text) and `MusicGPT` (events) build on it."""
 
     Config = GPTConfig
     default_lr = 1e-3
@@ -103,3 +101,10 @@ class GPT(CausalLM):
             self.pos_emb.weight.numel() if self.pos_emb is not None else 0
         )
         return transformer_flops_per_token(n, c.n_layer, c.d_model, c.context_length)
+
+
+@register_model("gpt", "decoder-only transformer LM: RoPE, tied embeddings, KV cache, one generation core")
+class GPT(DecoderLM, TokenModel):
+    """GPT language model over the tokens of its text tokenizer."""
+
+    quick = Recipe("pydoc", {"context_length": 32, "n_layer": 1, "d_model": 32, "n_head": 2}, {"block_size": 32})

@@ -24,7 +24,7 @@ from genzoo.data.music import BOS, EOS, PAD, VOCAB_SIZE, compose_from_events
 from genzoo.errors import GenzooError
 from genzoo.generation import GenerationConfig, generate
 from genzoo.generation.music import event_processors
-from genzoo.models.transformers.gpt import GPT, GPTConfig
+from genzoo.models.transformers.gpt import DecoderLM, GPTConfig
 from genzoo.nn.kv_cache import KVCache
 from genzoo.protocols import Composer
 from genzoo.registry import register_model
@@ -43,7 +43,7 @@ class MusicGPTConfig(GPTConfig):
 @register_model(
     "music_gpt", "decoder-only transformer over note-on/off/time-shift music events (GPT + generation core)"
 )
-class MusicGPT(GPT, Composer):
+class MusicGPT(DecoderLM, Composer):
     """GPT over event tokens; `sample(n, steps=...)` returns token sequences starting with BOS."""
 
     quick = Recipe("chorales", {"context_length": 64, "n_layer": 1, "n_head": 2, "d_model": 32},
