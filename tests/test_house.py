@@ -23,7 +23,7 @@ LAYERS = [
     ("hub",),
     ("data",),
     ("registry", "config"),
-    ("protocols", "atomic", "hardware", "errors", "version"),
+    ("protocols", "atomic", "hardware", "errors", "version", "optim"),
 ]
 
 
