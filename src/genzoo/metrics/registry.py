@@ -70,17 +70,11 @@ def register_metric(name: str, needs: type[Capability], kinds: tuple[str, ...] =
     return wrap
 
 
-def _load_catalog() -> None:
-    import genzoo.metrics.catalog  # noqa: F401  (its decorators fill the registry)
-
-
 def all_metrics() -> list[Metric]:
-    _load_catalog()
     return sorted(_METRICS.values(), key=lambda m: m.name)
 
 
 def get_metric(name: str) -> Metric:
-    _load_catalog()
     if name not in _METRICS:
         close = difflib.get_close_matches(name, list(_METRICS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
