@@ -20,3 +20,14 @@ def atomic_write(path: Path, write: Any) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete the temp files that `atomic_write` leaves when a process is killed mid-write (SIGKILL runs no
+    cleanup); their targets are intact, since the rename never happened. Returns what was removed."""
+    removed = []
+    for tmp in Path(directory).glob(".*.tmp"):
+        if tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed

@@ -1,8 +1,9 @@
 """`genzoo` command line: list | train | sample | eval | demo, plus every application's verbs.
 
 Application modules in `genzoo.apps` add their own verbs through `add_commands(subparsers)`; each verb's
-handler takes the parsed args and returns an exit code (or None for 0). User errors (GenzooError) print
-one plain line and exit 2; no torch traceback reaches the user unless GENZOO_DEBUG=1.
+handler takes the parsed args and returns an exit code (or None for 0). User errors (GenzooError, and the
+libraries' errors a bad argument, file or path causes; see `errors.user_error`) print one plain line and exit
+2; no torch traceback reaches the user unless GENZOO_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import json
 import os
 import pkgutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
+from genzoo import cli_ranges
 from genzoo.cli_args import add_fit_arguments, add_model_option_argument, fit_kwargs, parse_overrides
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, user_error
 
 
 # -- core verbs ---------------------------------------------------------------------------------------------
@@ -178,22 +181,34 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"genzoo.apps.{info.name}")
         if hasattr(module, "add_commands"):
             module.add_commands(sub)
+    cli_ranges.apply(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug = os.environ.get("GENZOO_DEBUG") == "1"
-    try:
+    """Run one verb. Whatever a user can get wrong ends in one `genzoo: error: ...` line and exit 2; an
+    internal error in one line with exit 1; warnings are held back and shown only if the verb succeeds, so
+    that an error is never buried under library chatter (GENZOO_DEBUG=1: tracebacks and warnings as usual)."""
+    if os.environ.get("GENZOO_DEBUG") == "1":
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except GenzooError as e:
-        if debug:
-            raise
-        print(f"genzoo: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("genzoo: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings(record=True) as held:
+        warnings.simplefilter("default")
+        try:
+            args = build_parser().parse_args(argv)
+            code = int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            print("genzoo: interrupted", file=sys.stderr)
+            return 130
+        except BaseException as e:  # noqa: BLE001 - every exception ends here as one line
+            if isinstance(e, SystemExit):
+                raise
+            line, code = user_error(e)
+            print(line, file=sys.stderr)
+            return code
+    for w in held:
+        print(f"genzoo: warning: {w.message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
