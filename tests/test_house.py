@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "genzoo"
 LAYERS = [
     ("cli", "sampling", "demo"),
     ("apps",),
-    ("cli_args", "cli_ranges", "latent"),
+    ("cli_args", "cli_ranges", "cli_paths", "latent"),
     ("__init__",),
     ("models",),
     ("metrics",),

@@ -20,6 +20,7 @@ from typing import Any
 
 from genzoo import cli_ranges
 from genzoo.cli_args import add_fit_arguments, add_model_option_argument, fit_kwargs, parse_overrides
+from genzoo.cli_paths import check_outputs
 from genzoo.errors import GenzooError, user_error
 
 
@@ -182,7 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_commands"):
             module.add_commands(sub)
     cli_ranges.apply(parser)
+    _name_verbs(parser)
     return parser
+
+
+def _name_verbs(parser: argparse.ArgumentParser) -> None:
+    """Each verb records its full name (`genzoo forecast train`) in `args.verb_prog`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                sub.set_defaults(verb_prog=sub.prog)
+                _name_verbs(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     that an error is never buried under library chatter (GENZOO_DEBUG=1: tracebacks and warnings as usual)."""
     if os.environ.get("GENZOO_DEBUG") == "1":
         args = build_parser().parse_args(argv)
+        check_outputs(args)
         return int(args.func(args) or 0)
     with warnings.catch_warnings(record=True) as held:
         warnings.simplefilter("default")
         try:
             args = build_parser().parse_args(argv)
+            check_outputs(args)
             code = int(args.func(args) or 0)
         except KeyboardInterrupt:
             print("genzoo: interrupted", file=sys.stderr)
