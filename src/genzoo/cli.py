@@ -58,19 +58,40 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _check_data_options(name: str, options: dict[str, Any]) -> None:
-    """Refuse dataset options the named loader does not declare (loaders accept and ignore extra ones)."""
+    """Refuse dataset options the named loader does not declare (loaders accept and ignore extra ones), and
+    values its signature cannot take, by the config rules (`genzoo.config`): `-d size=0`, `-d size=[1,2]`."""
+    import dataclasses
     import inspect
+    import typing
 
+    from genzoo.config import build_config
     from genzoo.data.registry import get_loader
 
     if not options or os.sep in name or os.path.exists(name):
         return
-    params = inspect.signature(get_loader(name)).parameters
+    loader = get_loader(name)
+    params = inspect.signature(loader).parameters
     valid = [k for k, p in params.items() if p.kind is not p.VAR_KEYWORD and k != "split"]
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise GenzooError(f"dataset {name!r} does not take option(s) {', '.join(unknown)}; "
                           f"its options: {', '.join(valid) or 'none'}")
+    try:
+        hints = typing.get_type_hints(loader)
+    except (NameError, TypeError):
+        hints = {}
+    fields = []
+    for k in valid:
+        default = params[k].default
+        meta = DATA_OPTION_RANGES.get(k, {})
+        value = (dataclasses.field(default_factory=lambda d=default: d, metadata=meta)
+                 if isinstance(default, (list, dict, set)) else dataclasses.field(default=default, metadata=meta))
+        fields.append((k, hints.get(k, Any), value))
+    build_config(dataclasses.make_dataclass(f"{name}_options", fields), options, what=f"dataset {name!r}")
+
+
+#: dataset options whose range is not implied by their default (`size` defaults to None: the stored size)
+DATA_OPTION_RANGES = {"size": {"min": 1, "max": 1024}, "image_size": {"min": 1, "max": 1024}}
 
 
 def cmd_sample(args: argparse.Namespace) -> None:

@@ -24,6 +24,10 @@ _USER_CAUSED = {
 }
 
 
+#: how torch's allocator words a refusal (a RuntimeError, not a MemoryError)
+_OUT_OF_MEMORY = ("can't allocate memory", "not enough memory", "out of memory", "Storage size calculation overflowed")
+
+
 def user_error(e: BaseException) -> tuple[str, int]:
     """The one stderr line and exit code for `e`: 2 for what the user caused (an argument, a file, a path,
     memory asked for), 1 for a bug, which says how to see its traceback."""
@@ -31,7 +35,8 @@ def user_error(e: BaseException) -> tuple[str, int]:
         return f"genzoo: error: {_one_line(str(e))}", 2
     if isinstance(e, RecursionError):
         return "genzoo: error: an input (JSON or nested list) is nested too deeply to read", 2
-    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
+    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
+            isinstance(e, RuntimeError) and any(m in str(e) for m in _OUT_OF_MEMORY)):
         return ("genzoo: error: out of memory: the request needs more memory than this machine has "
                 "(try a smaller -n, --batch-size or model)"), 2
     if isinstance(e, OSError) and not _is_lib_bug(e):

@@ -28,7 +28,11 @@ def weight_bytes(cls: type, config: Any, info: Any) -> int | None:
             model = cls(config, info)
     except GenzooError:
         raise
-    except Exception:  # noqa: BLE001 - a model whose set-up needs real tensors: no estimate
+    except RuntimeError as e:
+        if "overflow" in str(e):  # a tensor too large for even its size to be computed
+            return 1 << 63
+        return None  # a model whose set-up needs real tensors: no estimate
+    except Exception:  # noqa: BLE001 - as above
         return None
     tensors = [*model.parameters(), *model.buffers()]
     return sum(t.numel() * t.element_size() for t in tensors)
@@ -42,7 +46,8 @@ def check_fits(cls: type, config: Any, info: Any, what: str) -> None:
     free = available_memory_bytes()
     if size is None or size <= free:
         return
-    raise GenzooError(f"{what} needs {_gib(size)} for its weights alone but this machine has {_gib(free)} "
+    need = _gib(size) if size < 1 << 63 else "more memory than can be counted"
+    raise GenzooError(f"{what} needs {need} for its weights alone but this machine has {_gib(free)} "
                       f"free ({_largest_fields(config)}); use smaller sizes, or set GENZOO_ALLOW_LARGE=1 to try")
 
 
