@@ -57,18 +57,29 @@ RANGES: dict[str, Range] = {
     **dict.fromkeys(("strength", "length_penalty"), Range()),
 }
 
+#: where one verb's option means something else: `stylize --size 0` is documented as "the content's own size"
+BY_VERB: dict[tuple[str, str], Range] = {("genzoo stylize", "size"): Range(0, 4096)}
+
 
 def apply(parser: argparse.ArgumentParser) -> None:
     """Give every int/float option of `parser` and its sub-commands the range `RANGES` names for it."""
+    if getattr(parser, "_ranged", False):
+        return
+    parser._ranged = True  # type: ignore[attr-defined]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in dict.fromkeys(action.choices.values()):
                 apply(sub)
         elif action.type in (int, float):
-            if action.dest not in RANGES:
+            if action.dest not in RANGES and (parser.prog, action.dest) not in BY_VERB:
                 raise KeyError(f"{parser.prog} {action.option_strings or action.dest}: a numeric option with "
                                "no range; add its name to genzoo.cli_ranges.RANGES")
-            action.type = _checked(action.type, RANGES[action.dest])
+            action.type = _checked(action.type, range_of(parser.prog, action.dest))
+
+
+def range_of(prog: str, dest: str) -> Range:
+    """The range of option `dest` of verb `prog` (e.g. "genzoo sample", "n")."""
+    return BY_VERB.get((prog, dest), RANGES[dest])
 
 
 def _checked(kind: type, rule: Range) -> Any:
@@ -86,4 +97,5 @@ def _checked(kind: type, rule: Range) -> Any:
         return value
 
     parse.__name__ = kind.__name__
+    parse.kind = kind  # type: ignore[attr-defined]
     return parse
