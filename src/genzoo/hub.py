@@ -59,7 +59,7 @@ def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise GenzooError(f"{cfg} is corrupt: not valid JSON ({e.msg if hasattr(e, 'msg') else e})") from None
     except RecursionError:
         raise GenzooError(f"{cfg} is corrupt: its JSON is nested too deeply to read") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "model" not in meta:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("model"), str):
         raise GenzooError(f"{cfg} is not a genzoo model config (foreign or corrupt checkpoint)")
     return meta
 
