@@ -78,7 +78,7 @@ def check_same_run(out: Path, model: Any, saved: dict[str, Any] | None) -> None:
                         "data": None if info is None else {"name": info.get("name"), "shape": info.get("shape"),
                                                            "options": extra.get("load_options")}})
     for record in records:
-        differ = _differences(record, wanted)
+        differ = _differences(json.loads(json.dumps(record, default=str)), wanted)  # tuples read as lists
         if differ:
             raise GenzooError(f"{out} holds another run ({'; '.join(differ)}); resume it with the same "
                               "model, options and data, or use a new --out")
