@@ -149,6 +149,13 @@ def check_options(o: dict[str, Any]) -> None:
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise GenzooError(f"accelerator {accelerator!r} asked for, but this machine has no usable GPU; use cpu or auto")
     _check_devices(o.get("devices"))
+    strategy = o.get("strategy")
+    if isinstance(strategy, str) and strategy != "auto":
+        from lightning.fabric.strategies import STRATEGY_REGISTRY
+
+        known = STRATEGY_REGISTRY.available_strategies()
+        if strategy not in known:
+            raise GenzooError(f"unknown strategy {strategy!r}; use auto or one of {', '.join(known)}")
 
 
 def _check_devices(devices: Any) -> None:
