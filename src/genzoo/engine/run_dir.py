@@ -41,9 +41,9 @@ def prepare(out: Path) -> None:
         p = out / name
         if p.exists() and (p.is_dir() if kind == "file" else not p.is_dir()):
             raise GenzooError(f"{p} should be a {kind} but is not; this is not a usable run directory")
-    remove_stale_temps(out)
+    remove_stale_temps(out, ("config.json", "model.safetensors"))
     if (out / "checkpoints").is_dir():
-        remove_stale_temps(out / "checkpoints")
+        remove_stale_temps(out / "checkpoints", ("last.ckpt", "best.ckpt"))
 
 
 def identity(model: Any) -> dict[str, Any]:
