@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model as _st_load_model
 from safetensors.torch import save_model as _st_save_model
 
-from genzoo.atomic import atomic_write
+from genzoo.atomic import atomic_write, remove_stale_temps
 from genzoo.config import build_config, config_to_dict
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
@@ -40,6 +40,8 @@ def save(model: torch.nn.Module, directory: str | os.PathLike[str], extra: dict[
         "data_info": model.data_info.to_dict() if model.data_info is not None else None,
         **(extra or {}),
     }
+    if directory.is_dir():  # temps of a save that was killed: the files they were for are intact
+        remove_stale_temps(directory, (WEIGHTS_FILE, CONFIG_FILE))
     atomic_write(directory / WEIGHTS_FILE, lambda p: _st_save_model(model, p, metadata={"format": FORMAT}))
     atomic_write(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
     return directory
