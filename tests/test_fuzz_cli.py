@@ -462,3 +462,30 @@ def test_read_only_output_directory_is_one_line(world, capsys, tmp_path):
         _refused(["sample", str(world["run"]), "-o", str(ro / "s.png")], world, capsys, tmp_path)
     finally:
         ro.chmod(0o755)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"hidden": -4}, "hidden must be at least 1"), ({"latent_dim": 2.5}, "latent_dim expects a whole number"),
+    ({"beta": float("nan")}, "beta must be a finite number"), ({"latent_dim": 10**9}, "GENZOO_ALLOW_LARGE"),
+])
+def test_the_python_api_refuses_the_same_configs(digits_train, options, message):
+    import genzoo as gz
+    from genzoo.errors import GenzooError
+
+    with pytest.raises(GenzooError, match=message):
+        gz.create("vae", data=digits_train, **options)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"lr": float("inf")}, "lr must be a positive finite"), ({"batch_size": 0}, "batch_size must be at least 1"),
+    ({"seed": -5}, "seed must be"), ({"precision": "banana"}, "unknown precision"),
+    ({"devices": "abc"}, "devices must be"), ({"sample_every": 0}, "sample_every must be at least 1"),
+    ({"max_epochs": -1}, "max_epochs must be at least 1"), ({"num_nodes": 0}, "num_nodes must be at least 1"),
+])
+def test_fit_refuses_the_same_options(digits_train, options, message):
+    import genzoo as gz
+    from genzoo.errors import GenzooError
+
+    model = gz.create("vae", data=digits_train, latent_dim=4, hidden=8)
+    with pytest.raises(GenzooError, match=message):
+        gz.fit(model, digits_train, **{"max_steps": 1, **options})
