@@ -23,7 +23,7 @@ LAYERS = [
     ("hub",),
     ("data",),
     ("registry", "config", "model_memory"),
-    ("protocols", "atomic", "hardware", "errors", "version"),
+    ("protocols", "atomic", "hardware", "errors", "version", "optim"),
 ]
 
 
