@@ -477,7 +477,7 @@ def test_the_python_api_refuses_the_same_configs(digits_train, options, message)
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"lr": float("inf")}, "lr must be a positive finite"), ({"batch_size": 0}, "batch_size must be at least 1"),
+    ({"lr": float("inf")}, "lr must be positive and finite"), ({"batch_size": 0}, "batch_size must be at least 1"),
     ({"seed": -5}, "seed must be"), ({"precision": "banana"}, "unknown precision"),
     ({"devices": "abc"}, "devices must be"), ({"sample_every": 0}, "sample_every must be at least 1"),
     ({"max_epochs": -1}, "max_epochs must be at least 1"), ({"num_nodes": 0}, "num_nodes must be at least 1"),

@@ -134,7 +134,7 @@ def check_options(o: dict[str, Any]) -> None:
         v = o.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
                               or v <= 0):
-            raise GenzooError(f"{name} must be a positive finite number, got {v!r}")
+            raise GenzooError(f"{name} must be positive and finite, got {v!r}")
     ema = o.get("ema")
     if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0 <= ema < 1):
         raise GenzooError(f"ema must be a decay in [0, 1), e.g. 0.999, got {ema!r}")
@@ -623,9 +623,11 @@ class _Run:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    from genzoo.engine.safe_checkpoint import load_state
+    from genzoo.engine.safe_checkpoint import check_training_state, load_state
 
-    return load_state(path)
+    state = load_state(path)
+    check_training_state(state, path)
+    return state
 
 
 def _batch_size(batch: Any) -> int:

@@ -93,7 +93,6 @@ def load_state(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise GenzooError(f"checkpoint {path} is corrupt: its metadata does not describe its tensors "
                           f"({type(e).__name__}: {e})") from None
-    _check_schema(state, path)
     return state
 
 
@@ -101,7 +100,8 @@ def load_state(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[
 _SCHEMA: dict[str, type | tuple[type, ...]] = {"state_dict": dict, "optimizer_states": list, "global_step": int}
 
 
-def _check_schema(state: Any, path: Any) -> None:
+def check_training_state(state: Any, path: Any) -> None:
+    """Refuse a checkpoint without what `fit` resumes from (weights as tensors, optimizer states, the step)."""
     if not isinstance(state, dict):
         raise GenzooError(f"checkpoint {path} is corrupt: it holds no training state")
     for key, kind in _SCHEMA.items():
