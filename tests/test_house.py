@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "genzoo"
 LAYERS = [
     ("cli", "sampling", "demo"),
     ("apps",),
-    ("cli_args", "latent"),
+    ("cli_args", "cli_ranges", "cli_paths", "latent"),
     ("__init__",),
     ("models",),
     ("metrics",),
@@ -22,7 +22,7 @@ LAYERS = [
     ("base",),
     ("hub",),
     ("data",),
-    ("registry", "config"),
+    ("registry", "config", "model_memory"),
     ("protocols", "atomic", "hardware", "errors", "version", "optim"),
 ]
 

@@ -30,6 +30,7 @@ def create(name: str, data: Any = None, seed: int | None = None, **overrides: An
     import dataclasses
 
     from genzoo.config import build_config
+    from genzoo.model_memory import check_fits
     from genzoo.registry import model_entry
 
     entry = model_entry(name)
@@ -44,6 +45,7 @@ def create(name: str, data: Any = None, seed: int | None = None, **overrides: An
         raise GenzooError("data must be a genzoo dataset (with .info); load one with genzoo.data.load")
     implied = entry.cls.config_from_data(info) if info is not None else {}
     config = build_config(entry.cls.Config, {**implied, **overrides}, what=f"{name!r}")
+    check_fits(entry.cls, config, info, what=f"model {name!r} with this config")
     return entry.cls(config, info)
 
 

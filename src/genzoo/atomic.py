@@ -20,3 +20,16 @@ def atomic_write(path: Path, write: Any) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temps(directory: Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temp files `atomic_write` leaves for the files `names` in `directory` when a process is
+    killed mid-write (SIGKILL runs no cleanup); their targets are intact, since the rename never happened.
+    Only those names' temps: anything else in the directory is not genzoo's to remove."""
+    removed = []
+    for name in names:
+        for tmp in Path(directory).glob(f".{name}.*.tmp"):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed

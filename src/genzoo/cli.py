@@ -1,8 +1,9 @@
 """`genzoo` command line: list | train | sample | eval | demo, plus every application's verbs.
 
 Application modules in `genzoo.apps` add their own verbs through `add_commands(subparsers)`; each verb's
-handler takes the parsed args and returns an exit code (or None for 0). User errors (GenzooError) print
-one plain line and exit 2; no torch traceback reaches the user unless GENZOO_DEBUG=1.
+handler takes the parsed args and returns an exit code (or None for 0). User errors (GenzooError, and the
+libraries' errors a bad argument, file or path causes; see `errors.user_error`) print one plain line and exit
+2; no torch traceback reaches the user unless GENZOO_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import json
 import os
 import pkgutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
+from genzoo import cli_ranges
 from genzoo.cli_args import add_fit_arguments, add_model_option_argument, fit_kwargs, parse_overrides
-from genzoo.errors import GenzooError
+from genzoo.cli_paths import check_outputs
+from genzoo.errors import GenzooError, user_error
 
 
 # -- core verbs ---------------------------------------------------------------------------------------------
@@ -54,19 +58,40 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _check_data_options(name: str, options: dict[str, Any]) -> None:
-    """Refuse dataset options the named loader does not declare (loaders accept and ignore extra ones)."""
+    """Refuse dataset options the named loader does not declare (loaders accept and ignore extra ones), and
+    values its signature cannot take, by the config rules (`genzoo.config`): `-d size=0`, `-d size=[1,2]`."""
+    import dataclasses
     import inspect
+    import typing
 
+    from genzoo.config import build_config
     from genzoo.data.registry import get_loader
 
     if not options or os.sep in name or os.path.exists(name):
         return
-    params = inspect.signature(get_loader(name)).parameters
+    loader = get_loader(name)
+    params = inspect.signature(loader).parameters
     valid = [k for k, p in params.items() if p.kind is not p.VAR_KEYWORD and k != "split"]
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise GenzooError(f"dataset {name!r} does not take option(s) {', '.join(unknown)}; "
                           f"its options: {', '.join(valid) or 'none'}")
+    try:
+        hints = typing.get_type_hints(loader)
+    except (NameError, TypeError):
+        hints = {}
+    fields = []
+    for k in valid:
+        default = params[k].default
+        meta = DATA_OPTION_RANGES.get(k, {})
+        value = (dataclasses.field(default_factory=lambda d=default: d, metadata=meta)
+                 if isinstance(default, (list, dict, set)) else dataclasses.field(default=default, metadata=meta))
+        fields.append((k, hints.get(k, Any), value))
+    build_config(dataclasses.make_dataclass(f"{name}_options", fields), options, what=f"dataset {name!r}")
+
+
+#: dataset options whose range is not implied by their default (`size` defaults to None: the stored size)
+DATA_OPTION_RANGES = {"size": {"min": 1, "max": 1024}, "image_size": {"min": 1, "max": 1024}}
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -90,8 +115,6 @@ def cmd_sample(args: argparse.Namespace) -> None:
         save_grid(images, out, nrow=10, scale=args.scale)
         written = [out]
     else:
-        if args.n > MAX_SAMPLES:
-            raise GenzooError(f"-n must be at most {MAX_SAMPLES}, got {args.n}")
         drawn = draw(model, args.n, label=args.label, **parse_overrides(args.sample_option))
         written = write(drawn, out, scale=args.scale)
     print(f"genzoo: wrote {', '.join(str(w) for w in written)}")
@@ -111,9 +134,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from genzoo.demo import run_demo
 
     run_demo(Path(args.out), steps=args.steps)
-
-
-MAX_SAMPLES = 100_000  # a typo such as -n 1000000000 must not try to allocate the machine away
 
 
 # -- plumbing --------------------------------------------------------------------------------------------------
@@ -178,22 +198,46 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"genzoo.apps.{info.name}")
         if hasattr(module, "add_commands"):
             module.add_commands(sub)
+    cli_ranges.apply(parser)
+    _name_verbs(parser)
     return parser
 
 
+def _name_verbs(parser: argparse.ArgumentParser) -> None:
+    """Each verb records its full name (`genzoo forecast train`) in `args.verb_prog`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                sub.set_defaults(verb_prog=sub.prog)
+                _name_verbs(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
-    debug = os.environ.get("GENZOO_DEBUG") == "1"
-    try:
+    """Run one verb. Whatever a user can get wrong ends in one `genzoo: error: ...` line and exit 2; an
+    internal error in one line with exit 1; warnings are held back and shown only if the verb succeeds, so
+    that an error is never buried under library chatter (GENZOO_DEBUG=1: tracebacks and warnings as usual)."""
+    if os.environ.get("GENZOO_DEBUG") == "1":
         args = build_parser().parse_args(argv)
+        check_outputs(args)
         return int(args.func(args) or 0)
-    except GenzooError as e:
-        if debug:
-            raise
-        print(f"genzoo: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("genzoo: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings(record=True) as held:
+        warnings.simplefilter("default")
+        try:
+            args = build_parser().parse_args(argv)
+            check_outputs(args)
+            code = int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            print("genzoo: interrupted", file=sys.stderr)
+            return 130
+        except BaseException as e:  # noqa: BLE001 - every exception ends here as one line
+            if isinstance(e, SystemExit):
+                raise
+            line, code = user_error(e)
+            print(line, file=sys.stderr)
+            return code
+    for w in held:
+        print(f"genzoo: warning: {w.message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
             out[key] = value
+        except RecursionError:
+            raise GenzooError(f"option {key} is nested too deeply to read") from None
     return out
 
 
@@ -31,10 +33,11 @@ class _DeprecatedModelOption(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
-        import sys
+        import warnings
 
-        print("genzoo: warning: -o key=value for a model option is deprecated; use -O key=value "
-              "(-o names the output file in every verb)", file=sys.stderr)
+        # a warning, not a print: the CLI shows it after a verb that succeeds, never above an error line
+        warnings.warn("-o key=value for a model option is deprecated; use -O key=value "
+                      "(-o names the output file in every verb)", DeprecationWarning, stacklevel=2)
         getattr(namespace, self.dest).append(values)
 
 

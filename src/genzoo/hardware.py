@@ -8,6 +8,7 @@ machine (benchmarks/results/vae.json).
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 
@@ -27,3 +28,23 @@ def fast_bf16(device: torch.device | str = "cpu") -> bool:
     if torch.device(device).type == "cuda":
         return torch.cuda.is_bf16_supported()
     return cpu_has_fast_bf16()
+
+
+def available_memory_bytes() -> int:
+    """Memory a new allocation can have without swapping: MemAvailable (Linux), else the physical total."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, AttributeError):
+        return 1 << 62  # unknown: do not refuse
+
+
+def large_allowed() -> bool:
+    """GENZOO_ALLOW_LARGE=1: the user asks for a model or an input beyond the memory check on purpose."""
+    return os.environ.get("GENZOO_ALLOW_LARGE") == "1"

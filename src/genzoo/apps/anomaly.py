@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genzoo.data.arrays import read_one_array
 from genzoo.errors import GenzooError
 from genzoo.protocols import DOING, LatentModel, Likelihood, can
 
@@ -235,10 +236,8 @@ def cmd_score(args: argparse.Namespace) -> None:
     model = gz.load(args.run)
     detector = Detector.load(Path(args.run))
     if args.input:
-        import numpy as np
-
         try:
-            x = torch.from_numpy(np.load(args.input, allow_pickle=False)).float()
+            x = torch.from_numpy(read_one_array(args.input)).float()
         except (OSError, ValueError) as e:
             raise GenzooError(f"cannot read {args.input} as a .npy array ({e})") from None
         s = scores(model, x, detector.method)

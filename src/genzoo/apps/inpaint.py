@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.data.arrays import read_one_array
 from genzoo.errors import GenzooError
 from genzoo.protocols import Inpainter
 from genzoo.registry import check_model
@@ -55,7 +56,7 @@ def read_image(path: str, what: str = "image") -> Tensor:
     if not p.is_file():
         raise GenzooError(f"{what} file {path} does not exist")
     if p.suffix == ".npy":
-        arr = np.load(p, allow_pickle=False).astype(np.float32)
+        arr = read_one_array(p).astype(np.float32)
         arr = arr[None] if arr.ndim == 2 else arr
         return torch.from_numpy(arr / (255.0 if arr.max() > 1 else 1.0))
     from PIL import Image, UnidentifiedImageError

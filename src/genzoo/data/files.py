@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genzoo.data.arrays import read_array
 from genzoo.data.images import ImageDataset, stratified_split
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
@@ -77,21 +78,22 @@ def _read_folder(p: Path) -> tuple[np.ndarray, np.ndarray | None, list[str] | No
 
 
 def _read_array(p: Path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    try:
-        loaded = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise GenzooError(f"cannot read {p}: {e}") from None
+    loaded = read_array(p)
     labels = None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
+    if isinstance(loaded, dict):
         keys = list(loaded.keys())
         key = "x" if "x" in keys else ("images" if "images" in keys else keys[0])
         arr = loaded[key]
         for lk in ("y", "labels"):
             if lk in keys:
-                labels = loaded[lk].astype(np.int64)
+                labels = loaded[lk].astype(np.int64).reshape(-1)
+                if len(labels) != len(arr):
+                    raise GenzooError(f"{p}: {len(labels)} labels ({lk}) for {len(arr)} images ({key})")
     else:
         arr = loaded
     arr = np.asarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise GenzooError(f"{p} holds NaN or infinite values")
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.ndim != 4:

@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from genzoo.base import GenerativeModel
-from genzoo.engine import rng
+from genzoo.engine import rng, run_dir
 from genzoo.engine.lit import LitGenerative, NonFiniteLoss
 from genzoo.engine.sampler import Batches, ResumableSampler, make_loader
 from genzoo.errors import GenzooError
@@ -99,23 +99,80 @@ def fit(
     """
     if max_steps is None and max_epochs is None and max_time is None:
         raise GenzooError("fit needs max_steps, max_epochs or max_time")
-    for name, value in (("max_steps", max_steps), ("max_epochs", max_epochs), ("batch_size", batch_size),
-                        ("log_every", log_every)):
-        if value is not None and value < 1:
-            raise GenzooError(f"{name} must be at least 1, got {value}")
-    if max_time is not None and not max_time > 0:
-        raise GenzooError(f"max_time must be a positive number of seconds, got {max_time}")
+    check_options(locals())
     if len(data) == 0:  # type: ignore[arg-type]
         raise GenzooError("the training data is empty")
     lr = lr if lr is not None else model.default_lr
-    if not lr > 0:
-        raise GenzooError(f"lr must be positive, got {lr}")
     if ema is None:
         ema = model.default_ema
     if eval_every and make_evaluator is None:
         raise GenzooError("eval_every needs an evaluator: call genzoo.fit, which supplies one")
     run = _Run(model, data, locals())
     return run.train()
+
+
+#: options that are counts: None (off) or a whole number at least this
+_COUNTS = {"max_steps": 1, "max_epochs": 1, "batch_size": 1, "log_every": 1, "num_nodes": 1, "sample_every": 1,
+           "eval_every": 1, "eval_samples": 1, "checkpoint_every": 1, "val_every": 1, "early_stopping": 1,
+           "progress_every": 1, "warmup_steps": 0, "num_workers": 0}
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+
+
+def check_options(o: dict[str, Any]) -> None:
+    """Refuse, by name and before anything starts, an option Lightning would crash on, loop forever with,
+    or silently ignore: the same rules for `genzoo.fit(...)` and for `genzoo train --...`."""
+    for name, least in _COUNTS.items():
+        v = o.get(name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise GenzooError(f"{name} must be a whole number, got {v!r}")
+        if v < least:
+            raise GenzooError(f"{name} must be at least {least}, got {v}")
+    for name in ("max_time", "lr", "grad_clip"):
+        v = o.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v <= 0):
+            raise GenzooError(f"{name} must be positive and finite, got {v!r}")
+    ema = o.get("ema")
+    if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0 <= ema < 1):
+        raise GenzooError(f"ema must be a decay in [0, 1), e.g. 0.999, got {ema!r}")
+    seed = o.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise GenzooError(f"seed must be a whole number from 0 to {2**32 - 1}, got {seed!r}")
+    if o.get("precision") not in (None, *PRECISIONS):
+        raise GenzooError(f"unknown precision {o['precision']!r}; use one of {', '.join(PRECISIONS)}")
+    accelerator = o.get("accelerator")
+    if accelerator not in ACCELERATORS:
+        raise GenzooError(f"unknown accelerator {accelerator!r}; use one of {', '.join(ACCELERATORS)}")
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise GenzooError(f"accelerator {accelerator!r} asked for, but this machine has no usable GPU; use cpu or auto")
+    _check_devices(o.get("devices"))
+    strategy = o.get("strategy")
+    if isinstance(strategy, str) and strategy != "auto":
+        from lightning.fabric.strategies import STRATEGY_REGISTRY
+
+        known = STRATEGY_REGISTRY.available_strategies()
+        if strategy not in known:
+            raise GenzooError(f"unknown strategy {strategy!r}; use auto or one of {', '.join(known)}")
+
+
+def _check_devices(devices: Any) -> None:
+    """Lightning's forms: "auto", a count (-1: all), a list of indices, or "0,1" / "3" as text."""
+    if devices == "auto" or devices == -1:
+        return
+    if isinstance(devices, str):
+        parts = [d.strip() for d in devices.split(",") if d.strip()]
+        if parts and all(d.isdigit() for d in parts) and (len(parts) > 1 or int(parts[0]) >= 1):
+            return
+    elif isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1:
+        return
+    elif isinstance(devices, (list, tuple)) and devices and all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in devices):
+        return
+    raise GenzooError(f"devices must be auto, a number of devices (at least 1, or -1 for all) or a list of "
+                      f"device indices such as 0,1; got {devices!r}")
 
 
 class _Run:
@@ -141,8 +198,12 @@ class _Run:
 
         _quiet_lightning()
         o = self.o
+        if self.out is not None:
+            run_dir.prepare(self.out)
         resume = self.ckpt_dir / LAST if self.ckpt_dir is not None and (self.ckpt_dir / LAST).is_file() else None
         self.state = _load(resume) if resume is not None else None
+        if self.out is not None:
+            run_dir.check_same_run(self.out, self.model, self.state.get("run") if self.state else None)
         strategy, world_hint = o["strategy"], _world_hint(o["devices"], o["num_nodes"])
         if strategy == "auto" and world_hint > 1:
             strategy = "ddp"
@@ -248,15 +309,32 @@ class _Run:
         self.global_step += 1
 
     def _restore(self, raw_opts: list[torch.optim.Optimizer]) -> None:
+        """Continue from the checkpoint, which is checked (weights exactly the model's, the rest loadable)
+        before the model is touched, and whose damage ends in one line rather than a traceback."""
+        from genzoo.engine.safe_checkpoint import check_matches
+
+        path = self.ckpt_dir / LAST
+        check_matches(self.state["state_dict"], self.lit.state_dict(), path)
+        try:
+            self._restore_checked(raw_opts)
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as e:
+            raise GenzooError(f"checkpoint {path} is corrupt: its training state does not load "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                              "use a new --out") from None
+
+    def _restore_checked(self, raw_opts: list[torch.optim.Optimizer]) -> None:
         state = self.state
-        missing, unexpected = self.lit.load_state_dict(state["state_dict"], strict=False)
-        if missing or unexpected:
-            raise GenzooError(
-                f"the checkpoint in {self.ckpt_dir} does not match this model ({len(missing)} missing, "
-                f"{len(unexpected)} unexpected tensors, e.g. {(missing + unexpected)[0]}): use a new --out"
-            )
+        self.lit.load_state_dict(state["state_dict"])
+        if len(state["optimizer_states"]) != len(raw_opts):
+            raise ValueError(f"{len(state['optimizer_states'])} optimizer states for {len(raw_opts)} optimizers")
         for opt, s in zip(raw_opts, state["optimizer_states"]):
             opt.load_state_dict(s)
+            for group in opt.param_groups:
+                for param in group["params"]:
+                    for name, moment in opt.state.get(param, {}).items():
+                        if isinstance(moment, Tensor) and moment.dim() and moment.shape != param.shape:
+                            raise ValueError(f"optimizer state {name} has shape {list(moment.shape)} for a "
+                                             f"parameter of shape {list(param.shape)}")
         if self.scheduler is not None and state.get("lr_schedulers"):
             self.scheduler.load_state_dict(state["lr_schedulers"][0])
         self.global_step = int(state["global_step"])
@@ -508,6 +586,7 @@ class _Run:
             "early_stopping": {"best": self.best_val, "bad": self.bad_vals},
             "genzoo_rng": rng.capture(),
             "precision": self.precision,
+            "run": run_dir.identity(self.model),
         }, path)
 
     # -- the end -------------------------------------------------------------------------------------------
@@ -544,9 +623,11 @@ class _Run:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    from genzoo.engine.safe_checkpoint import load_state
+    from genzoo.engine.safe_checkpoint import check_training_state, load_state
 
-    return load_state(path)
+    state = load_state(path)
+    check_training_state(state, path)
+    return state
 
 
 def _batch_size(batch: Any) -> int:

@@ -88,4 +88,42 @@ def load_state(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[
         raise GenzooError(f"checkpoint {path} is corrupt or unreadable ({str(e).splitlines()[0]})") from None
     if map_location not in (None, "cpu") and not callable(map_location):
         tensors = {k: v.to(map_location) for k, v in tensors.items()}
-    return unflatten(json.loads(meta[_META_KEY]), tensors)
+    try:
+        state = unflatten(json.loads(meta[_META_KEY]), tensors)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        raise GenzooError(f"checkpoint {path} is corrupt: its metadata does not describe its tensors "
+                          f"({type(e).__name__}: {e})") from None
+    return state
+
+
+#: what a training checkpoint must hold, and as what (the rest is optional and checked where it is used)
+_SCHEMA: dict[str, type | tuple[type, ...]] = {"state_dict": dict, "optimizer_states": list, "global_step": int}
+
+
+def check_training_state(state: Any, path: Any) -> None:
+    """Refuse a checkpoint without what `fit` resumes from (weights as tensors, optimizer states, the step)."""
+    if not isinstance(state, dict):
+        raise GenzooError(f"checkpoint {path} is corrupt: it holds no training state")
+    for key, kind in _SCHEMA.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise GenzooError(f"checkpoint {path} is corrupt: {key!r} is missing or not a {kind.__name__}")
+    bad = [k for k, v in state["state_dict"].items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise GenzooError(f"checkpoint {path} is corrupt: state_dict entry {bad[0]!r} is not a tensor")
+
+
+def check_matches(state_dict: dict[str, Any], expected: dict[str, torch.Tensor], path: Any) -> None:
+    """The checkpoint's weights are exactly the model's: the same names, shapes and dtypes (a silent cast
+    or a broadcast would resume a different model)."""
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    if missing or unexpected:
+        raise GenzooError(f"the checkpoint {path} does not match this model ({len(missing)} missing, "
+                          f"{len(unexpected)} unexpected tensors, e.g. {(missing + unexpected)[0]}): "
+                          "use a new --out")
+    for key, want in expected.items():
+        got = state_dict[key]
+        if tuple(got.shape) != tuple(want.shape) or got.dtype != want.dtype:
+            raise GenzooError(f"the checkpoint {path} does not match this model: {key} is "
+                              f"{str(got.dtype).removeprefix('torch.')} {list(got.shape)}, the model's is "
+                              f"{str(want.dtype).removeprefix('torch.')} {list(want.shape)}: use a new --out")
