@@ -13,6 +13,8 @@ language_tasks_samples.txt. One `--task` per run, so each fits a compute slot:
   answer only); answer ROUGE-L on held-out pages, tuned vs untuned.
 
 Each trained row carries its learning curve (quality on a fixed validation subset vs wall-clock seconds).
+- copy_ablation: the translation model with and without its copy head at one shorter budget.
+
 Run: `PYTHONPATH=src python benchmarks/language_corpora.py --task translation --budget 900`.
 """
 
@@ -92,21 +94,30 @@ def train_timed(
     batch: int = 32,
     warmup: int = 200,
     bf16: bool = False,
+    lengths: list[int] | None = None,
 ) -> tuple[str, list[list[float]]]:
     """AdamW with warm-up then cosine decay over the wall-clock budget; `evaluate` (not counted in the
-    budget) at `points` evenly spaced times. Returns (what the budget bought, [[seconds, quality], ...])."""
+    budget) at `points` evenly spaced times. Returns (what the budget bought, [[seconds, quality], ...]).
+
+    With `lengths`, each batch is a random run of neighbours in length order (bucketed batching): short
+    and long messages are not padded to each other, so the same seconds train on more examples."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(0)
     curve: list[list[float]] = []
     trained, steps, cpu = 0.0, 0, time.process_time()
     next_eval = seconds / points
+    order = sorted(range(len(data)), key=lambda i: lengths[i]) if lengths else None
     while trained < seconds:
         t0 = time.perf_counter()
         frac = trained / seconds
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (steps + 1) / warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         model.train()
-        idx = torch.randint(0, len(data), (batch,), generator=gen).tolist()
+        if order is None:
+            idx = torch.randint(0, len(data), (batch,), generator=gen).tolist()
+        else:
+            start = int(torch.randint(0, max(1, len(order) - batch), (1,), generator=gen))
+            idx = order[start : start + batch]
         with torch.autocast("cpu", torch.bfloat16) if bf16 else contextlib.nullcontext():
             loss = model.loss(data.collate([data[i] for i in idx]))["loss"]
         opt.zero_grad(set_to_none=True)
@@ -162,7 +173,9 @@ def word_by_word(text: str, table: dict[str, str]) -> str:
     return " ".join(out)
 
 
-def run_translation(res: Results, budget: float, n_test: int, samples: list[str], smoke: bool) -> None:
+def run_translation(
+    res: Results, budget: float, n_test: int, samples: list[str], smoke: bool, lr: float, bucket: bool
+) -> None:
     from genzoo.metrics.text import bleu, chrf
 
     opts = {"max_chars": 160, "max_len": 96, "vocab_size": 4000}
@@ -185,7 +198,8 @@ def run_translation(res: Results, budget: float, n_test: int, samples: list[str]
     def val_bleu() -> float:
         return bleu(model.transform([s for s, _ in val_pairs], max_new_tokens=80), [t for _, t in val_pairs])
 
-    bought, curve = train_timed(model, data, budget, val_bleu, lr=1e-3, batch=64, bf16=speedup > 1.25)
+    lengths = [len(s) + len(t) for s, t in data.pairs] if bucket else None
+    bought, curve = train_timed(model, data, budget, val_bleu, lr=lr, batch=64, bf16=speedup > 1.25, lengths=lengths)
     model.eval()
     t0 = time.perf_counter()
     hyps = model.transform(sources, num_beams=4, max_new_tokens=80)
@@ -194,8 +208,8 @@ def run_translation(res: Results, budget: float, n_test: int, samples: list[str]
     table = word_dictionary(data.pairs)
     where = (f"{len(pairs)} pairs of {facts['programs']['test']} held-out programs "
              f"({facts['catalogs']} catalogs, list sha1 {facts['catalogs_sha1'][:12]})")
-    tb = (f"{budget:.0f} s training ({bought}; 128x2+2, copy, label smoothing 0.1, BPE 4000, "
-          f"bf16={speedup > 1.25}), beam 4 ({beam_s:.0f} s), {where}")
+    tb = (f"{budget:.0f} s training ({bought}; 128x2+2, copy, label smoothing 0.1, BPE 4000, lr {lr:g}, "
+          f"{'length-bucketed batches, ' if bucket else ''}bf16={speedup > 1.25}), beam 4 ({beam_s:.0f} s), {where}")
     systems = {
         "genzoo-seq2seq-beam4": (hyps, tb, curve),
         "genzoo-seq2seq-greedy": (greedy, tb.replace("beam 4", "greedy"), None),
@@ -219,12 +233,36 @@ def run_translation(res: Results, budget: float, n_test: int, samples: list[str]
         samples += [f"EN:  {s}", f"OUT: {h}", f"REF: {r}", ""]
 
 
+def run_copy_ablation(res: Results, budget: float, n_test: int, smoke: bool) -> None:
+    """The same seq2seq with and without the copy head, same budget and batches: does copying help?"""
+    from genzoo.metrics.text import bleu, chrf
+
+    opts = {"max_chars": 160, "max_len": 96, "vocab_size": 4000}
+    data = gz.data.load("gettext_pairs", **opts)
+    test = gz.data.load("gettext_pairs", split="test", **opts)
+    pairs = subset(test.pairs, n_test, lambda p: p[0])
+    sources, refs = [s for s, _ in pairs], [t for _, t in pairs]
+    shape = {"d_model": 128, "n_head": 4, "enc_layers": 2, "dec_layers": 2, "dropout": 0.1}
+    for copy in (True, False):
+        torch.manual_seed(0)
+        model = gz.create("seq2seq", data=data, copy=copy, label_smoothing=0.1, **shape)
+        lengths = [len(s) + len(t) for s, t in data.pairs]
+        bought, _ = train_timed(model, data, budget, lambda: 0.0, points=1, lr=2e-3, batch=64, lengths=lengths)
+        out = model.eval().transform(sources, max_new_tokens=80)
+        what = (f"ablation: {budget:.0f} s training ({bought}; 128x2+2, copy={copy}, lr 2e-3, length-bucketed), "
+                f"greedy, {len(pairs)} test pairs")
+        res.add("gettext_en_fr_copy_ablation", f"seq2seq-copy={copy}", "bleu", bleu(out, refs), True, what)
+        res.add("gettext_en_fr_copy_ablation", f"seq2seq-copy={copy}", "chrf", chrf(out, refs), True, what)
+
+
 # -- summarisation -----------------------------------------------------------------------------------------
-def run_summarization(res: Results, budget: float, samples: list[str], smoke: bool) -> None:
+def run_summarization(
+    res: Results, budget: float, samples: list[str], smoke: bool, lr: float, bucket: bool, max_chars: int
+) -> None:
     from genzoo.data.text_tasks import first_sentence
     from genzoo.metrics.text import rouge_l
 
-    opts = {"max_chars": 400, "max_len": 128, "vocab_size": 4000}
+    opts = {"max_chars": max_chars, "max_len": 128, "vocab_size": 4000}
     data = gz.data.load("manpage_summaries", **opts)
     val = gz.data.load("manpage_summaries", split="val", **opts)
     test = gz.data.load("manpage_summaries", split="test", **opts)
@@ -236,19 +274,22 @@ def run_summarization(res: Results, budget: float, samples: list[str], smoke: bo
     def val_rouge() -> float:
         return rouge_l(model.transform([s for s, _ in val_pairs], max_new_tokens=40), [t for _, t in val_pairs])
 
-    bought, curve = train_timed(model, data, budget, val_rouge, lr=1e-3, batch=32)
+    lengths = [len(s) + len(t) for s, t in data.pairs] if bucket else None
+    bought, curve = train_timed(model, data, budget, val_rouge, lr=lr, batch=32, lengths=lengths)
     model.eval()
     pairs = test.pairs[:40] if smoke else test.pairs
     sources, refs = [s for s, _ in pairs], [t for _, t in pairs]
     hyps = model.transform(sources, num_beams=4, max_new_tokens=40)
-    lead = [first_sentence(s) for s in sources]
     from genzoo.data.text_manpages import MAN_ROOT, pages_by_split
 
-    names = [name for name, _, _ in pages_by_split(MAN_ROOT)[0]["test"]]  # the order of test.pairs
+    pages = pages_by_split(MAN_ROOT)[0]["test"]  # in the order of test.pairs
+    names = [name for name, _, _ in pages]
+    lead = [first_sentence(d) for _, _, d in pages[: len(pairs)]]  # of the whole description, not the window
     plain = [i for i in range(len(pairs)) if not names[i].startswith("gcloud")]
     facts = f"{data.info.extra['pages_used']} pages used of {data.info.extra['pages_found']} found " \
             f"(list sha1 {data.info.extra['pages_sha1'][:12]})"
-    tb = f"{budget:.0f} s training ({bought}; 128x2+2, copy, BPE 4000, source 400 chars), beam 4; {facts}"
+    tb = (f"{budget:.0f} s training ({bought}; 128x2+2, copy, BPE 4000, source {max_chars} chars, lr {lr:g}"
+          f"{', length-bucketed batches' if bucket else ''}), beam 4; {facts}")
     for task, idx in (("manpage_summaries", list(range(len(pairs)))), ("manpage_summaries_non_gcloud", plain)):
         n = f"{len(idx)} held-out pages"
         extra = {"learning_curve": {"x": "train seconds", "y": f"ROUGE-L, {len(val_pairs)} val pages greedy",
@@ -263,9 +304,11 @@ def run_summarization(res: Results, budget: float, samples: list[str], smoke: bo
 
 
 # -- classification ----------------------------------------------------------------------------------------
-def run_classification(res: Results, budget: float, samples: list[str], smoke: bool) -> None:
-    """MLM for 40 % of the budget, fine-tuning for the rest; logistic regression on word and char n-gram
-    tf-idf (scikit-learn) beside, trained on the same train messages."""
+def run_classification(
+    res: Results, budget: float, samples: list[str], smoke: bool, mlm_share: float, lr: float
+) -> None:
+    """MLM for `mlm_share` of the budget, fine-tuning for the rest; logistic regression on word and char
+    n-gram tf-idf (scikit-learn) beside, trained on the same train messages."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -287,16 +330,16 @@ def run_classification(res: Results, budget: float, samples: list[str], smoke: b
 
     torch.manual_seed(0)
     model = gz.create("bert_classifier", data=data, d_model=128, n_layer=2, n_head=4, dropout=0.1)
-    mlm_bought, _ = train_timed(model, mlm, 0.4 * budget, lambda: 0.0, points=1, lr=1e-3, batch=64)
-    ft_bought, curve = train_timed(model, data, 0.6 * budget, lambda: accuracy(model, val, val_idx), lr=5e-4,
-                                   batch=64, warmup=50)
+    mlm_bought, _ = train_timed(model, mlm, mlm_share * budget, lambda: 0.0, points=1, lr=1e-3, batch=64)
+    ft_bought, curve = train_timed(model, data, (1 - mlm_share) * budget, lambda: accuracy(model, val, val_idx),
+                                   lr=lr, batch=64, warmup=50)
     model.eval()
     idx = list(range(len(test)))
     where = (f"{len(test)} messages of held-out programs, {len(classes)} locales {','.join(classes)} "
              f"({data.info.extra['catalogs']} catalogs, list sha1 {data.info.extra['catalogs_sha1'][:12]})")
     res.add("gettext_languages", "genzoo-bert_classifier", "accuracy", accuracy(model, test, idx), True,
-            f"2x128 BERT, BPE 4000: {0.4 * budget:.0f} s MLM ({mlm_bought}) + {0.6 * budget:.0f} s fine-tuning "
-            f"({ft_bought}), {len(data)} train messages; {where}",
+            f"2x128 BERT, BPE 4000: {mlm_share * budget:.0f} s MLM ({mlm_bought}) + {(1 - mlm_share) * budget:.0f} s "
+            f"fine-tuning at lr {lr:g} ({ft_bought}), {len(data)} train messages; {where}",
             learning_curve={"x": "fine-tuning seconds", "y": f"accuracy, {len(val_idx)} val messages",
                             "points": curve})
     for system, vec in (
@@ -391,25 +434,32 @@ def run_chat(res: Results, budget: float, samples: list[str], smoke: bool) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--task", required=True, choices=["translation", "summarization", "classification", "chat"])
+    tasks = ["translation", "copy_ablation", "summarization", "classification", "chat"]
+    parser.add_argument("--task", required=True, choices=tasks)
     parser.add_argument("--budget", type=float, default=600.0, help="seconds of training (per stage)")
     parser.add_argument("--n-test", type=int, default=1000, help="held-out translation pairs to score")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (translation, summarization)")
+    parser.add_argument("--bucket", action="store_true", help="length-bucketed batches (translation, summarization)")
+    parser.add_argument("--max-chars", type=int, default=400, help="summarization: description characters read")
+    parser.add_argument("--mlm-share", type=float, default=0.4, help="classification: share of the budget for MLM")
     parser.add_argument("--smoke", action="store_true", help="10 s budgets, few test items, a temporary file")
     args = parser.parse_args()
     if args.smoke:
         args.budget, args.n_test = 10.0, 40
     torch.set_num_threads(1)
-    owned = {"translation": {"gettext_en_fr", "cpu-bf16"},
+    owned = {"translation": {"gettext_en_fr", "cpu-bf16"}, "copy_ablation": {"gettext_en_fr_copy_ablation"},
              "summarization": {"manpage_summaries", "manpage_summaries_non_gcloud"},
              "classification": {"gettext_languages"}, "chat": {"manpage_chat"}}[args.task]
     res = MergedResults("language_tasks", owned, smoke=args.smoke)
     samples: list[str] = []
     if args.task == "translation":
-        run_translation(res, args.budget, args.n_test, samples, args.smoke)
+        run_translation(res, args.budget, args.n_test, samples, args.smoke, args.lr, args.bucket)
+    elif args.task == "copy_ablation":
+        run_copy_ablation(res, args.budget, args.n_test, args.smoke)
     elif args.task == "summarization":
-        run_summarization(res, args.budget, samples, args.smoke)
+        run_summarization(res, args.budget, samples, args.smoke, args.lr, args.bucket, args.max_chars)
     elif args.task == "classification":
-        run_classification(res, args.budget, samples, args.smoke)
+        run_classification(res, args.budget, samples, args.smoke, args.mlm_share, args.lr)
     else:
         run_chat(res, args.budget, samples, args.smoke)
     res.file(f"language_tasks_samples_{args.task}.txt").write_text("\n".join(samples) + "\n")

@@ -42,7 +42,7 @@ def write_mo(path: Path, messages: dict[str, str], charset: str = "UTF-8") -> No
 
 
 def programs_in(split: str, split_of, count: int) -> list[str]:  # noqa: ANN001 - a split function
-    names = [f"prog{i}" for i in range(400) if split_of(f"prog{i}") == split]
+    names = [f"tool{i}z" for i in range(400) if split_of(f"tool{i}z") == split]
     return names[:count]
 
 
@@ -162,7 +162,7 @@ def write_pages(folder: Path, n: int) -> None:
         page = ROFF.replace("frob", name).replace("every widget", f"all {i} widgets")
         (folder / f"{name}.1.gz").write_bytes(gzip.compress(page.encode()))
     (folder / "zap.1.gz").write_bytes(gzip.compress(MDOC.encode()))
-    (folder / "alias.1.gz").write_bytes(gzip.compress(b".so man1/prog0.1\n"))
+    (folder / "alias.1.gz").write_bytes(gzip.compress(b".so man1/tool0z.1\n"))
 
 
 def test_man_pages_parse_roff_and_mdoc() -> None:
@@ -248,7 +248,7 @@ def chat_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_genzoo_chat_holds_a_multi_turn_conversation_through_piped_stdin(chat_run: Path) -> None:
-    turns = "What does prog0 do?\nAnd what does zap do?\nWhat about its options?\n/reset\nWhat does frob do?\n"
+    turns = "What does tool0z do?\nAnd what does zap do?\nWhat about its options?\n/reset\nWhat does frob do?\n"
     proc = subprocess.run(
         [sys.executable, "-m", "genzoo.cli", "chat", str(chat_run), "--system", "Page: Frobnicate every widget.",
          "--max-new-tokens", "12", "--seed", "0"],
@@ -271,10 +271,10 @@ def test_chat_history_carries_earlier_turns_and_reset_clears_it(
 
     monkeypatch.setattr(model, "stream_text", recording)
     monkeypatch.setattr(gz, "load", lambda run, needs=None: model)
-    monkeypatch.setattr(sys, "stdin", io.StringIO("What does prog0 do?\nAnd zap?\n/reset\nHi\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("What does tool0z do?\nAnd zap?\n/reset\nHi\n"))
     assert main(["chat", str(chat_run), "--system", "Page: Frobnicate.", "--greedy", "--max-new-tokens", "5"]) == 0
     out = capsys.readouterr().out
     first_reply = out.split("bot>")[1].splitlines()[0]
-    assert prompts[0] == "Page: Frobnicate.\nUser: What does prog0 do?\nBot:"
+    assert prompts[0] == "Page: Frobnicate.\nUser: What does tool0z do?\nBot:"
     assert prompts[1].startswith(prompts[0] + first_reply) and prompts[1].endswith("\nUser: And zap?\nBot:")
     assert prompts[2] == "Page: Frobnicate.\nUser: Hi\nBot:"

@@ -45,9 +45,10 @@ ESCAPES = [
     (re.compile(r"\\\((lq|rq|dq)"), '"'),
     (re.compile(r"\\\((oq|cq|aq)"), "'"),
     (re.compile(r"\\\(..|\\\[[^\]]*\]"), ""),
-    (re.compile(r"\\[-e]"), lambda m: "-" if m.group(0) == "\\-" else "\\"),
+    (re.compile(r"\\\."), "."),
     (re.compile(r"\\[&|^,/c%:)]"), ""),
     (re.compile(r"\\[ ~0]"), " "),
+    (re.compile(r"\\[-e]"), lambda m: "-" if m.group(0) == "\\-" else "\\"),  # last: a printed backslash stays one
 ]
 
 
