@@ -201,8 +201,8 @@ def test_chat_examples_take_the_loss_on_the_answer_only(tmp_path: Path) -> None:
     assert sft.tokenizer.decode(item["ids"][~item["loss_mask"]]).endswith("\nBot:")
     model = gz.create("gpt", data=lm, context_length=64, n_layer=1, d_model=32, n_head=2)
     batch = sft.collate([sft[i] for i in range(3)])
-    masked = float(model.loss(batch)["loss"])
-    full = float(model.loss(batch["ids"])["loss"])
+    masked = model.loss(batch)["loss"].item()
+    full = model.loss(batch["ids"])["loss"].item()
     assert masked != full and torch.isfinite(torch.tensor(masked))
     batch["loss_mask"][:] = False
     batch["loss_mask"][0, -1] = True  # one answer token: the loss is that token's alone
@@ -276,5 +276,6 @@ def test_chat_history_carries_earlier_turns_and_reset_clears_it(
     out = capsys.readouterr().out
     first_reply = out.split("bot>")[1].splitlines()[0]
     assert prompts[0] == "Page: Frobnicate.\nUser: What does tool0z do?\nBot:"
-    assert prompts[1].startswith(prompts[0] + first_reply) and prompts[1].endswith("\nUser: And zap?\nBot:")
+    # the history (trimmed from the left to fit the tiny context) carries the first turn and its reply
+    assert prompts[1].endswith(f"User: What does tool0z do?\nBot:{first_reply}\nUser: And zap?\nBot:")
     assert prompts[2] == "Page: Frobnicate.\nUser: Hi\nBot:"

@@ -67,7 +67,7 @@ def roff_text(line: str) -> str:
 def parse_manpage(text: str) -> tuple[str, str, str] | None:
     """(name, one-line summary, description) of a roff page, or None where a section is missing."""
     sections: dict[str, list[str]] = {}
-    current = ""
+    current, page_name = "", ""
     for raw in text.splitlines():
         if raw.startswith((".so ", '.\\"', "'\\\"")):
             if raw.startswith(".so "):
@@ -80,6 +80,9 @@ def parse_manpage(text: str) -> tuple[str, str, str] | None:
         if head == "Nd":
             sections.setdefault("NAME", []).append("\\- " + raw[3:].strip())
             continue
+        if head == "Nm":  # mdoc: the first `.Nm name` names the page; a bare `.Nm` repeats it
+            page_name = page_name or raw[3:].strip().split(" ")[0]
+            raw = f".Nm {raw[3:].strip() or page_name}"
         piece = roff_text(raw)
         if piece and current:
             sections.setdefault(current, []).append(piece)
