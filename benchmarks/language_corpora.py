@@ -462,7 +462,8 @@ def main() -> None:
         run_classification(res, args.budget, samples, args.smoke, args.mlm_share, args.lr)
     else:
         run_chat(res, args.budget, samples, args.smoke)
-    res.file(f"language_tasks_samples_{args.task}.txt").write_text("\n".join(samples) + "\n")
+    if samples:
+        res.file(f"language_tasks_samples_{args.task}.txt").write_text("\n".join(samples) + "\n")
     print(f"wrote {res.write()}")
 
 
