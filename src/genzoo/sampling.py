@@ -18,6 +18,7 @@ import torch
 from genzoo.errors import GenzooError
 from genzoo.protocols import (
     ClassConditional,
+    Classifier,
     Composer,
     Forecaster,
     ImageToImage,
@@ -87,6 +88,12 @@ def draw(model: Any, n: int, label: int | None = None, **options: Any) -> Drawn:
         if can(model, TextToText):
             sources = [s for s, _ in _test_split(model).pairs[:n]]
             return Drawn("text", [f"{s}\t{t}" for s, t in zip(sources, model.transform(sources), strict=True)])
+        if can(model, Classifier) and kind == "text":
+            data = _test_split(model)
+            ids = torch.stack([data[i][0] for i in range(min(n, len(data)))])
+            names = model.data_info.classes
+            predicted = model.classify(ids).argmax(1)
+            return Drawn("text", [f"{t}\t{names[int(k)]}" for t, k in zip(data.texts, predicted, strict=False)])
         if can(model, QuestionAnswerer):
             examples = _test_split(model).examples[:n]
             return Drawn("text", [f"{e.question}\t{model.answer(e.question, e.context)}" for e in examples])

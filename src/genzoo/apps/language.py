@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from genzoo.data.tokenizers import EOS
 from genzoo.errors import GenzooError
 from genzoo.protocols import QuestionAnswerer, TextToText, TokenModel
 
@@ -71,8 +72,8 @@ def cmd_chat(args: argparse.Namespace) -> None:
     import genzoo as gz
 
     model = gz.load(args.run, needs=TokenModel)
-    config = _generation_config(
-        args, max_new_tokens=120, top_p=0.9, temperature=0.8, stop_strings=("\nUser:", "\n\n")
+    config = _generation_config(  # an instruction-tuned run ends its turn with <eos>; others at a stop string
+        args, max_new_tokens=120, top_p=0.9, temperature=0.8, stop_strings=("\nUser:", "\n\n"), eos_token_id=EOS
     )
     history = args.system + "\n" if args.system else ""
     tokenizer = model.tokenizer

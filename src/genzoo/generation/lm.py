@@ -77,12 +77,22 @@ class CausalLM(GenerativeModel, Sampler, Likelihood):
         return self.forward_tokens(x)
 
     # -- the protocol -----------------------------------------------------------------------------------
-    def loss(self, batch: Tensor) -> dict[str, Tensor]:
-        """Next-token cross-entropy on (B, T + 1) windows, in nats per token; logs tokens/s and MFU."""
+    def loss(self, batch: Tensor | dict[str, Tensor]) -> dict[str, Tensor]:
+        """Next-token cross-entropy on (B, T + 1) windows, in nats per token; logs tokens/s and MFU.
+
+        A dict `{"ids", "loss_mask"}` (supervised fine-tuning, e.g. `manpage_chat`) takes the loss only on
+        the tokens whose mask is set: the answers, not the prompts the model is only to read.
+        """
+        mask = None
+        if isinstance(batch, dict):
+            mask = batch["loss_mask"].to(self.device)[:, 1:]
+            batch = batch["ids"]
         batch = batch.to(self.device)
         x, y = batch[:, :-1], batch[:, 1:]
         logits = self.train_logits(x)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        if mask is not None:
+            y = y.masked_fill(~mask, -100)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
         parts = {"loss": loss, "bits_per_token": loss.detach() / torch.log(torch.tensor(2.0))}
         if self.training:
             parts.update(self._throughput(x.numel()))

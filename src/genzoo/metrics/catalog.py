@@ -164,11 +164,12 @@ def reconstruction(model: Any, data: Any, ctx: Context) -> dict[str, float]:
     return {"reconstruction_psnr": psnr(rec, x)}
 
 
-@register_metric("accuracy", Classifier, IMAGES, default=True)
+@register_metric("accuracy", Classifier, (*IMAGES, "text"), default=True)
 def accuracy(model: Any, data: Any, ctx: Context) -> dict[str, float]:
-    """Test accuracy of the model's own classifier (semi-supervised models)."""
+    """Test accuracy of the model's own classifier (semi-supervised models, fine-tuned text encoders)."""
     x = real_images(data, ctx.n_samples)
-    y = data.labels[: len(x)] if hasattr(data, "labels") else torch.stack([data[i][1] for i in range(len(x))])
+    y = (torch.as_tensor(data.labels[: len(x)]) if hasattr(data, "labels")
+         else torch.stack([data[i][1] for i in range(len(x))]))
     with torch.no_grad():
         pred = torch.cat([model.classify(c).argmax(1).cpu() for c in x.split(500)])
     return {"accuracy": float((pred == y).float().mean())}

@@ -1,4 +1,4 @@
-"""Text metrics: bits per character / perplexity of a language model, BLEU, ROUGE-L, SQuAD EM/F1."""
+"""Text metrics: bits per character / perplexity of a language model, BLEU, chrF, ROUGE-L, SQuAD EM/F1."""
 
 from __future__ import annotations
 
@@ -44,6 +44,13 @@ def bleu(hypotheses: list[str], references: list[str]) -> float:
     import sacrebleu
 
     return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+def chrf(hypotheses: list[str], references: list[str]) -> float:
+    """Corpus chrF (sacrebleu: character 6-grams, beta 2), 0..100: kinder than BLEU to a close word form."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
 
 
 def rouge_l(hypotheses: list[str], references: list[str]) -> float:

@@ -40,11 +40,9 @@ class BERTConfig:
     tokenizer: str = ""
 
 
-@register_model("bert", "bidirectional encoder: masked-LM pretraining, classification and span-extraction heads")
-class BERT(GenerativeModel, QuestionAnswerer):
-    """Transformer encoder with an MLM head (tied), an optional classifier and a span head."""
-
-    quick = Recipe("stdlib_qa", {"n_layer": 1, "d_model": 32, "n_head": 2}, {"max_len": 96})
+class BERTEncoder(GenerativeModel):
+    """Transformer encoder with an MLM head (tied), an optional classifier and a span head: what `bert`
+    (extractive QA) and `bert_classifier` share; each model declares only the capability it serves."""
 
     Config = BERTConfig
     default_lr = 1e-3
@@ -134,12 +132,6 @@ class BERT(GenerativeModel, QuestionAnswerer):
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
         return {"loss": loss, "mlm_nats": loss.detach()}
 
-    def answer(self, question: str, context: str, max_answer_tokens: int = 30) -> str:
-        """The span of `context` that answers `question` (see `genzoo.models.transformers.qa`)."""
-        from genzoo.models.transformers.qa import answer
-
-        return answer(self, question, context, max_answer_tokens)[0]
-
     @torch.no_grad()
     def fill_mask(self, text: str) -> str:
         """Replace every '<mask>' in `text` by the encoder's most likely token (a quick qualitative check)."""
@@ -155,3 +147,16 @@ class BERT(GenerativeModel, QuestionAnswerer):
         best = self.mlm_head(self.encode(x)).argmax(-1)[0]
         filled = [int(best[i]) if t == MASK else t for i, t in enumerate(x[0].tolist())]
         return self.tokenizer.decode(filled)
+
+
+@register_model("bert", "bidirectional encoder: masked-LM pretraining, classification and span-extraction heads")
+class BERT(BERTEncoder, QuestionAnswerer):
+    """The encoder with its span head answering questions (pretrain with MLM, fine-tune on spans)."""
+
+    quick = Recipe("stdlib_qa", {"n_layer": 1, "d_model": 32, "n_head": 2}, {"max_len": 96})
+
+    def answer(self, question: str, context: str, max_answer_tokens: int = 30) -> str:
+        """The span of `context` that answers `question` (see `genzoo.models.transformers.qa`)."""
+        from genzoo.models.transformers.qa import answer
+
+        return answer(self, question, context, max_answer_tokens)[0]
