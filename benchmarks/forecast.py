@@ -143,8 +143,10 @@ def main() -> None:
             point, sigma = ens.point_and_sigma(hist, h, m)
             factor = ens.calibration_factor(hist, h, m)
             seconds["forecast_ensemble"] += time.perf_counter() - t
-            rows.setdefault("forecast_ensemble", []).append(
-                scores(truth, gaussian(point, factor * sigma, k), hist, m))
+            paths = gaussian(point, factor * sigma, k)
+            rows.setdefault("forecast_ensemble", []).append(scores(truth, paths, hist, m))
+            if k == ORIGINS - 1 and s.name in ("co2", "nile"):
+                fc.plot(res.file(f"forecast_{s.name}.png"), s.head(o), paths, truth=truth)
             rows.setdefault("forecast_ensemble_uncalibrated", []).append(
                 scores(truth, gaussian(point, sigma, k), hist, m))
             if s.name in unseen:
