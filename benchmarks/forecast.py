@@ -49,7 +49,7 @@ from genzoo.models.forecasting import statistical  # noqa: E402
 ORIGINS = 2
 SAMPLES = 400
 GLOBAL = dict(context_length=96, prediction_length=18, hidden=256, blocks=3)
-STEPS, BATCH, CURVE_EVERY = 2500, 128, 250
+STEPS, BATCH, CURVE_EVERY = 2000, 128, 250
 STATS = ("seasonal_naive", "autoets", "autoarima", "autotheta")
 FREQ_NAMES = {"YS": "yearly", "QS": "quarterly", "MS": "monthly", "B": "daily", "": "other"}
 

@@ -26,7 +26,7 @@ ORIGINS = 2
 SYNTHETIC, LENGTH = 1500, 256
 REAL_REPEAT = 25  # windows are drawn per series: repeating the real ones makes them ~40% of the windows
 CONFIG = dict(context_length=96, prediction_length=18, hidden=256, blocks=3)
-STEPS, BATCH = 4000, 128
+STEPS, BATCH = 3000, 128
 
 
 def main() -> None:
