@@ -8,9 +8,11 @@ system sees exactly the data before an origin.
 
 Systems:
 - global_forecaster: one N-BEATS-style network trained on windows of every series' training part (the data
-  before the first origin, minus one horizon kept for the learning curve's validation MASE).
+  before the first origin, minus one horizon kept for the learning curve's validation MASE); the weights
+  at the best validation MASE are kept (early stopping; nothing from the test windows).
 - forecast_ensemble: that network averaged with AutoETS, AutoARIMA and AutoTheta (each refitted at every
-  origin), sigma scaled by conformal calibration on 2 rolling origins inside the history;
+  origin), weighted per series by inverse MAE on 2 rolling origins replayed inside the history, sigma
+  scaled by conformal calibration on the same origins;
   `forecast_ensemble_uncalibrated` is the same average with the members' own spread.
 - zero_shot: the shipped pretrained checkpoint, trained once on kernel-synth GP series plus the training
   parts of half the corpus; scored on the other half only ("unseen"), against seasonal naive there.
@@ -80,6 +82,7 @@ def train_global(series: list, steps: int, res: Results, smoke: bool) -> object:
     fit_part = [s.head(o - horizon_of(s)) for s, o in ((s, origins_of(s)[0]) for s in series)]
     start = time.perf_counter()
     curve = []
+    best: dict = {"mase": np.inf}
 
     def validate(step: int, net: object) -> None:
         if (step + 1) % CURVE_EVERY and step + 1 != steps:
@@ -90,11 +93,15 @@ def train_global(series: list, steps: int, res: Results, smoke: bool) -> object:
             q = net.quantiles(s.values[: o - h], h, s.season_length)
             values.append(mase(s.values[o - h : o], q[6], s.values[: o - h], s.season_length))
         curve.append((step + 1, time.perf_counter() - start, float(np.mean(values))))
+        if curve[-1][2] < best["mase"]:  # early stopping: keep the weights of the best validation MASE
+            best.update(mase=curve[-1][2], step=step + 1, state={k: v.clone() for k, v in net.state_dict().items()})
         print(f"global step {step + 1}: {curve[-1][1]:.0f}s validation MASE {curve[-1][2]:.3f}", flush=True)
 
     net = fc.fit(fit_part, steps=steps, batch_size=BATCH, model="global_forecaster", on_step=validate,
                  progress=False, **GLOBAL)
-    budget = f"{steps} steps x batch {BATCH}, 1 thread, width {GLOBAL['hidden']} x {GLOBAL['blocks']} blocks"
+    net.load_state_dict(best["state"])
+    budget = (f"{steps} steps x batch {BATCH}, 1 thread, width {GLOBAL['hidden']} x {GLOBAL['blocks']} blocks; "
+              f"weights of the best validation MASE (step {best['step']})")
     for step, seconds, value in curve:
         res.add("learning_curve", "global_forecaster", "validation_mase", value, False, budget,
                 step=step, seconds=seconds)
@@ -140,8 +147,7 @@ def main() -> None:
             rows.setdefault("global_forecaster", []).append(
                 scores(truth, net.sample(SAMPLES, history=hist, horizon=h, season_length=m).numpy(), hist, m))
             t = time.perf_counter()
-            point, sigma = ens.point_and_sigma(hist, h, m)
-            factor = ens.calibration_factor(hist, h, m)
+            point, sigma, factor = ens.combine(hist, h, m)
             seconds["forecast_ensemble"] += time.perf_counter() - t
             paths = gaussian(point, factor * sigma, k)
             rows.setdefault("forecast_ensemble", []).append(scores(truth, paths, hist, m))

@@ -124,8 +124,8 @@ def test_ensemble_calibration_widens_overconfident_bands_and_needs_room() -> Non
     model = gz.create("forecast_ensemble", members=["autotheta"], calibration_origins=3, **TINY)
     rng = np.random.default_rng(1)
     jumpy = np.cumsum(rng.standard_t(1.5, 80))  # heavy tails: the members' Gaussian bands are too narrow
-    assert model.calibration_factor(jumpy, 6, 1) > 1.0
-    assert model.calibration_factor(jumpy[:12], 6, 1) == 1.0  # no origin leaves 10 points to fit on
+    assert model.combine(jumpy, 6, 1)[2] > 1.0
+    assert model.combine(jumpy[:12], 6, 1)[2] == 1.0  # no origin leaves 10 points to fit on
     with pytest.raises(GenzooError, match="unknown ensemble member"):
         gz.create("forecast_ensemble", members=["prophet"], **TINY)
 

@@ -1,5 +1,8 @@
 """The global network averaged with AutoETS, AutoARIMA and AutoTheta, with conformally calibrated intervals.
 
+The average is weighted per series by each member's error on rolling origins replayed inside the history
+(see `combine`).
+
 Why an ensemble: on the M3/M4 series no single method wins everywhere, and a plain average of a few
 different ones beats each of them on the mean (the M4 result that combinations dominate); a global network
 errs differently from the per-series statistical fits, so it adds most to the average.
@@ -62,30 +65,46 @@ class ForecastEnsemble(GlobalForecaster):
         if not 0.5 <= config.coverage < 1:
             raise GenzooError(f"coverage must be in [0.5, 1), got {config.coverage}")
 
-    def point_and_sigma(self, history: np.ndarray, horizon: int, season: int) -> tuple[np.ndarray, np.ndarray]:
-        """The members' averaged point forecast and averaged sigma (uncalibrated), each (horizon,)."""
+    def member_forecasts(self, history: np.ndarray, horizon: int, season: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(point, sigma) of every member, the network first, each (horizon,)."""
         q = self.quantiles(history, horizon, season)
         lo, mid, hi = (LEVELS.index(p) for p in (0.1, 0.5, 0.9))
-        points, sigmas = [q[mid]], [(q[hi] - q[lo]) / (2 * statistical.Z80)]
-        for name in self.config.members:
-            mean, sigma = statistical.forecast(history, horizon, season, name)
-            points.append(mean)
-            sigmas.append(sigma)
-        return np.mean(points, 0), np.maximum(np.mean(sigmas, 0), 1e-12)
+        out = [(q[mid], (q[hi] - q[lo]) / (2 * statistical.Z80))]
+        return out + [statistical.forecast(history, horizon, season, name) for name in self.config.members]
 
-    def calibration_factor(self, history: np.ndarray, horizon: int, season: int) -> float:
-        """The conformal factor on sigma from rolling origins at the end of `history` (1: no room)."""
+    def combine(self, history: np.ndarray, horizon: int, season: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """(point, sigma, conformal factor) of the ensemble's forecast after `history`.
+
+        The replayed origins do two jobs: the members are weighted by the inverse of their mean absolute
+        error there (equal weights when there is no room for an origin), so a member that fails on this
+        series (a network extrapolating a trend it never saw) counts little; and the weighted average's
+        errors in units of its sigma give the conformal factor."""
         origins = [len(history) - k * horizon for k in range(1, self.config.calibration_origins + 1)]
         origins = [o for o in origins if o >= max(MIN_FIT, self.min_history())]
-        if not origins:
-            return 1.0
+        replays = [(self.member_forecasts(history[:o], horizon, season), history[o : o + horizon]) for o in origins]
+        members = self.member_forecasts(history, horizon, season)
+        weights = np.ones(len(members))
+        if replays:
+            mae = np.array([np.mean([np.abs(truth - f[j][0]).mean() for f, truth in replays])
+                            for j in range(len(members))])
+            weights = 1.0 / np.maximum(mae, 1e-9 * (mae.max() + 1e-12))
+        weights = weights / weights.sum()
+
+        def mix(forecasts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+            point = sum(w * f[0] for w, f in zip(weights, forecasts))
+            sigma = sum(w * f[1] for w, f in zip(weights, forecasts))
+            return point, np.maximum(sigma, 1e-12)
+
+        point, sigma = mix(members)
+        if not replays:
+            return point, sigma, 1.0
         errors = []
-        for o in origins:
-            point, sigma = self.point_and_sigma(history[:o], horizon, season)
-            errors.append(np.abs(history[o : o + horizon] - point) / sigma)
+        for forecasts, truth in replays:
+            p, sd = mix(forecasts)
+            errors.append(np.abs(truth - p) / sd)
         z = statistical.Z80 if self.config.coverage == 0.8 else _normal_quantile(0.5 + self.config.coverage / 2)
         measured = float(np.quantile(np.concatenate(errors), self.config.coverage)) / z
-        return (len(origins) * measured + 1.0) / (len(origins) + 1)
+        return point, sigma, (len(replays) * measured + 1.0) / (len(replays) + 1)
 
     @torch.no_grad()
     def sample(
@@ -100,8 +119,7 @@ class ForecastEnsemble(GlobalForecaster):
         y = np.asarray(history, dtype=np.float64).reshape(-1)
         horizon = self.config.prediction_length if horizon is None else int(horizon)
         season = int(season_length or self.config.season_length)
-        point, sigma = self.point_and_sigma(y, horizon, season)
-        factor = self.calibration_factor(y, horizon, season)
+        point, sigma, factor = self.combine(y, horizon, season)
         z = torch.randn(n, horizon, dtype=torch.float64).numpy()
         return torch.from_numpy(point + factor * sigma * z)
 
