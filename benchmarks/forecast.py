@@ -11,7 +11,7 @@ Systems:
   before the first origin, minus one horizon kept for the learning curve's validation MASE); the weights
   at the best validation MASE are kept (early stopping; nothing from the test windows).
 - forecast_ensemble: that network averaged with AutoETS, AutoARIMA and AutoTheta (each refitted at every
-  origin), weighted per series by inverse MAE on 2 rolling origins replayed inside the history, sigma
+  origin), weighted per series by inverse MAE on 3 rolling origins replayed inside the history, sigma
   scaled by conformal calibration on the same origins;
   `forecast_ensemble_uncalibrated` is the same average with the members' own spread.
 - zero_shot: the shipped pretrained checkpoint, trained once on kernel-synth GP series plus the training

@@ -12,9 +12,9 @@ network's quantiles were fitted on the training windows, so the averaged band is
 depending on the series. Before forecasting from a history the ensemble replays itself at up to
 `calibration_origins` rolling origins at the end of that history (one horizon apart, every member refitted
 on the data before each origin), measures its errors in units of its own predicted sigma, and scales sigma
-by their 80% quantile over Z80 (split conformal prediction on rolling origins). Few origins on a short
-series give a noisy factor, so it is shrunk towards 1 with the weight of one origin: a series with no room
-for an origin keeps the members' own spread.
+by their 80% quantile over Z80 (split conformal prediction on rolling origins, with the finite-sample
+rank ceil((n + 1) 0.8) of the n scaled errors). A series with no room for an origin keeps the members'
+own spread.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MIN_FIT = 10  # the shortest history a calibration origin may leave to fit the m
 @dataclass
 class ForecastEnsembleConfig(GlobalForecasterConfig):
     members: tuple[str, ...] = ("autoets", "autoarima", "autotheta")
-    calibration_origins: int = 2
+    calibration_origins: int = 3
     coverage: float = 0.8  # the band the calibration aims at (its quantile of the scaled errors)
 
 
@@ -103,8 +103,9 @@ class ForecastEnsemble(GlobalForecaster):
             p, sd = mix(forecasts)
             errors.append(np.abs(truth - p) / sd)
         z = statistical.Z80 if self.config.coverage == 0.8 else _normal_quantile(0.5 + self.config.coverage / 2)
-        measured = float(np.quantile(np.concatenate(errors), self.config.coverage)) / z
-        return point, sigma, (len(replays) * measured + 1.0) / (len(replays) + 1)
+        scores = np.concatenate(errors)
+        level = min(1.0, np.ceil((len(scores) + 1) * self.config.coverage) / len(scores))  # split-conformal rank
+        return point, sigma, float(np.quantile(scores, level, method="higher")) / z
 
     @torch.no_grad()
     def sample(
