@@ -1,189 +1,203 @@
-"""Forecasting benchmark: genzoo's forecasters vs seasonal naive, AutoETS, AutoARIMA (statsforecast) and darts.
+"""Forecasting benchmark on 40 real series: genzoo's global, ensemble and zero-shot forecasters against
+statsforecast's AutoETS, AutoARIMA, AutoTheta and seasonal naive, on fixed rolling-origin holdouts.
 
-Tasks: co2 (monthly, last 36 months held out) and sunspots (yearly, last 20 years held out). Every system
-sees the same training series and forecasts the same window once, in this run, on this machine.
-Metrics: MASE (seasonal scale), sMAPE (%), CRPS and coverage of the 80% interval.
-- genzoo: DeepAR-style LSTMs, an ensemble of 2 seeds (500 sample paths each, pooled); CRPS from the 1000
-  paths; the median is the point forecast; the 10%/90% path quantiles are the 80% interval. Each model's
-  spread correction (a * h^-b on the paths' deviations from their median) is fitted by CRPS on 12 rolling
-  origins inside the training series (`fc.calibrate`); `genzoo_uncalibrated` is the same models without
-  it, `genzoo_single_seed` the median over the seeds of each single model's metrics.
-- genzoo_transformer: the small causal-transformer forecaster, one seed, same heads, data and calibration.
-- darts: darts' RNNModel (LSTM 2x40, Gaussian likelihood, min-max scaled, same differencing and context,
-  about the same number of gradient steps), one seed, run in its own venv (benchmarks/_forecast_darts.py);
-  skipped with a printed reason when that venv is absent.
-- statsforecast models: the point forecast is their mean; coverage uses their own 80% interval; CRPS uses
-  1000 draws from the Gaussian their 95% interval implies (the predictive distribution those models assume).
-Run: PYTHONPATH=src python benchmarks/forecast.py   (~15-20 min on 2 CPU cores shared with other jobs)
+Corpus: `series_collection` (statsmodels + pmdarima, no downloads): yearly, quarterly, monthly,
+business-daily and plain series of 52-3000 points. Each series is forecast from ORIGINS = 2 rolling origins
+(the last two windows of its horizon: 6 yearly, 8 quarterly, 18 monthly, 14 daily, 10 plain); every
+system sees exactly the data before an origin.
+
+Systems:
+- global_forecaster: one N-BEATS-style network trained on windows of every series' training part (the data
+  before the first origin, minus one horizon kept for the learning curve's validation MASE); the weights
+  at the best validation MASE are kept (early stopping; nothing from the test windows).
+- forecast_ensemble: that network averaged with AutoETS, AutoARIMA and AutoTheta (each refitted at every
+  origin), weighted per series by inverse MAE on 3 rolling origins replayed inside the history, sigma
+  scaled by conformal calibration on the same origins;
+  `forecast_ensemble_uncalibrated` is the same average with the members' own spread.
+- zero_shot: the shipped pretrained checkpoint, trained once on kernel-synth GP series plus the training
+  parts of half the corpus; scored on the other half only ("unseen"), against seasonal naive there.
+- statistical_average: the ensemble without the network (AutoETS, AutoARIMA, AutoTheta averaged, their
+  own spread), to show what the network adds.
+- statsforecast models: their mean is the point forecast; their 80% band (mean +- 1.28 sigma) gives sigma,
+  and CRPS / the 95% band use the Gaussian it implies.
+- darts: not run (no darts install on this machine; see the report row).
+Metrics per series (mean over its origins): MASE (seasonal scale from the history before the origin),
+scaled CRPS (CRPS over the same scale, so series can be averaged), coverage of the 80% and 95% bands.
+Summaries: mean and median over series, means per frequency.
+
+Run: PYTHONPATH=src python benchmarks/forecast.py [--smoke]   (~15 min on one shared CPU core)
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
+import argparse
 import sys
 import time
 import warnings
-from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, Results  # noqa: E402
+from common import Results  # noqa: E402
 
+import genzoo as gz  # noqa: E402
 from genzoo.apps import forecast as fc  # noqa: E402
-from genzoo.metrics.forecast import coverage, crps, mase, score, smape  # noqa: E402
+from genzoo.data.series_collection import all_series, horizon_of  # noqa: E402
+from genzoo.metrics.forecast import crps, mase  # noqa: E402
+from genzoo.models.forecasting import statistical  # noqa: E402
 
-#: per-series settings: holdout, genzoo config, training steps. co2 trends, so genzoo models its first
-#: difference (and integrates the paths back); sunspots (309 points) overfit quickly, so they get a short
-#: context, strong dropout, standardisation and few steps. These settings were picked after a handful of
-#: trial runs scored on this same holdout (there is no separate validation window), so genzoo's figures
-#: are somewhat optimistic; the statsforecast models select their own orders on the training data.
-TASKS = {
-    "co2": (36, dict(differencing=1, context_length=48), 600),
-    "sunspots": (20, dict(context_length=33, dropout=0.3, scaling="standard"), 300),
-}
-SEEDS = 2  # genzoo = an equal-weight ensemble of this many seeds (their sample paths pooled)
-SAMPLES = 1000
-TRANSFORMER = dict(hidden=32, layers=2, heads=4, feedforward=64)  # one seed: the CPU budget is shared
-ROOT = Path(__file__).resolve().parent.parent
-DARTS_PYTHON = Path(os.environ.get("GENZOO_DARTS_PYTHON", ROOT / ".anchors" / "darts" / "bin" / "python"))
+ORIGINS = 2
+SAMPLES = 400
+GLOBAL = dict(context_length=96, prediction_length=18, hidden=256, blocks=3)
+STEPS, BATCH, CURVE_EVERY = 2000, 128, 250
+STATS = ("seasonal_naive", "autoets", "autoarima", "autotheta")
+FREQ_NAMES = {"YS": "yearly", "QS": "quarterly", "MS": "monthly", "B": "daily", "": "other"}
 
 
-def run_genzoo(
-    train: object, horizon: int, config: dict, steps: int, model: str = "lstm_forecaster", seeds: int = SEEDS
-) -> tuple[list[np.ndarray], list[np.ndarray], float, list[tuple[float, float]]]:
-    """Per seed: calibrated and raw sample paths; total seconds (training + calibration); the fitted spreads.
-
-    Each model's spread correction is fitted by `fc.calibrate` on rolling origins inside the training
-    series (nothing from the holdout); the raw paths are the same model with the correction switched off."""
-    t = time.perf_counter()
-    extra = TRANSFORMER if model == "transformer_forecaster" else {}
-    models = [
-        fc.fit(train, steps=steps, batch_size=32, seed=s, prediction_length=horizon, model=model,
-               calibrate_spread=True, **config, **extra)
-        for s in range(seeds)
-    ]
-    seconds = time.perf_counter() - t
-    n = SAMPLES // seeds
-    calibrated = [fc.predict(m, train, horizon, n, seed=s) for s, m in enumerate(models)]
-    spreads = [(m.config.spread, m.config.spread_power) for m in models]
-    for m in models:
-        m.config.spread, m.config.spread_power = 1.0, 0.0
-    raw = [fc.predict(m, train, horizon, n, seed=s) for s, m in enumerate(models)]
-    return calibrated, raw, seconds, spreads
-
-
-def run_darts(train: object, horizon: int, config: dict, steps: int) -> tuple[np.ndarray, float, str] | None:
-    """darts' RNNModel through its own venv (see _forecast_darts.py); None, with the reason printed, if absent."""
-    if not DARTS_PYTHON.is_file():
-        print(f"darts skipped: no anchor venv at {DARTS_PYTHON}", flush=True)
-        return None
-    job = {
-        "values": train.values.tolist(),
-        "horizon": horizon,
-        "differencing": config.get("differencing", 0),
-        "context": config.get("context_length", 48),
-        "hidden": 40,  # genzoo's lstm_forecaster defaults: 2 layers of 40
-        "layers": 2,
-        "dropout": config.get("dropout", 0.1),
-        "steps": steps,
-        "batch": 32,
-        "samples": SAMPLES,
-        "seed": 0,
+def scores(truth: np.ndarray, paths: np.ndarray, history: np.ndarray, m: int) -> dict[str, float]:
+    scale = np.mean(np.abs(history[m:] - history[:-m]))
+    q = np.quantile(paths, (0.025, 0.1, 0.5, 0.9, 0.975), axis=0)
+    return {
+        "mase": mase(truth, q[2], history, m),
+        "crps_scaled": crps(truth, paths) / scale,
+        "coverage_80": float(np.mean((truth >= q[1]) & (truth <= q[3]))),
+        "coverage_95": float(np.mean((truth >= q[0]) & (truth <= q[4]))),
     }
-    done = subprocess.run(
-        [str(DARTS_PYTHON), str(Path(__file__).with_name("_forecast_darts.py"))],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    if done.returncode:
-        print(f"darts failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
-        return None
-    out = json.loads(done.stdout)
-    budget = f"darts {out['version']} RNNModel LSTM 2x40, {out['epochs']} epochs (~{steps} steps x batch 32), 1 thread"
-    return np.asarray(out["paths"]), out["fit_seconds"], budget
 
 
-def run_statsforecast(model: object, train: object, horizon: int) -> tuple[np.ndarray, np.ndarray, float]:
-    import pandas as pd
-    from scipy.stats import norm
-    from statsforecast import StatsForecast
+def gaussian(mean: np.ndarray, sigma: np.ndarray, seed: int) -> np.ndarray:
+    return mean + sigma * np.random.default_rng(seed).standard_normal((SAMPLES, len(mean)))
 
-    df = pd.DataFrame({"unique_id": "s", "ds": np.arange(len(train)), "y": train.values})
-    t = time.perf_counter()
-    out = StatsForecast(models=[model], freq=1).forecast(df=df, h=horizon, level=[80, 95])
-    seconds = time.perf_counter() - t
-    name = str(model)
-    mean = out[name].to_numpy()
-    sigma = np.maximum((out[f"{name}-hi-95"].to_numpy() - mean) / norm.ppf(0.975), 1e-9)
-    paths = mean + sigma * np.random.default_rng(0).standard_normal((SAMPLES, horizon))
-    bands = np.stack([mean, out[f"{name}-lo-80"].to_numpy(), out[f"{name}-hi-80"].to_numpy()])
-    return paths, bands, seconds
+
+def origins_of(s: object) -> list[int]:
+    h = horizon_of(s)
+    return [len(s) - k * h for k in range(ORIGINS, 0, -1)]
+
+
+def train_global(series: list, steps: int, res: Results, smoke: bool) -> object:
+    """The global network on the training parts minus one horizon; validation MASE on that horizon is the
+    learning curve (step, seconds, mean MASE over series)."""
+    fit_part = [s.head(o - horizon_of(s)) for s, o in ((s, origins_of(s)[0]) for s in series)]
+    start = time.perf_counter()
+    curve = []
+    best: dict = {"mase": np.inf}
+
+    def validate(step: int, net: object) -> None:
+        if (step + 1) % CURVE_EVERY and step + 1 != steps:
+            return
+        values = []
+        for s in series:
+            h, o = horizon_of(s), origins_of(s)[0]
+            q = net.quantiles(s.values[: o - h], h, s.season_length)
+            values.append(mase(s.values[o - h : o], q[6], s.values[: o - h], s.season_length))
+        curve.append((step + 1, time.perf_counter() - start, float(np.mean(values))))
+        if curve[-1][2] < best["mase"]:  # early stopping: keep the weights of the best validation MASE
+            best.update(mase=curve[-1][2], step=step + 1, state={k: v.clone() for k, v in net.state_dict().items()})
+        print(f"global step {step + 1}: {curve[-1][1]:.0f}s validation MASE {curve[-1][2]:.3f}", flush=True)
+
+    net = fc.fit(fit_part, steps=steps, batch_size=BATCH, model="global_forecaster", on_step=validate,
+                 progress=False, **GLOBAL)
+    net.load_state_dict(best["state"])
+    budget = (f"{steps} steps x batch {BATCH}, 1 thread, width {GLOBAL['hidden']} x {GLOBAL['blocks']} blocks; "
+              f"weights of the best validation MASE (step {best['step']})")
+    for step, seconds, value in curve:
+        res.add("learning_curve", "global_forecaster", "validation_mase", value, False, budget,
+                step=step, seconds=seconds)
+    res.add("all", "global_forecaster", "fit_seconds", curve[-1][1], False, budget)
+    return net
 
 
 def main() -> None:
-    from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive
-
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true", help="3 series, a few steps, results to *_smoke.json")
+    args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    res = Results("forecast")
-    for task, (horizon, config, steps) in TASKS.items():
-        full = fc.load_series(task, split="all")
-        train = full.head(len(full) - horizon)
-        truth = full.values[-horizon:]
-        m = full.season_length
-        per_seed, raw, seconds, spreads = run_genzoo(train, horizon, config, steps)
-        budget = (
-            f"{SEEDS} seeds x {steps} steps x batch 32, 1 thread, {SAMPLES} paths; "
-            f"spread (a, b) per seed {spreads}"
-        )
-        paths = np.concatenate(per_seed)
-        scores = [score(truth, p, train.values, m) for p in per_seed]
-        for metric, value in score(truth, paths, train.values, m).items():
-            res.add(task, "genzoo", metric, value, metric == "coverage_80", budget)
-        for metric, value in score(truth, np.concatenate(raw), train.values, m).items():
-            res.add(task, "genzoo_uncalibrated", metric, value, metric == "coverage_80", "the same models, spread 1")
-        for metric in scores[0]:
-            res.add(
-                task,
-                "genzoo_single_seed",
-                metric,
-                float(np.median([s[metric] for s in scores])),
-                metric == "coverage_80",
-                f"median over the {SEEDS} seeds of one model each",
-            )
-        res.add(task, "genzoo", "fit_seconds", seconds, False, budget)
-        fc.plot(RESULTS / f"forecast_{task}.png", train, paths, truth=truth)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    res = Results("forecast", smoke=args.smoke)
+    series = all_series()
+    if args.smoke:
+        series = [s for s in series if s.name in ("nile", "macro-realgdp", "airpassengers")]
+    steps = 20 if args.smoke else STEPS
+    net = train_global(series, steps, res, args.smoke)
+    ens = gz.create("forecast_ensemble", data=None, **GLOBAL)
+    ens.load_state_dict(net.state_dict())
+    ens.eval()
+    zero = fc.zero_shot() if not args.smoke and (fc.ZERO_SHOT / "config.json").is_file() else None
+    unseen = set(zero.data_info.extra.get("held_out", [])) if zero is not None and zero.data_info else set()
 
-        tf_paths, _, seconds, spreads = run_genzoo(train, horizon, config, steps, "transformer_forecaster", 1)
-        budget = f"1 seed x {steps} steps x batch 32, 1 thread, {SAMPLES} paths; width 32, 2 layers; spread {spreads}"
-        for metric, value in score(truth, tf_paths[0], train.values, m).items():
-            res.add(task, "genzoo_transformer", metric, value, metric == "coverage_80", budget)
-        res.add(task, "genzoo_transformer", "fit_seconds", seconds, False, budget)
+    per: dict[str, dict[str, list[dict[str, float]]]] = {}
+    seconds = dict.fromkeys(("forecast_ensemble", *STATS), 0.0)
+    for s in series:
+        m, h = s.season_length, horizon_of(s)
+        rows: dict[str, list[dict[str, float]]] = {}
+        for k, o in enumerate(origins_of(s)):
+            hist, truth = s.values[:o], s.values[o : o + h]
+            for name in STATS:
+                t = time.perf_counter()
+                mean, sigma = statistical.forecast(hist, h, m, name)
+                seconds[name] += time.perf_counter() - t
+                rows.setdefault(name, []).append(scores(truth, gaussian(mean, sigma, k), hist, m))
+            members = [statistical.forecast(hist, h, m, name) for name in ens.config.members]  # cached fits
+            rows.setdefault("statistical_average", []).append(scores(
+                truth, gaussian(np.mean([a for a, _ in members], 0), np.mean([b for _, b in members], 0), k), hist, m))
+            torch.manual_seed(k)
+            rows.setdefault("global_forecaster", []).append(
+                scores(truth, net.sample(SAMPLES, history=hist, horizon=h, season_length=m).numpy(), hist, m))
+            t = time.perf_counter()
+            point, sigma, factor = ens.combine(hist, h, m)
+            seconds["forecast_ensemble"] += time.perf_counter() - t
+            paths = gaussian(point, factor * sigma, k)
+            rows.setdefault("forecast_ensemble", []).append(scores(truth, paths, hist, m))
+            if k == ORIGINS - 1 and s.name in ("co2", "nile"):
+                fc.plot(res.file(f"forecast_{s.name}.png"), s.head(o), paths, truth=truth)
+            rows.setdefault("forecast_ensemble_uncalibrated", []).append(
+                scores(truth, gaussian(point, sigma, k), hist, m))
+            if s.name in unseen:
+                torch.manual_seed(k)
+                paths = zero.sample(SAMPLES, history=hist, horizon=h, season_length=m).numpy()
+                rows.setdefault("zero_shot", []).append(scores(truth, paths, hist, m))
+                rows.setdefault("seasonal_naive_unseen", []).append(rows["seasonal_naive"][-1])
+        per[s.name] = rows
+        freq = FREQ_NAMES.get(s.freq, "other")
+        for system, values in rows.items():
+            for metric in values[0]:
+                res.add(s.name, system, metric, float(np.mean([v[metric] for v in values])),
+                        metric.startswith("coverage"), f"{ORIGINS} origins x {h} steps", freq=freq, length=len(s))
+        print(f"{s.name}: ensemble MASE {np.mean([v['mase'] for v in rows['forecast_ensemble']]):.3f}  "
+              f"autoarima {np.mean([v['mase'] for v in rows['autoarima']]):.3f}", flush=True)
 
-        darts = run_darts(train, horizon, config, steps)
-        if darts is not None:
-            paths, seconds, budget = darts
-            for metric, value in score(truth, paths, train.values, m).items():
-                res.add(task, "darts", metric, value, metric == "coverage_80", budget)
-            res.add(task, "darts", "fit_seconds", seconds, False, budget)
-        systems = {
-            "seasonal_naive": partial(run_statsforecast, SeasonalNaive(season_length=m), train, horizon),
-            "autoets": partial(run_statsforecast, AutoETS(season_length=m), train, horizon),
-            "autoarima": partial(run_statsforecast, AutoARIMA(season_length=m), train, horizon),
-        }
-        for system, run in systems.items():
-            paths, (point, lo, hi), seconds = run()
-            budget = "statsforecast 2.x, default search"
-            res.add(task, system, "mase", mase(truth, point, train.values, m), False, budget)
-            res.add(task, system, "smape", smape(truth, point), False, budget)
-            res.add(task, system, "crps", crps(truth, paths), False, budget)
-            res.add(task, system, "coverage_80", coverage(truth, lo, hi), True, budget)
-            res.add(task, system, "fit_seconds", seconds, False, budget)
+    summarise(res, per, series, seconds, unseen)
+
+
+def summarise(res: Results, per: dict, series: list, seconds: dict, unseen: set) -> None:
+    """Mean / median over series and per-frequency means; the zero-shot win rate over seasonal naive."""
+    freq_of = {s.name: FREQ_NAMES.get(s.freq, "other") for s in series}
+    systems = sorted({sys_ for rows in per.values() for sys_ in rows})
+    for system in systems:
+        names = [n for n in per if system in per[n]]
+        budget = f"{len(names)} series x {ORIGINS} origins"
+        for metric in ("mase", "crps_scaled", "coverage_80", "coverage_95"):
+            values = {n: float(np.mean([v[metric] for v in per[n][system]])) for n in names}
+            hib = metric.startswith("coverage")
+            res.add("all", system, f"mean_{metric}", float(np.mean(list(values.values()))), hib, budget)
+            res.add("all", system, f"median_{metric}", float(np.median(list(values.values()))), hib, budget)
+            for freq in sorted(set(freq_of[n] for n in names)):
+                chosen = [values[n] for n in names if freq_of[n] == freq]
+                res.add(f"freq:{freq}", system, f"mean_{metric}", float(np.mean(chosen)), hib,
+                        f"{len(chosen)} series x {ORIGINS} origins")
+    for system, value in seconds.items():
+        res.add("all", system, "forecast_seconds", value, False, f"{len(series)} series x {ORIGINS} origins")
+    res.add("all", "darts", "not_run", 0.0, False, "darts is not installed on this machine (offline); not compared")
+    if unseen:
+        names = [n for n in per if "zero_shot" in per[n]]
+        mean_mase = {(n, sys_): np.mean([v["mase"] for v in per[n][sys_]]) for n in names
+                     for sys_ in ("zero_shot", "seasonal_naive")}
+        wins = [mean_mase[n, "zero_shot"] < mean_mase[n, "seasonal_naive"] for n in names]
+        res.add("unseen", "zero_shot", "win_rate_vs_seasonal_naive", float(np.mean(wins)), True,
+                f"{int(np.sum(wins))} of {len(names)} series it never saw (lower mean MASE than seasonal naive)")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,14 @@ import argparse
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from genzoo.errors import GenzooError
 
 HISTORY_FILE = "history.csv"
+ZERO_SHOT = Path(__file__).resolve().parent.parent / "data" / "pretrained" / "zero_shot"
 QUANTILES = (0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975)
 
 
@@ -93,23 +94,24 @@ def fit(
     progress: bool = False,
     threads: int | None = 1,
     calibrate_spread: bool = False,
+    on_step: Callable[[int, Any], None] | None = None,
     **overrides: Any,
 ) -> Any:
-    """Create a forecaster for `series` (config overrides as keywords), train it, optionally fit its
-    `spread` on rolling origins of `series` (see `calibrate`), save it to `out`."""
+    """Create a forecaster for `series` (one `Series`, or a list for a global model; config overrides as
+    keywords), train it, optionally fit its `spread` on rolling origins of `series` (see `calibrate`),
+    save it to `out`. `on_step(step, model)` is called after every step (learning curves)."""
     import torch
 
     import genzoo as gz
     from genzoo.data.series import SeriesDataset
-    from genzoo.models.rnn.lstm_forecaster import ForecastWindows
+    from genzoo.data.series_collection import SeriesCollection
 
     if steps < 1:
         raise GenzooError(f"steps must be at least 1, got {steps}")
     torch.manual_seed(seed)
-    net = gz.create(model, data=SeriesDataset(series), **overrides)
-    windows = ForecastWindows(
-        net, series.values, series.start_phase(), epoch_size=steps * batch_size, seed=seed
-    )
+    data = SeriesCollection(series, 0) if isinstance(series, list) else SeriesDataset(series)
+    net = gz.create(model, data=data, **overrides)
+    windows = net.windows_for(series, epoch_size=steps * batch_size, seed=seed)
     loader = torch.utils.data.DataLoader(windows, batch_size=batch_size)
     lr = lr if lr is not None else net.default_lr
     opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -128,7 +130,10 @@ def fit(
             opt.step()
             sched.step()
             if progress and step % max(1, steps // 10) == 0:
-                print(f"step {step:5d}  nll {loss.item():.4f}", flush=True)
+                print(f"step {step:5d}  loss {loss.item():.4f}", flush=True)
+            if on_step is not None:
+                on_step(step, net)
+                net.train()
     net.eval()
     if calibrate_spread:
         calibrate(net, series)
@@ -138,12 +143,16 @@ def fit(
 
 
 def save(model: Any, series: Any, out: str | Path, steps: int = 0) -> Path:
-    """hub.save plus the series the model continues (history.csv) and its description."""
+    """hub.save plus the series the model continues (history.csv) and its description; for a model trained
+    on a list of series, their names."""
     import numpy as np
 
     from genzoo import hub
 
     out = Path(out)
+    if isinstance(series, list):  # a global model: no one series to continue, so no history.csv
+        hub.save(model, out, extra={"trained_on": [s.name for s in series], "trained_steps": steps})
+        return out
     hub.save(model, out, extra={"series": series.to_dict(), "trained_steps": steps})
     np.savetxt(out / HISTORY_FILE, series.values, delimiter=",", header="value", comments="")
     return out
@@ -187,7 +196,7 @@ def calibrate(
     model: Any,
     series: Any,
     horizon: int | None = None,
-    origins: int = 12,
+    origins: int | None = None,
     stride: int | None = None,
     num_samples: int = 200,
 ) -> tuple[float, float]:
@@ -209,6 +218,8 @@ def calibrate(
     horizon = horizon or model.config.prediction_length
     stride = stride or max(1, horizon // 2)
     last = len(series) - horizon
+    if origins is None:  # as many as the series has room for, up to 12 (a short series still gets 2)
+        origins = max(1, min(12, (last - model.min_history()) // stride + 1))
     first = last - stride * (origins - 1)
     if origins < 1 or first < model.min_history():
         raise GenzooError(
@@ -381,11 +392,40 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"genzoo: trained {args.model} on {series.name} ({len(series)} points) -> {args.out}")
 
 
+def zero_shot() -> Any:
+    """The shipped pretrained forecaster (a `global_forecaster` run inside the package, a few MB)."""
+    import genzoo as gz
+    from genzoo.protocols import Forecaster
+
+    if not (ZERO_SHOT / "config.json").is_file():
+        raise GenzooError(f"this install has no pretrained zero-shot forecaster (expected at {ZERO_SHOT})")
+    return gz.load(ZERO_SHOT, needs=Forecaster)
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
-    model, series = load_run(args.run)
+    from genzoo.data.series_collection import horizon_of
+
     if args.samples < 2:
         raise GenzooError(f"--samples must be at least 2 for quantiles, got {args.samples}")
-    paths = predict(model, series, args.horizon, args.samples, args.seed)
+    if args.model == "zero-shot":
+        if args.run is not None:
+            raise GenzooError("give a run directory or --model zero-shot, not both")
+        model, series = zero_shot(), _series(args)
+        horizon = args.horizon or min(horizon_of(series), model.config.prediction_length)
+        import torch
+
+        torch.manual_seed(args.seed)
+        with torch_threads(1):
+            paths = model.sample(args.samples, history=series.values, horizon=horizon,
+                                 season_length=series.season_length).numpy()
+    else:
+        if args.run is None:
+            raise GenzooError("give the run directory to forecast from (or --model zero-shot --csv FILE)")
+        if args.model is not None:
+            raise GenzooError(f"--model {args.model!r}: only 'zero-shot' names a model here; a run knows its own")
+        model, series = load_run(args.run)
+        horizon = args.horizon or model.config.prediction_length
+        paths = predict(model, series, horizon, args.samples, args.seed)
     stem = Path(args.output)
     csv = write_quantiles(stem.with_suffix(".csv"), series, paths)
     png = plot(stem.with_suffix(".png"), series, paths)
@@ -432,9 +472,13 @@ def add_commands(sub: Any) -> None:
     add_model_option_argument(t, "model config key=value, e.g. -O prediction_length=36 -O differencing=1")
     t.set_defaults(func=cmd_train)
 
-    r = verbs.add_parser("predict", help="sample paths from a trained run -> quantile CSV + PNG")
-    r.add_argument("run")
-    r.add_argument("--horizon", type=int, required=True)
+    r = verbs.add_parser(
+        "predict", help="sample paths from a trained run, or from the pretrained --model zero-shot -> CSV + PNG"
+    )
+    r.add_argument("run", nargs="?", default=None, help="a run from `genzoo forecast train`")
+    r.add_argument("--model", default=None, choices=("zero-shot",), help="the shipped pretrained forecaster")
+    _add_series_arguments(r)
+    r.add_argument("--horizon", type=int, default=None, help="steps ahead (default: the model's horizon)")
     r.add_argument("--samples", type=int, default=200)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("-o", "--output", default="forecast", help="output stem: writes STEM.csv and STEM.png")

@@ -53,8 +53,11 @@ class Series:
         """Position of time steps `steps` (0 = first point) within the season: the calendar month of
         monthly data, the year of an 11-year cycle, ... Used for calendar covariates."""
         offset = 0
+        month = int(self.start[5:7]) - 1 if len(self.start) >= 7 and self.start[4] == "-" else 0
         if self.freq.startswith("M"):
-            offset = int(self.start[5:7]) - 1 if len(self.start) >= 7 else 0
+            offset = month
+        elif self.freq.startswith("Q"):
+            offset = month // 3
         return (np.asarray(steps) + offset) % max(1, self.season_length)
 
     def start_phase(self) -> int:
@@ -62,17 +65,11 @@ class Series:
         return int(self.phase(np.array([0]))[0])
 
     def index(self, extra: int = 0) -> list[str]:
-        """Timestamps of every point (and `extra` future points) as strings, for CSVs and plots."""
-        n = len(self) + extra
-        if self.freq:
-            import pandas as pd
+        """Timestamps of every point (and `extra` future points) as a person writes them (1871, 1990Q1,
+        1990-01, 2020-03-01), for CSVs and plot axes."""
+        from genzoo.data.timestamps import stamps
 
-            return [str(t.date()) for t in pd.date_range(self.start, periods=n, freq=self.freq)]
-        try:
-            first = float(self.start)
-        except ValueError:
-            first = 0.0
-        return [f"{first + i:g}" for i in range(n)]
+        return stamps(self.start, self.freq, len(self) + extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,42 +146,13 @@ def _finish(series: Series, split: str, holdout: int) -> SeriesDataset:
     return SeriesDataset(series)
 
 
-def from_pandas(name: str, s: Any, season_length: int | None = None, gaps: str = "interpolate") -> Series:
-    """A pandas Series with a DatetimeIndex -> a regular `Series` (missing grid points become gaps)."""
-    import pandas as pd
-
-    s = s.sort_index()
-    if not isinstance(s.index, pd.DatetimeIndex):
-        raise GenzooError(f"series {name!r} needs a date index")
-    if s.index.has_duplicates:
-        raise GenzooError(
-            f"series {name!r} has duplicate timestamps (e.g. {s.index[s.index.duplicated()][0]})"
-        )
-    freq = pd.infer_freq(s.index) if len(s) >= 3 else None
-    if freq is None:  # irregular: assume the most common spacing and reindex onto that grid
-        step = pd.Series(s.index[1:] - s.index[:-1]).mode()
-        if step.empty:
-            raise GenzooError(f"series {name!r} is too short to infer its frequency")
-        days = step.iloc[0].days
-        freq = "MS" if 28 <= days <= 31 else ("YS" if 365 <= days <= 366 else ("W" if days == 7 else "D"))
-        if freq in ("MS", "YS"):
-            s = s.resample(freq).mean()
-        else:
-            s = s.reindex(pd.date_range(s.index[0], s.index[-1], freq=f"{days}D"))
-    if season_length is None:
-        season_length = {"M": 12, "Q": 4, "W": 52, "D": 7, "H": 24}.get(freq[0], 1)
-    values = fill_gaps(s.to_numpy(dtype=float), name, gaps)
-    return Series(name, values, freq, str(s.index[0].date()), season_length)
-
-
 # -- statsmodels' offline series -------------------------------------------------------------------------
 def _co2(gaps: str) -> Series:
-    import pandas as pd
     import statsmodels.api as sm
 
     weekly = sm.datasets.co2.load_pandas().data["co2"]
     monthly = weekly.resample("MS").mean()  # 59 missing weeks vanish into the monthly means
-    return from_pandas("co2", pd.Series(monthly.to_numpy(), index=monthly.index), 12, gaps)
+    return on_grid("co2", monthly.index.astype(str), monthly.to_numpy(), 12, gaps, "co2")
 
 
 def _yearly(name: str, frame: Any, year_col: str, value_col: str, season: int, gaps: str) -> Series:
@@ -266,14 +234,25 @@ def load_csv(
         raise GenzooError(f"{path} has only {len(values)} rows; a series needs more")
     if time_col is None:
         return Series(name, fill_gaps(values.to_numpy(dtype=float), name, gaps), "", "0", season_length or 1)
-    times = pd.to_datetime(frame[time_col], errors="coerce")
-    if times.isna().any():
-        raise GenzooError(
-            f"{path}: column {time_col!r} has values that are not dates (row {int(times.isna().idxmax())})"
-        )
-    return from_pandas(
-        name, pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(times)), season_length, gaps
-    )
+    return on_grid(name, frame[time_col], values.to_numpy(dtype=float), season_length, gaps, str(path))
+
+
+def on_grid(
+    name: str, times: Any, values: np.ndarray, season_length: int | None, gaps: str, where: str
+) -> Series:
+    """Values at timestamps `times` (any order; see `genzoo.data.timestamps`) -> a regular `Series`;
+    stamps missing from the grid become gaps, filled or refused by `gaps`."""
+    from genzoo.data.timestamps import parse
+
+    stamps = parse(times, "time", where)
+    grid = np.full(int(stamps.positions.max()) + 1, np.nan)
+    grid[stamps.positions] = values
+    missing = len(grid) - len(values)
+    if missing and gaps == "refuse":
+        raise GenzooError(f"{where}: {missing} missing values (timestamps absent from the {stamps.freq} grid); "
+                          "fill them or pass gaps='interpolate'")
+    season = season_length or stamps.season_length
+    return Series(name, fill_gaps(grid, name, gaps), stamps.freq, stamps.start, season)
 
 
 # -- a download loader ------------------------------------------------------------------------------------

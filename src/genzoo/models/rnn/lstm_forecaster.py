@@ -114,10 +114,18 @@ class LSTMForecaster(GenerativeModel, Likelihood, Forecaster):
             )
         m = int(info.extra.get("season_length", 1))
         lags = (1, 2, 3, m, m + 1, 2 * m) if m > 3 else (1, 2, 3, 4, 5, 6, 7)
+        adapted: dict[str, Any] = {}
+        n = int(info.extra.get("length", 0) or 0)
+        if 0 < n < 160:  # the defaults (lags to 2m, context 48, horizon 24) need ~100 points: shrink to fit
+            lags = tuple(lag for lag in lags if lag <= max(3, n // 3))
+            horizon = max(1, min(24, n // 4))
+            context = max(4, min(48, n - max(lags) - horizon - max(2, n // 5)))
+            adapted = {"prediction_length": horizon, "context_length": context}
         return {
             "season_length": m,
             "nonnegative": bool(info.extra.get("nonnegative", False)),
             "lags": tuple(sorted(set(lags))),
+            **adapted,
         }
 
     def training_data(self, data: Any) -> Any:
@@ -127,6 +135,12 @@ class LSTMForecaster(GenerativeModel, Likelihood, Forecaster):
         if isinstance(data, SeriesDataset):
             return ForecastWindows(self, data.series.values, data.series.start_phase())
         return data
+
+    def windows_for(self, series: Any, epoch_size: int, seed: int = 0) -> ForecastWindows:
+        """Random training windows of one `Series` (what `genzoo.apps.forecast.fit` iterates)."""
+        if isinstance(series, list):
+            raise GenzooError(f"{self.model_name} learns one series at a time; use global_forecaster for many")
+        return ForecastWindows(self, series.values, series.start_phase(), epoch_size, seed)
 
     # -- geometry ------------------------------------------------------------------------------------------
     @property

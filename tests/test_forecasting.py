@@ -1,0 +1,158 @@
+"""Forecasting across many series: CSV time columns, the offline collection, the global network, the
+ensemble's calibration, kernel-synth series, a 40-point monthly CSV through the CLI, the zero-shot model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import genzoo as gz
+from genzoo.apps import forecast as fc
+from genzoo.cli import main
+from genzoo.data import timestamps as T
+from genzoo.data.kernel_synth import synth
+from genzoo.data.series import Series, load_csv
+from genzoo.errors import GenzooError
+from genzoo.models.forecasting.global_forecaster import GlobalWindows, encode
+
+TINY = dict(context_length=24, prediction_length=6, hidden=32, blocks=1)
+
+
+def monthly_csv(path: Path, n: int = 40, stamp: str = "iso") -> Path:
+    t = np.arange(n)
+    y = 100 + 0.5 * t + 8 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 0.5, n)
+    when = [f"{1990 + i // 12}-{i % 12 + 1:02d}-01" if stamp == "iso" else f"{1990 + i // 12}{i % 12 + 1:02d}"
+            for i in range(n)]
+    path.write_text("date,value\n" + "".join(f"{w},{v:.3f}\n" for w, v in zip(when, y)))
+    return path
+
+
+# -- time columns ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "column, start, freq, labels",
+    [
+        (list(range(1871, 1971)), "1871-01-01", "YS", ["1871", "1872"]),
+        (["1990Q1", "1990Q2", "1990Q3"], "1990-01-01", "QS", ["1990Q1", "1990Q2"]),
+        (["Q3 1965", "Q4 1965", "Q1 1966"], "1965-07-01", "QS", ["1965Q3", "1965Q4"]),
+        (["1990-01", "1990-02"], "1990-01-01", "MS", ["1990-01", "1990-02"]),
+        ([199011, 199012, 199101], "1990-11-01", "MS", ["1990-11", "1990-12"]),
+        (["Jan 1949", "Feb 1949", "Mar 1949"], "1949-01-01", "MS", ["1949-01", "1949-02"]),
+        (["2020-01-01", "2020-01-02", "2020-01-03"], "2020-01-01", "D", ["2020-01-01", "2020-01-02"]),
+        ([0, 1, 2, 3], "0", "", ["0", "1"]),
+    ],
+)
+def test_time_columns_parse_as_a_person_reads_them(column: list, start: str, freq: str, labels: list) -> None:
+    s = T.parse(column)
+    assert (s.start, s.freq) == (start, freq)
+    assert T.stamps(s.start, s.freq, 2) == labels
+
+
+def test_integer_years_in_a_csv_are_years_not_nanoseconds(tmp_path: Path) -> None:
+    csv = tmp_path / "nile.csv"
+    csv.write_text("year,flow\n" + "".join(f"{1871 + i},{1000 + i}\n" for i in range(100)))
+    s = load_csv(csv, "year", "flow")
+    assert s.freq == "YS" and s.index(2)[-2:] == ["1971", "1972"]
+
+
+def test_missing_stamps_become_gaps_and_irregular_or_broken_columns_are_refused() -> None:
+    s = T.parse(["1990Q1", "1990Q2", "1990Q4"])
+    assert list(s.positions) == [0, 1, 3]
+    with pytest.raises(GenzooError, match="irregular"):
+        T.parse(["2020-01-01", "2020-01-02", "2020-01-04 05:00"])
+    with pytest.raises(GenzooError, match="row 1 .* not a date"):
+        T.parse(["2020-01-01", "soon", "2020-01-03"])
+    with pytest.raises(GenzooError, match="duplicate"):
+        T.parse(["1990-01", "1990-01", "1990-02"])
+
+
+# -- the collection and synthetic series ----------------------------------------------------------------------
+def test_series_collection_is_many_real_series_of_mixed_frequency_and_length() -> None:
+    full = gz.data.load("series_collection", split="all")
+    train = gz.data.load("series_collection", split="train", names="nile,airpassengers")
+    assert len(full) >= 30 and {s.freq for s in full.members} >= {"YS", "QS", "MS", "B"}
+    lengths = [len(s) for s in full.members]
+    assert min(lengths) >= 40 and max(lengths) <= 3000
+    by_name = {s.name: s for s in full.members}
+    assert [len(s) for s in train.members] == [144 - 2 * 18, 100 - 2 * 6]
+    assert by_name["nile"].index(1)[0] == "1871"
+    with pytest.raises(GenzooError, match="no series"):
+        gz.data.load("series_collection", names="nile,atlantis")
+
+
+def test_kernel_synth_is_deterministic_and_seasonal_series_repeat() -> None:
+    a, b = synth(20, 128, seed=3), synth(20, 128, seed=3)
+    assert all(np.array_equal(x.values, y.values) for x, y in zip(a, b))
+    seasonal = [s for s in a if s.season_length > 1]
+    assert seasonal and all(np.isfinite(s.values).all() and len(s) == 128 for s in a)
+
+
+# -- the global network and the ensemble -------------------------------------------------------------------
+def test_encoding_is_scale_free_and_windows_mask_what_is_missing() -> None:
+    y = np.arange(30, dtype=float) % 7
+    x1, loc1, scale1 = encode(y, 7, 24, 6)
+    x2, loc2, scale2 = encode(1000 + 50 * y, 7, 24, 6)
+    assert np.allclose(x1, x2, atol=1e-5) and scale2 == pytest.approx(50 * scale1) and loc2 == 1000 + 50 * loc1
+    short, _, _ = encode(y[:5], 1, 24, 6)
+    assert short[24:48].sum() == 5  # the mask marks the 5 real points of the 24-point context
+    model = gz.create("global_forecaster", **TINY)
+    windows = GlobalWindows(model, [Series("a", y)], epoch_size=50)
+    masks = torch.stack([windows[i]["target_mask"] for i in range(50)])
+    assert masks.sum(1).min() >= 1 and (masks.sum(1) < 6).any()  # cuts near the end keep a partial target
+
+
+def test_global_forecaster_learns_many_seasonal_series_and_beats_seasonal_naive_noise() -> None:
+    rng = np.random.default_rng(0)
+    series = [Series(f"s{i}", 10 * np.sin(2 * np.pi * np.arange(120) / 12 + rng.uniform(0, 6)) + i
+                     + rng.normal(0, 1, 120), season_length=12) for i in range(8)]
+    model = fc.fit([s.head(108) for s in series], steps=300, batch_size=64, lr=3e-3, model="global_forecaster",
+                   **TINY)
+    errors, naive = [], []
+    for s in series:
+        q = model.quantiles(s.values[:108], 6, 12)
+        assert np.all(np.diff(q, axis=0) >= 0)
+        errors.append(np.abs(q[6] - s.values[108:114]).mean())
+        naive.append(np.abs(s.values[96:102] - s.values[108:114]).mean())
+    assert np.mean(errors) < np.mean(naive), (np.mean(errors), np.mean(naive))
+    paths = model.sample(200, history=series[0].values, horizon=6, season_length=12)
+    assert paths.shape == (200, 6) and torch.isfinite(paths).all()
+
+
+def test_ensemble_calibration_widens_overconfident_bands_and_needs_room() -> None:
+    model = gz.create("forecast_ensemble", members=["autotheta"], calibration_origins=3, **TINY)
+    rng = np.random.default_rng(1)
+    jumpy = np.cumsum(rng.standard_t(1.5, 80))  # heavy tails: the members' Gaussian bands are too narrow
+    assert model.combine(jumpy, 6, 1)[2] > 1.0
+    assert model.combine(jumpy[:12], 6, 1)[2] == 1.0  # no origin leaves 10 points to fit on
+    with pytest.raises(GenzooError, match="unknown ensemble member"):
+        gz.create("forecast_ensemble", members=["prophet"], **TINY)
+
+
+# -- the CLI on a short monthly CSV, and the shipped zero-shot model -----------------------------------------
+@pytest.mark.parametrize("stamp", ["iso", "yyyymm"])
+def test_a_40_point_monthly_csv_trains_and_predicts_with_default_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture, stamp: str
+) -> None:
+    csv = monthly_csv(tmp_path / "short.csv", 40, stamp)
+    run = tmp_path / "run"
+    assert main(["forecast", "train", "--csv", str(csv), "--time-col", "date", "--out", str(run),
+                 "--steps", "40", "--no-progress", "--calibrate"]) == 0
+    assert main(["forecast", "predict", str(run), "-o", str(tmp_path / "f")]) == 0
+    rows = (tmp_path / "f.csv").read_text().splitlines()
+    assert rows[1].startswith("1993-05,") and len(rows) > 2
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_zero_shot_predicts_a_new_csv_without_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    if not (fc.ZERO_SHOT / "model.safetensors").is_file():
+        pytest.skip("no pretrained checkpoint in this checkout (benchmarks/pretrain_zero_shot.py makes it)")
+    assert (fc.ZERO_SHOT / "model.safetensors").stat().st_size < 8e6
+    csv = monthly_csv(tmp_path / "new.csv", 60)
+    assert main(["forecast", "predict", "--model", "zero-shot", "--csv", str(csv), "--time-col", "date",
+                 "-o", str(tmp_path / "z")]) == 0
+    rows = (tmp_path / "z.csv").read_text().splitlines()
+    assert len(rows) == 1 + 18 and rows[1].startswith("1995-01,")
+    assert main(["forecast", "predict", "--model", "zero-shot"]) == 2
+    assert "exactly one of" in capsys.readouterr().err
