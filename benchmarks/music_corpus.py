@@ -48,7 +48,7 @@ SECONDS = 45  # wall-clock training budget per model
 LIMIT = 100  # files per corpus
 BATCH = 16
 CURVE_POINTS = 5
-N_SAMPLES = 24  # composed pieces per model: a pooled histogram of a few pieces, each in its own key, is noisy
+N_SAMPLES = 8  # composed pieces per model: a pooled histogram of a few pieces, each in its own key, is noisy
 MODELS = {
     "music_lstm": ("events", {"embed": 64, "hidden": 256, "layers": 1, "dropout": 0.1}, 3e-3),
     "music_gpt": ("events", {"context_length": 128, "n_layer": 2, "n_head": 4, "d_model": 128, "dropout": 0.1}, 2e-3),
