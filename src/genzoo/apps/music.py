@@ -27,8 +27,8 @@ from genzoo.registry import check_model
 def compose(
     model: Any, bars: int = 8, prime: Any = None, temperature: float = 1.0, n: int = 1, seed: int = 0
 ) -> list[Any]:
-    """`n` pieces of `bars` new bars (notes arrays), optionally continuing `prime` (a MIDI path; its notes
-    are kept at the start of each piece)."""
+    """`n` pieces of exactly `bars` new bars (notes arrays; bars of the training corpus's meter), optionally
+    continuing `prime` (a MIDI path; its notes are kept at the start of each piece)."""
     import torch
 
     from genzoo.data import music as mu
@@ -99,19 +99,25 @@ def render_wav(
 
 
 def cmd_compose(args: argparse.Namespace) -> None:
+    import numpy as np
+
     import genzoo as gz
+    from genzoo.data import music as mu
     from genzoo.data.music import write_midi
 
     if args.bars < 1:
         raise GenzooError(f"--bars must be at least 1, got {args.bars}")
     if args.prime is not None and not Path(args.prime).is_file():
         raise GenzooError(f"no MIDI file at {args.prime}")
-    model = gz.load(args.run)
+    model = gz.load(args.run, needs=Composer)
     notes = compose(model, args.bars, args.prime, args.temperature, seed=args.seed)[0]
     if len(notes) == 0:
         raise GenzooError("the model produced no notes; try a higher --temperature or a longer-trained run")
-    out = write_midi(notes, args.output, tempo_bpm=args.tempo)
-    print(f"genzoo: wrote {out} ({len(notes)} notes, {args.bars} bars)")
+    prime = mu.read_midi(args.prime) if args.prime is not None else np.zeros((0, 3), dtype=np.int64)
+    length = (int(prime[:, 2].max()) if len(prime) else 0) + args.bars * mu.bar_steps(model.data_info)
+    meter = mu.time_signature(model.data_info)
+    out = write_midi(notes, args.output, tempo_bpm=args.tempo, length=length, time_signature=meter)
+    print(f"genzoo: wrote {out} ({len(notes)} notes, {args.bars} bars of {meter[0]}/{meter[1]})")
     if not args.no_wav:
         wav, renderer = render_wav(out, out.with_suffix(".wav"), args.tempo)
         print(f"genzoo: wrote {wav} ({renderer})")

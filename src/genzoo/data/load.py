@@ -1,4 +1,5 @@
-"""`genzoo.data.load`: one entry point for a dataset by name, or a user's folder or array file by path."""
+"""`genzoo.data.load`: one entry point for a dataset by name, or a user's folder or array file by path (a
+folder of MIDI / MusicXML files becomes the `music` dataset of `genzoo.data.music_sources`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def load(name: str, split: str = "train", **options: Any) -> Dataset:
     if split not in ("train", "test", "val", "all"):
         raise GenzooError(f"unknown split {split!r}; use train, val, test or all")
     if name not in list_datasets() and (os.sep in name or os.path.exists(name)):
-        data = load_path(name, split=split, **options)
+        from genzoo.data.music_sources import holds_music, music
+
+        data = music(split, path=name, **options) if holds_music(name) else load_path(name, split=split, **options)
     else:
         data = get_loader(name)(split=split, **options)
     info = getattr(data, "info", None)

@@ -80,9 +80,16 @@ def notes_to_events(notes: Notes) -> list[int]:
     return events
 
 
-def events_to_notes(events: list[int] | np.ndarray, strict: bool = True) -> Notes:
+def events_to_notes(
+    events: list[int] | np.ndarray, strict: bool = True, end: int | None = None, max_duration: int | None = None
+) -> Notes:
     """Notes from event tokens. strict: unmatched or repeated NOTE_ON/OFF raise; else they are dropped
-    (model samples may be malformed) and notes still sounding at the end are closed there."""
+    (model samples may be malformed) and notes still sounding at the end are closed there, or at step `end`
+    when given (a piece cut by a time budget ends at the budget, not at its last time-shift).
+
+    max_duration: no note lasts longer (Magenta's `max_note_duration`). A sampled NOTE_ON whose NOTE_OFF
+    never comes would otherwise sound to the end of the piece: one stray pitch held for eight bars outweighs
+    a bar of real notes in any duration-weighted statistic, and in the ear."""
     now = 0
     open_: dict[int, int] = {}
     notes: list[tuple[int, int, int]] = []
@@ -113,8 +120,11 @@ def events_to_notes(events: list[int] | np.ndarray, strict: bool = True) -> Note
             raise GenzooError(f"token {tok} is outside the event vocabulary (0..{VOCAB_SIZE - 1})")
     if open_ and strict:
         raise GenzooError(f"event stream ends with {len(open_)} notes still sounding")
-    notes += [(p, s, now) for p, s in open_.items() if now > s]
+    close = now if end is None else max(now, end)
+    notes += [(p, s, close) for p, s in open_.items() if close > s]
     arr = np.array(notes, dtype=np.int64).reshape(-1, 3)
+    if max_duration is not None:
+        arr[:, 2] = np.minimum(arr[:, 2], arr[:, 1] + max_duration)
     return arr[np.lexsort((arr[:, 0], arr[:, 1]))] if len(arr) else arr
 
 
@@ -157,20 +167,64 @@ def concatenate(pieces: list[Notes], gap: int = STEPS_PER_BAR) -> Notes:
     return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.int64)
 
 
-def compose_from_events(sample: Any, n: int, bars: int, prime: Notes | None, temperature: float) -> list[Notes]:
-    """`n` pieces of `bars` bars from an event model's `sample(n, steps, prime, temperature, max_time)`; the
-    prime's notes stay at the start of each piece. Shared by every event-token model (LSTM, transformer)."""
-    length = bars * STEPS_PER_BAR
+def bar_steps(info: Any) -> int:
+    """16th-note steps in one bar of the corpus a model was trained on (its most common time signature;
+    4/4 when the dataset does not record one)."""
+    num, den = time_signature(info)
+    return num * 4 * STEPS_PER_QUARTER // den
+
+
+def time_signature(info: Any) -> tuple[int, int]:
+    """The (numerator, denominator) a dataset records in `extra["time_signature"]`, else 4/4."""
+    extra = getattr(info, "extra", None) or {}
+    num, den = extra.get("time_signature", (4, 4))
+    return int(num), int(den)
+
+
+def fit_to_length(notes: Notes, length: int) -> Notes:
+    """The notes that start before step `length`, cut off there: a piece exactly `length` steps long once
+    `write_midi(..., length=length)` pads the silence after its last note."""
+    notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
+    notes = notes[notes[:, 1] < length].copy()
+    notes[:, 2] = np.minimum(notes[:, 2], length)
+    return notes
+
+
+def compose_from_events(
+    sample: Any, n: int, bars: int, prime: Notes | None, temperature: float, info: Any = None
+) -> list[Notes]:
+    """`n` pieces of exactly `bars` bars (of the training corpus's meter) from an event model's
+    `sample(n, steps, prime, temperature, max_time, fill)`, after the prime's notes, which stay at the start.
+
+    `fill` forbids EOS before the time budget, so a piece cannot stop early; notes still sounding when the
+    budget ends it are closed at the bar line, and none lasts longer than the corpus's longest note
+    (`extra["max_note_steps"]`, when the dataset records it). Shared by every event-token model."""
+    length = bars * bar_steps(info)
+    offset = int(prime[:, 2].max()) if prime is not None and len(prime) else 0
     primer = [BOS, *notes_to_events(prime)] if prime is not None else None
-    tokens = sample(n, steps=length * 8, prime=primer, temperature=temperature, max_time=length).cpu().numpy()
-    return [events_to_notes(row, strict=False) for row in tokens]
+    tokens = sample(n, steps=length * 8, prime=primer, temperature=temperature, max_time=length, fill=True)
+    longest = (getattr(info, "extra", None) or {}).get("max_note_steps")
+    total = offset + length
+    return [fit_to_length(events_to_notes(row, strict=False, end=total, max_duration=longest), total)
+            for row in tokens.cpu().numpy()]
 
 
-def compose_from_rolls(sample: Any, n: int, bars: int, prime: Notes | None, temperature: float) -> list[Notes]:
-    """`n` pieces of `bars` bars from a piano-roll model's `sample(n, frames, prime, temperature)`."""
-    primer = notes_to_roll(prime) if prime is not None else None
-    rolls = sample(n, frames=bars * STEPS_PER_BAR, prime=primer, temperature=temperature).cpu().numpy()
-    return [roll_to_notes(np.concatenate([primer, r]) if primer is not None else r) for r in rolls]
+def compose_from_rolls(
+    sample: Any, n: int, bars: int, prime: Notes | None, temperature: float, info: Any = None
+) -> list[Notes]:
+    """`n` pieces of exactly `bars` bars from a piano-roll model's `sample(n, frames, prime, temperature)`,
+    in 16th-note steps whatever the model's frame rate (JSB's frames are quarter notes)."""
+    spq = int((getattr(info, "extra", None) or {}).get("steps_per_quarter", STEPS_PER_QUARTER))
+    scale = STEPS_PER_QUARTER // spq if STEPS_PER_QUARTER % spq == 0 else 1
+    primer = notes_to_roll(prime // np.array([1, scale, scale])) if prime is not None else None
+    frames = bars * bar_steps(info) // scale
+    rolls = sample(n, frames=frames, prime=primer, temperature=temperature).cpu().numpy()
+    total = (len(primer) if primer is not None else 0) + frames
+    out = []
+    for r in rolls:
+        notes = roll_to_notes(np.concatenate([primer, r]) if primer is not None else r)
+        out.append(fit_to_length(notes * np.array([1, scale, scale]), total * scale))
+    return out
 
 
 def _varlen(n: int) -> bytes:
@@ -189,21 +243,30 @@ def write_midi(
     ticks_per_quarter: int = 480,
     program: int = 0,
     velocity: int = 80,
+    length: int | None = None,
+    time_signature: tuple[int, int] = (4, 4),
 ) -> Path:
-    """A format-0 MIDI file of the notes (16th-note steps) on channel 1."""
+    """A format-0 MIDI file of the notes (16th-note steps) on channel 1.
+
+    length: the piece's length in steps (its end-of-track), so silence after the last note counts: a
+    composition of N bars is N bars long even when it ends on a rest."""
     tick = ticks_per_quarter // STEPS_PER_QUARTER
+    num, den = time_signature
+    if den < 1 or den & (den - 1) or not 0 < num < 256:
+        raise GenzooError(f"time signature {num}/{den} cannot be written to MIDI")
     changes: list[tuple[int, int, int]] = []  # (time, 0=off/1=on, pitch): offs sort before ons
     for p, s, e in np.asarray(notes).reshape(-1, 3).tolist():
         if not 0 <= p < 128:
             raise GenzooError(f"pitch {p} is not a MIDI note number (0-127)")
         changes += [(s * tick, 1, p), (e * tick, 0, p)]
     body = bytearray(b"\x00\xff\x51\x03" + struct.pack(">I", round(60e6 / tempo_bpm))[1:])
-    body += b"\x00\xff\x58\x04\x04\x02\x18\x08" + bytes([0x00, 0xC0, program & 0x7F])
+    body += b"\x00\xff\x58\x04" + bytes([num, den.bit_length() - 1, 0x18, 0x08, 0x00, 0xC0, program & 0x7F])
     now = 0
     for t, on, p in sorted(changes):
         body += _varlen(t - now) + bytes([0x90 if on else 0x80, p, velocity if on else 0])
         now = t
-    body += b"\x00\xff\x2f\x00"
+    end = max(now, (length or 0) * tick)
+    body += _varlen(end - now) + b"\xff\x2f\x00"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(
@@ -352,7 +415,8 @@ class ChoraleEvents(Dataset):
             None,
             None,
             None,
-            {"representation": "events", "vocab_size": VOCAB_SIZE, "steps_per_quarter": STEPS_PER_QUARTER},
+            {"representation": "events", "vocab_size": VOCAB_SIZE, "steps_per_quarter": STEPS_PER_QUARTER,
+             "max_note_steps": max((int((n[:, 2] - n[:, 1]).max()) for _, n in pieces if len(n)), default=None)},
         )
 
     def __len__(self) -> int:

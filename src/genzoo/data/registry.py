@@ -46,7 +46,7 @@ def get_loader(name: str) -> Loader:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise GenzooError(
             f"unknown dataset {name!r}{hint}; known datasets: {', '.join(sorted(_LOADERS))}, "
-            "or a path to an image folder / .npy / .npz file"
+            "or a path to an image folder / .npy / .npz file / a folder of MIDI or MusicXML files"
         )
     return _LOADERS[name][0]
 

@@ -4,7 +4,9 @@ and an event grammar, so both event models (music_lstm, music_gpt) decode throug
 `TimeBudget(max_time, start)` ends a piece once its time-shifts would reach `max_time` 16th-note steps:
 every time-shift that would cross the budget is folded into EOS (its probability moves there). Run last,
 after temperature and the top-k / top-p filters, it gives exactly the distribution of "sample, and write
-EOS instead of a shift that crosses the budget".
+EOS instead of a shift that crosses the budget". With `fill=True` the model's own EOS is ruled out, so the
+piece runs to the budget: what `compose --bars N` needs (a model trained on whole pieces otherwise ends
+some after two bars).
 
 `EventGrammar()` allows only well-formed events: NOTE_ON for a silent pitch, NOTE_OFF for a sounding one
 and not after a NOTE_ON at the same time step (so every note lasts at least one step); never PAD or BOS.
@@ -36,17 +38,19 @@ def elapsed_steps(seq: Tensor, start: int = 0) -> Tensor:
 class TimeBudget(LogitsProcessor):
     """Fold every time-shift that would bring the events after `start` to `max_time` steps into EOS."""
 
-    def __init__(self, max_time: int, start: int = 0) -> None:
+    def __init__(self, max_time: int, start: int = 0, fill: bool = False) -> None:
         if max_time < 1:
             raise GenzooError(f"max_time must be at least 1 step, got {max_time}")
         self.max_time = max_time
         self.start = start
+        self.fill = fill
 
     def __call__(self, seq: Tensor, scores: Tensor) -> Tensor:
         steps = torch.arange(1, MAX_SHIFT + 1, device=scores.device)
         crossing = elapsed_steps(seq, self.start)[:, None] + steps[None] >= self.max_time  # (B, 16)
         shifts = scores[:, SHIFT0 : SHIFT0 + MAX_SHIFT]
-        folded = torch.cat([scores[:, EOS : EOS + 1], shifts.masked_fill(~crossing, NEG_INF)], 1)
+        own_eos = torch.full_like(scores[:, EOS : EOS + 1], NEG_INF) if self.fill else scores[:, EOS : EOS + 1]
+        folded = torch.cat([own_eos, shifts.masked_fill(~crossing, NEG_INF)], 1)
         out = scores.clone()
         out[:, EOS] = torch.logsumexp(folded, 1)
         out[:, SHIFT0 : SHIFT0 + MAX_SHIFT] = shifts.masked_fill(crossing, NEG_INF)
@@ -87,13 +91,14 @@ def event_processors(
     grammar: bool = False,
     max_time: int | None = None,
     start: int = 0,
+    fill: bool = False,
 ) -> list[LogitsProcessor]:
     """What both event models sample with, in order: temperature, PAD/BOS never, the grammar (before the
     filters, so they choose among well-formed events), top-k, top-p, and last the time budget counted from
-    position `start` (the events after the prompt)."""
+    position `start` (the events after the prompt); `fill`: no EOS before the budget."""
     out: list[LogitsProcessor] = [Temperature(temperature), SuppressTokens([PAD, BOS])]
     out += [EventGrammar()] if grammar else []
     out += [TopK(top_k)] if top_k else []
     out += [TopP(top_p)] if top_p < 1.0 else []
-    out += [TimeBudget(max_time, start)] if max_time is not None else []
+    out += [TimeBudget(max_time, start, fill)] if max_time is not None else []
     return out

@@ -276,12 +276,18 @@ def forecast(model: Any, data: Any, ctx: Context) -> dict[str, float]:
 
 @register_metric("pitch_class_kl", Composer, ("music",), default=True)
 def pitch_class_kl(model: Any, data: Any, ctx: Context) -> dict[str, float]:
-    """KL of the corpus's pitch-class histogram from the generated one, beside density/polyphony gaps."""
-    from genzoo.metrics.music import music_stats, pitch_class_kl, stats_distance
+    """KL of the held-out pieces' pitch-class histogram from the generated one, beside the unigram event
+    sampler's (the baseline, fit on the train split) and the density/polyphony gaps."""
+    from genzoo.data.music import bar_steps
+    from genzoo.metrics.music import music_stats, pitch_class_kl, stats_distance, unigram_pieces
 
-    pieces = model.compose(min(ctx.n_samples, 8), 8)
+    n, bars = min(ctx.n_samples, 8), 8
+    pieces = model.compose(n, bars)
     fake, real = music_stats(pieces), music_stats([notes for _, notes in data.pieces])
-    return {"pitch_class_kl": pitch_class_kl(fake, real), **stats_distance(fake, real)}
+    train = [notes for _, notes in getattr(_train_split(data, ctx), "pieces", data.pieces)]
+    unigram = music_stats(unigram_pieces(train, n, bars * bar_steps(data.info), seed=ctx.seed))
+    return {"pitch_class_kl": pitch_class_kl(fake, real), "unigram_pitch_class_kl": pitch_class_kl(unigram, real),
+            **stats_distance(fake, real)}
 
 
 @register_metric("frame_prediction", VideoPredictor, ("video",), default=True)

@@ -1,6 +1,8 @@
 """Music statistics: how close generated pieces are to a corpus (pitch classes, density, polyphony, range).
 
-Pieces are note arrays (pitch, start, end) in 16th-note steps, as `genzoo.data.music` makes them.
+Pieces are note arrays (pitch, start, end) in 16th-note steps, as `genzoo.data.music` makes them. The
+baseline a composer must beat is `unigram_pieces`: events drawn independently from the corpus's event
+frequencies, decoded like a model's samples, so it plays the corpus's pitches with no sense of key or time.
 """
 
 from __future__ import annotations
@@ -9,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from genzoo.data.music import STEPS_PER_BAR
+from genzoo.data.music import (
+    EOS,
+    SHIFT0,
+    STEPS_PER_BAR,
+    VOCAB_SIZE,
+    events_to_notes,
+    fit_to_length,
+    notes_to_events,
+)
 from genzoo.errors import GenzooError
 
 
@@ -61,3 +71,48 @@ def pitch_class_kl(fake: dict[str, Any], real: dict[str, Any], eps: float = 1e-4
     q = np.asarray(fake["pitch_class_hist"]) + eps
     p, q = p / p.sum(), q / q.sum()
     return float((p * np.log(p / q)).sum())
+
+
+def unigram_pieces(corpus: list[Any], n: int, length: int, seed: int = 0) -> list[Any]:
+    """`n` pieces of `length` steps from the unigram event sampler of `corpus` (note arrays): every event
+    drawn independently with its frequency in the corpus (EOS excluded, so a piece runs its length)."""
+    counts = np.zeros(VOCAB_SIZE)
+    for notes in corpus:
+        np.add.at(counts, notes_to_events(notes), 1)
+    counts[EOS] = 0
+    if not counts.sum():
+        raise GenzooError("the corpus has no events to draw a unigram sampler from")
+    p, rng, out = counts / counts.sum(), np.random.default_rng(seed), []
+    steps = np.clip(np.arange(VOCAB_SIZE) - SHIFT0 + 1, 0, None)  # the steps each event advances time
+    for _ in range(n):
+        events: list[int] = []
+        now = 0
+        while now < length:
+            block = rng.choice(VOCAB_SIZE, size=256, p=p)
+            for tok in block.tolist():
+                events.append(tok)
+                now += int(steps[tok])
+                if now >= length:
+                    break
+        out.append(fit_to_length(events_to_notes(events, strict=False, end=length), length))
+    return out
+
+
+def midi_bars(path: Any) -> float:
+    """Length of a MIDI file in bars of its (first) time signature, end-of-track included, read with
+    music21's MIDI reader: an independent check of `compose --bars` (music21's score import rounds a piece
+    up to whole measures and ignores the silence before the end of the track, so it cannot be the judge)."""
+    from music21 import midi
+
+    mf = midi.MidiFile()
+    mf.open(str(path))
+    mf.read()
+    mf.close()
+    ticks, meter = 0, None
+    for track in mf.tracks:
+        ticks = max(ticks, sum(e.time for e in track.events if isinstance(e, midi.DeltaTime)))
+        for e in track.events:
+            if getattr(e, "type", None) == midi.MetaEvents.TIME_SIGNATURE and meter is None:
+                meter = (e.data[0], 2 ** e.data[1])
+    num, den = meter or (4, 4)
+    return ticks / mf.ticksPerQuarterNote / (num * 4 / den)

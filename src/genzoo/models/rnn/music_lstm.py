@@ -98,7 +98,7 @@ class MusicLSTM(GenerativeModel, Sampler, Likelihood, Composer):
         return logits
     def compose(self, n: int, bars: int, prime: Any = None, temperature: float = 1.0) -> list[Any]:
         """`n` pieces of `bars` bars (note arrays), continuing `prime` notes if given."""
-        return compose_from_events(self.sample, n, bars, prime, temperature)
+        return compose_from_events(self.sample, n, bars, prime, temperature, self.data_info)
 
     @torch.no_grad()
     def sample(
@@ -110,11 +110,13 @@ class MusicLSTM(GenerativeModel, Sampler, Likelihood, Composer):
         top_k: int = 0,
         max_time: int | None = None,
         grammar: bool = False,
+        fill: bool = False,
     ) -> Tensor:
         """`n` token sequences (n, <= 1 + len(prime) + steps), PAD after EOS.
 
         max_time: stop each sequence once its time-shifts reach this many 16th-note steps (e.g. bars * 16).
         grammar: allow only well-formed events (`genzoo.generation.music.EventGrammar`).
+        fill: no EOS before `max_time` (the piece runs to its budget).
         """
         if n < 1 or steps < 1:
             raise GenzooError("sample needs n >= 1 and steps >= 1")
@@ -124,5 +126,5 @@ class MusicLSTM(GenerativeModel, Sampler, Likelihood, Composer):
             prime = torch.as_tensor(prime, dtype=torch.long).reshape(1, -1).expand(n, -1)
             start = torch.cat([start, prime[:, 1:] if prime[0, 0] == BOS else prime], 1)
         config = GenerationConfig(max_new_tokens=steps, eos_token_id=EOS, pad_token_id=PAD)
-        processors = event_processors(temperature, top_k, 1.0, grammar, max_time, start.shape[1])
+        processors = event_processors(temperature, top_k, 1.0, grammar, max_time, start.shape[1], fill)
         return generate(self, start, config, processors=processors)

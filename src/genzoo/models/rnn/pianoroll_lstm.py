@@ -81,7 +81,7 @@ class PianoRollLSTM(GenerativeModel, Sampler, Likelihood, Composer):
 
     def compose(self, n: int, bars: int, prime: Any = None, temperature: float = 1.0) -> list[Any]:
         """`n` pieces of `bars` bars (note arrays), continuing `prime` notes if given."""
-        return compose_from_rolls(self.sample, n, bars, prime, temperature)
+        return compose_from_rolls(self.sample, n, bars, prime, temperature, self.data_info)
 
     @torch.no_grad()
     def sample(

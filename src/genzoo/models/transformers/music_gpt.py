@@ -98,7 +98,7 @@ class MusicGPT(DecoderLM, Composer):
 
     def compose(self, n: int, bars: int, prime: Any = None, temperature: float = 1.0) -> list[Any]:
         """`n` pieces of `bars` bars (note arrays), continuing `prime` notes if given."""
-        return compose_from_events(self.sample, n, bars, prime, temperature)
+        return compose_from_events(self.sample, n, bars, prime, temperature, self.data_info)
 
     @torch.no_grad()
     def sample(  # type: ignore[override]  # events, not text: steps/prime replace prompt/max_new_tokens
@@ -111,11 +111,13 @@ class MusicGPT(DecoderLM, Composer):
         top_p: float = 1.0,
         max_time: int | None = None,
         grammar: bool = False,
+        fill: bool = False,
     ) -> Tensor:
         """`n` token sequences (n, <= 1 + len(prime) + steps), PAD after EOS, sampled by the generation core.
 
         max_time: end each sequence with EOS once its time-shifts reach this many 16th-note steps.
         grammar: allow only well-formed events (`genzoo.generation.music.EventGrammar`).
+        fill: no EOS before `max_time` (the piece runs to its budget).
         """
         if n < 1 or steps < 1:
             raise GenzooError("sample needs n >= 1 and steps >= 1")
@@ -126,5 +128,7 @@ class MusicGPT(DecoderLM, Composer):
             start = torch.cat([start, prime[:, 1:] if prime[0, 0] == BOS else prime], 1)
         head = start[:, : max(0, start.shape[1] - self.context_length)]  # the core sees the last context tokens
         config = GenerationConfig(max_new_tokens=steps, eos_token_id=EOS, pad_token_id=PAD)
-        processors = event_processors(temperature, top_k, top_p, grammar, max_time, start.shape[1] - head.shape[1])
+        processors = event_processors(
+            temperature, top_k, top_p, grammar, max_time, start.shape[1] - head.shape[1], fill
+        )
         return torch.cat([head.to(self.device), generate(self, start, config, processors=processors)], 1)
