@@ -92,7 +92,7 @@ class Detector:
 
 
 def is_image(model: Any) -> bool:
-    info = getattr(model, "data_info", None)
+    info = model.data_info
     return info is not None and info.kind == "image"
 
 
