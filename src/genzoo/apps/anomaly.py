@@ -1,11 +1,14 @@
 """Anomaly detection with any generative model: fit on normal data, score new data, threshold, AUROC.
 
-The score is the negative log-likelihood where the model has one (flows, autoregressive models, the VAE's
-importance-weighted bound) and otherwise the reconstruction error of encode -> decode. The threshold is
-the (1 - target FPR) quantile of the scores of held-out *normal* data, so about that fraction of normal
-examples are flagged. With labelled test data, AUROC and AUPRC (scikit-learn) summarise the ranking.
+The score (`--score`, see `anomaly_scores`) is the raw negative log-likelihood, a likelihood ratio against a
+background model trained on perturbed inputs (Ren et al. 2019), the likelihood corrected by a lossless
+compressor's code length (Serra et al. 2020), or, for models with a latent space, the reconstruction error
+or the distance to the nearest latents of the normal data. The threshold is the (1 - target FPR) quantile
+of the scores of held-out *normal* data, so about that fraction of normal examples are flagged. With
+labelled test data, AUROC and AUPRC (scikit-learn) summarise the ranking.
 
     genzoo anomaly fit runs/bc --model maf --data breast_cancer --anomalous 0 --max-steps 1000
+    genzoo anomaly fit runs/m7 --model vae --data mnist5k --anomalous 7 --score complexity
     genzoo anomaly score runs/bc            # AUROC/AUPRC on the test split, flagged rates at the threshold
 """
 
@@ -17,15 +20,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genzoo.apps import anomaly_scores
+from genzoo.apps.anomaly_scores import COMPRESSORS, PERTURB_RATE, SCORES, ScoreContext
 from genzoo.data.arrays import read_one_array
 from genzoo.errors import GenzooError
-from genzoo.protocols import DOING, LatentModel, Likelihood, can
+from genzoo.protocols import LatentModel, Likelihood, can
 
 if TYPE_CHECKING:  # torch is imported inside functions: the CLI imports every app at start-up
     from torch import Tensor
 
 DETECTOR_FILE = "anomaly.json"
-METHODS = ("auto", "log_prob", "recon")
+LATENTS_FILE = "anomaly_latents.safetensors"
+BACKGROUND_DIR = "background"
+METHODS = ("auto", *SCORES)
+ALIASES = {"log_prob": "nll"}  # the names detectors written before the score kinds used
 CALIBRATION_FRACTION = 0.1
 
 
@@ -38,6 +46,8 @@ class Detector:
     target_fpr: float
     data: str | None = None
     anomalous: tuple[int, ...] = ()
+    compressor: str = "png"
+    background: str | None = None  # a run directory, relative to the detector's run when inside it
 
     def save(self, run: Path) -> Path:
         path = Path(run) / DETECTOR_FILE
@@ -52,69 +62,93 @@ class Detector:
         try:
             d = json.loads(path.read_text())
             return cls(
-                d["method"],
+                ALIASES.get(d["method"], d["method"]),
                 float(d["threshold"]),
                 float(d["target_fpr"]),
                 d.get("data"),
                 tuple(d.get("anomalous") or ()),
+                d.get("compressor", "png"),
+                d.get("background"),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise GenzooError(f"{path} is corrupt (not a genzoo anomaly detector)") from None
 
+    def context(self, run: Path) -> ScoreContext:
+        """The background model and normal latents this detector's score reads from disk."""
+        import genzoo as gz
 
-def resolve_method(model: Any, method: str = "auto") -> str:
-    """ "log_prob" where the model has a likelihood, else "recon" (needs encode/decode)."""
+        ctx = ScoreContext(compressor=self.compressor)
+        if self.method == "ratio":
+            if self.background is None:
+                raise GenzooError(f"{run}: the ratio detector records no background model")
+            ctx.background = gz.load(str(Path(run) / self.background), needs=Likelihood)
+        if self.method == "latent":
+            path = Path(run) / LATENTS_FILE
+            if not path.is_file():
+                raise GenzooError(f"{run} has no {LATENTS_FILE}; run `genzoo anomaly fit {run}` again")
+            from safetensors.torch import load_file
+
+            ctx.reference_latents = load_file(str(path))["latents"]
+        return ctx
+
+
+def is_image(model: Any) -> bool:
+    info = model.data_info
+    return info is not None and info.kind == "image"
+
+
+def resolve_method(model: Any, method: str = "auto", images: bool | None = None, latents: bool = False) -> str:
+    """The score kind to use. "auto": the latent distance where the model has a latent space and the
+    normal data's latents are at hand (`genzoo anomaly fit` makes them), else the complexity-corrected
+    likelihood on images and the raw likelihood on other data, else the reconstruction error."""
+    images = is_image(model) if images is None else images
+    method = ALIASES.get(method, method)
     if method not in METHODS:
         raise GenzooError(f"unknown scoring method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "auto":
-        method = "log_prob" if can(model, Likelihood) else "recon"
-    need = Likelihood if method == "log_prob" else LatentModel
-    if not can(model, need):
-        raise GenzooError(f"model {getattr(model, 'model_name', '?')!r} cannot score by {method}: "
-                          f"it does not {DOING[need]}")
+        if latents and can(model, LatentModel):
+            method = "latent"
+        elif can(model, Likelihood):
+            method = "complexity" if images else "nll"
+        else:
+            method = "recon"
+    anomaly_scores.check(model, method, images)
     return method
 
 
-def _batches(data: Any, batch_size: int) -> Any:
+def tensor_of(data: Any) -> Tensor:
+    """All examples of a dataset (or a tensor) as one tensor."""
     import torch
 
     if isinstance(data, torch.Tensor):
-        yield from data.split(batch_size)
-        return
+        return data
+    for field in ("images", "x"):
+        if isinstance(getattr(data, field, None), torch.Tensor):
+            return getattr(data, field)
     from torch.utils.data import DataLoader
 
-    for batch in DataLoader(data, batch_size=batch_size, collate_fn=getattr(data, "collate", None)):
-        yield batch[0] if isinstance(batch, (list, tuple)) else batch
+    parts = [b[0] if isinstance(b, (list, tuple)) else b
+             for b in DataLoader(data, batch_size=256, collate_fn=getattr(data, "collate", None))]
+    return torch.cat(parts)
 
 
 def scores(
-    model: Any, data: Any, method: str = "auto", batch_size: int = 256, **log_prob_kwargs: Any
+    model: Any,
+    data: Any,
+    method: str = "auto",
+    batch_size: int = 256,
+    ctx: ScoreContext | None = None,
+    **log_prob_kwargs: Any,
 ) -> Tensor:
-    """Score per example, higher = more anomalous: -log p(x) in nats, or squared reconstruction error."""
-    import torch
-
-    method = resolve_method(model, method)
+    """Score per example, higher = more anomalous (see `anomaly_scores` for each kind)."""
+    x = tensor_of(data)
+    ctx = ctx or ScoreContext()
+    method = resolve_method(model, method, x.ndim == 4, ctx.reference_latents is not None)
     if model.num_classes:
         raise GenzooError("anomaly scores need an unconditional model (this one needs class labels)")
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for x in _batches(data, batch_size):
-            out.append(_score_batch(model, x, method, log_prob_kwargs))
-    s = torch.cat(out)
-    if not torch.isfinite(s).all():
-        raise GenzooError(
-            "some anomaly scores are not finite; the data may not match what the model was trained on"
-        )
-    return s
-
-
-def _score_batch(model: Any, x: Tensor, method: str, log_prob_kwargs: dict[str, Any]) -> Tensor:
-    if method == "log_prob":
-        return -model.log_prob(x, **log_prob_kwargs).double().cpu()
-    x = x.to(model.device).float()
-    rec = model.decode_latent(model.encode_latent(x)).float().view_as(x)
-    return (rec - x).pow(2).flatten(1).sum(1).double().cpu()
+    ctx.batch_size = batch_size
+    ctx.log_prob_kwargs = log_prob_kwargs or ctx.log_prob_kwargs
+    return anomaly_scores.score(method, model, x, ctx)
 
 
 def threshold_at_fpr(normal_scores: Tensor, target_fpr: float) -> float:
@@ -169,13 +203,16 @@ def fit_detector(
     normal_calibration: Any,
     target_fpr: float = 0.05,
     method: str = "auto",
+    ctx: ScoreContext | None = None,
     **log_prob_kwargs: Any,
 ) -> Detector:
     """A detector whose threshold flags `target_fpr` of the held-out normal examples."""
-    method = resolve_method(model, method)
-    s = scores(model, normal_calibration, method, **log_prob_kwargs)
+    latents = ctx is not None and ctx.reference_latents is not None
+    method = resolve_method(model, method, tensor_of(normal_calibration).ndim == 4, latents)
+    s = scores(model, normal_calibration, method, ctx=ctx, **log_prob_kwargs)
     name = model.data_info.name if model.data_info is not None else None
-    return Detector(method, threshold_at_fpr(s, target_fpr), target_fpr, name)
+    compressor = ctx.compressor if ctx is not None else "png"
+    return Detector(method, threshold_at_fpr(s, target_fpr), target_fpr, name, compressor=compressor)
 
 
 def calibration_split(data: Any, fraction: float = CALIBRATION_FRACTION, seed: int = 0) -> tuple[Any, Any]:
@@ -198,11 +235,49 @@ def _classes(text: str | None) -> tuple[int, ...]:
         raise GenzooError(f"--anomalous takes class indices like 3 or 0,5; got {text!r}") from None
 
 
+def _perturbed(data: Any, rate: float) -> Any:
+    """A copy of a genzoo dataset with its examples perturbed for a background model."""
+    import copy
+
+    out = copy.copy(data)
+    field = "images" if hasattr(data, "images") else "x"
+    setattr(out, field, anomaly_scores.perturb(getattr(data, field), rate))
+    return out
+
+
+def _train_background(args: argparse.Namespace, train: Any, fit_part: Any) -> str:
+    """Train a model of the same kind and options on perturbed normal data, in RUN/background."""
+    import genzoo as gz
+    from genzoo.cli_args import fit_kwargs, parse_overrides
+
+    background = gz.create(args.model, data=train, seed=args.seed, **parse_overrides(args.option))
+    kwargs = fit_kwargs(args)
+    if args.background_steps is not None:
+        kwargs["max_steps"], kwargs["max_epochs"] = args.background_steps, None
+    gz.fit(background, _perturbed(fit_part, args.perturb), out=str(Path(args.run) / BACKGROUND_DIR), **kwargs)
+    return BACKGROUND_DIR
+
+
+def _background_for(args: argparse.Namespace, train: Any, fit_part: Any) -> str:
+    """The ratio score's background run: --background, else one trained now (with --model), else an earlier one."""
+    if args.background:
+        return str(Path(args.background).resolve())
+    if args.model is not None:
+        return _train_background(args, train, fit_part)
+    if (Path(args.run) / BACKGROUND_DIR / "config.json").is_file():
+        return BACKGROUND_DIR
+    raise GenzooError("the ratio score needs a background model: pass --background RUN, or --model")
+
+
 def cmd_fit(args: argparse.Namespace) -> None:
     import genzoo as gz
     from genzoo.cli_args import fit_kwargs, parse_overrides
 
     anomalous = _classes(args.anomalous)
+    if args.model is None and args.anomalous is None and (Path(args.run) / DETECTOR_FILE).is_file():
+        anomalous = Detector.load(Path(args.run)).anomalous  # re-calibrating: the same normal classes
+    if args.compressor not in COMPRESSORS:
+        raise GenzooError(f"unknown compressor {args.compressor!r}; choose one of {', '.join(COMPRESSORS)}")
     if args.model is None and not (Path(args.run) / "config.json").is_file():
         raise GenzooError(f"{args.run} holds no trained model: pass --model NAME to train one there")
     data_name = args.data
@@ -218,9 +293,20 @@ def cmd_fit(args: argparse.Namespace) -> None:
         if args.max_steps is None and args.max_epochs is None:
             args.max_steps = 1000
         model = gz.create(args.model, data=train, seed=args.seed, **parse_overrides(args.option))
+        method = resolve_method(model, args.method, train.info.kind == "image", True)  # refuse before training
+        if method == "ratio" and not 0.0 < args.perturb < 1.0:
+            raise GenzooError(f"--perturb must be between 0 and 1, got {args.perturb}")
         gz.fit(model, fit_part, out=args.run, **fit_kwargs(args))
-    detector = fit_detector(model, calib, args.fpr, args.method)
-    detector.data, detector.anomalous = data_name, anomalous
+    method = resolve_method(model, args.method, train.info.kind == "image", True)
+    background = _background_for(args, train, fit_part) if method == "ratio" else None
+    settings = Detector(method, 0.0, args.fpr, compressor=args.compressor, background=background)
+    if method == "latent":
+        from safetensors.torch import save_file
+
+        save_file({"latents": anomaly_scores.latents(model, tensor_of(fit_part)).contiguous()},
+                  str(Path(args.run) / LATENTS_FILE))
+    detector = fit_detector(model, calib, args.fpr, method, ctx=settings.context(Path(args.run)))
+    detector.data, detector.anomalous, detector.background = data_name, anomalous, background
     path = detector.save(Path(args.run))
     print(
         f"genzoo: anomaly detector ({detector.method}, threshold {detector.threshold:.4g} at FPR "
@@ -235,12 +321,13 @@ def cmd_score(args: argparse.Namespace) -> None:
 
     model = gz.load(args.run)
     detector = Detector.load(Path(args.run))
+    ctx = detector.context(Path(args.run))
     if args.input:
         try:
             x = torch.from_numpy(read_one_array(args.input)).float()
         except (OSError, ValueError) as e:
             raise GenzooError(f"cannot read {args.input} as a .npy array ({e})") from None
-        s = scores(model, x, detector.method)
+        s = scores(model, x, detector.method, ctx=ctx)
         result: dict[str, Any] = {"n": len(s), "flagged": int((s > detector.threshold).sum())}
     else:
         name = args.data or detector.data
@@ -248,11 +335,12 @@ def cmd_score(args: argparse.Namespace) -> None:
             raise GenzooError("--data is required: the detector does not record its dataset")
         data = gz.data.load(name, split=args.split)
         anomalous = _classes(args.anomalous) or detector.anomalous
-        s = scores(model, data, detector.method)
+        s = scores(model, data, detector.method, ctx=ctx)
         if anomalous:
             result = report(s, split_normal(data, anomalous)[1], detector.threshold)
         else:
             result = {"n": len(s), "flagged": int((s > detector.threshold).sum())}
+    result["score"] = detector.method
     result["threshold"] = detector.threshold
     if args.out:
         Path(args.out).write_text(
@@ -274,7 +362,14 @@ def add_commands(sub: Any) -> None:
     f.add_argument("--data", default=None, help="dataset name (default: the run's dataset)")
     f.add_argument("--anomalous", default=None, help="class(es) held out of training as anomalies, e.g. 5")
     f.add_argument("--fpr", type=float, default=0.05, help="target false-positive rate on normal data")
-    f.add_argument("--method", default="auto", choices=METHODS)
+    f.add_argument("--score", "--method", dest="method", default="auto", choices=METHODS,
+                   help="anomaly score: auto = latent where the model has a latent space, else complexity on "
+                   "images and nll on other data")
+    f.add_argument("--compressor", default="png", help=f"complexity score's compressor: {', '.join(COMPRESSORS)}")
+    f.add_argument("--background", default=None, help="ratio score: a run trained on perturbed data to use")
+    f.add_argument("--perturb", type=float, default=PERTURB_RATE,
+                   help="ratio score: share of values replaced by noise for the background model's data")
+    f.add_argument("--background-steps", type=int, default=None, help="ratio score: background training steps")
     add_model_option_argument(f)
     add_fit_arguments(f)
     f.set_defaults(func=cmd_fit)
