@@ -50,7 +50,7 @@ def build_config(cls: type[C], overrides: dict[str, Any] | None = None, *, what:
 ZERO_MEANS_NONE = {"attention_layers", "heads", "differencing", "pretrain_batches", "top_k", "num_classes",
                    "num_labels", "cond_channels", "context_dim", "res_blocks", "num_res_blocks", "downsamples",
                    "upsamples", "encoder_convs", "decoder_convs"}
-NON_NEGATIVE = {"beta", "sigma", "spread", "spread_power", "guidance_scale", "temperature", "lr_d_ratio",
+NON_NEGATIVE = {"beta", "sigma", "spread", "guidance_scale", "temperature", "lr_d_ratio",
                 "logit_alpha", "restart_threshold", "bound", "copy_supervision"}
 
 
