@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=400)
     p.set_defaults(func=cmd_demo)
 
+    from genzoo.serve import add_commands as add_serve_command
+
+    add_serve_command(sub)
     import genzoo.apps as apps_pkg
 
     for info in pkgutil.iter_modules(apps_pkg.__path__):
