@@ -34,7 +34,9 @@ def gpt2_folder(tmp_path_factory):
     """A GPT-2 folder as `save_pretrained` writes it; biases randomised so that they count."""
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer()
-    config = transformers.GPT2Config(vocab_size=len(tokenizer), n_positions=24, n_embd=32, n_layer=2, n_head=2)
+    eos = tokenizer.eos_token_id
+    config = transformers.GPT2Config(vocab_size=len(tokenizer), n_positions=24, n_embd=32, n_layer=2, n_head=2,
+                                     bos_token_id=eos, eos_token_id=eos)
     model = transformers.GPT2LMHeadModel(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -86,12 +88,21 @@ def test_genzoo_gpt_saves_a_folder_transformers_loads(tmp_path):
     assert (gz_logits(back, ids) - gz_logits(model, ids)).abs().max().item() < 1e-5
 
 
-def test_what_has_no_gpt2_form_is_refused(tmp_path):
+def test_what_has_no_gpt2_form_is_refused(gpt2_folder, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(gpt2_folder[0] / name, bare / name)
+    with pytest.raises(GenzooError, match="has no tokenizer"):
+        gz.load(str(bare))
     rope = gz.create("gpt", context_length=16, n_layer=1, d_model=32, n_head=2)
     with pytest.raises(GenzooError, match="rotary"):
         gz.save(rope, str(tmp_path / "x"), format="hf")
     with pytest.raises(GenzooError, match="format must be"):
         gz.save(rope, str(tmp_path / "y"), format="onnx")
+    byte_level = gz.create("gpt", context_length=16, n_layer=1, d_model=32, n_head=2, positions="learned")
+    gz.save(byte_level, str(tmp_path / "bytes"), format="hf")  # a char tokenizer rides along in config.json
+    assert gz.load(str(tmp_path / "bytes")).tokenizer.encode("hé") == byte_level.tokenizer.encode("hé")
 
 
 def test_hf_ids_come_from_the_local_cache_offline(gpt2_folder, tmp_path, monkeypatch):

@@ -74,8 +74,9 @@ def options_from_hf(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_tokenizer(directory: Path) -> str:
-    """The folder's tokenizer as genzoo's tokenizer JSON ("" = none shipped: ids only)."""
+def read_tokenizer(directory: Path, cfg: dict[str, Any]) -> str:
+    """The folder's tokenizer as genzoo's tokenizer JSON: its tokenizer files, else the genzoo tokenizer a
+    genzoo-written folder keeps in its config (character tokenizers have no `tokenizers` form)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
     from genzoo.data.tokenizers import PretrainedTokenizer
@@ -87,8 +88,11 @@ def read_tokenizer(directory: Path) -> str:
         hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         hf.decoder = decoders.ByteLevel()
         hf.add_special_tokens(["<|endoftext|>"])
+    elif "genzoo_tokenizer" in cfg:
+        return str(cfg["genzoo_tokenizer"])
     else:
-        return ""
+        raise GenzooError(f"{directory} has no tokenizer (tokenizer.json, or vocab.json + merges.txt); "
+                          "save it beside the model (tokenizer.save_pretrained)")
     return PretrainedTokenizer(hf).to_json()
 
 
@@ -105,7 +109,7 @@ def load(directory: Path, map_location: str = "cpu", needs: Any = None) -> GPT:
         hint = " (it has only pytorch_model.bin, a pickle genzoo never loads)" if (
             directory / "pytorch_model.bin").is_file() else ""
         raise GenzooError(f"{directory} has no {WEIGHTS}{hint}")
-    options = {**options_from_hf(cfg), "tokenizer": read_tokenizer(directory)}
+    options = {**options_from_hf(cfg), "tokenizer": read_tokenizer(directory, cfg)}
     info = DataInfo(name=cfg.get("_name_or_path") or directory.name, kind="text",
                     extra={"vocab_size": options["vocab_size"], "source": "transformers gpt2"})
     model = GPT(build_config(GPT.Config, options, what="'gpt'"), info)
@@ -126,7 +130,8 @@ def load(directory: Path, map_location: str = "cpu", needs: Any = None) -> GPT:
 def hf_config(model: GPT) -> dict[str, Any]:
     c = model.config
     activation = {"gelu_tanh": "gelu_new", "gelu": "gelu"}[c.activation]
-    return {
+    tokenizer = {} if hasattr(model.tokenizer, "hf") else {"genzoo_tokenizer": c.tokenizer}
+    return {**tokenizer,
         "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": c.vocab_size,
         "n_positions": c.context_length, "n_embd": c.d_model, "n_layer": c.n_layer, "n_head": c.n_head,
         "n_inner": None, "activation_function": activation, "resid_pdrop": c.dropout, "embd_pdrop": c.dropout,
