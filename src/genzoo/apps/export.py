@@ -122,6 +122,8 @@ def export(model: Any, path: str | Path, format: str, graph_name: str | None = N
     # the tracer warns at every shape-dependent `if`; the graph is fixed-shape by design (batch aside)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")  # the exporter's note, not a fault
+        warnings.filterwarnings("ignore", message=".*torch.jit")  # TorchScript is deprecated, still asked for
         eager = graph.module(*graph.example)
         if format == "safetensors":
             from safetensors.torch import save_model
