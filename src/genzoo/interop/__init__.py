@@ -26,8 +26,8 @@ def hf_model_type(directory: str | os.PathLike[str]) -> str | None:
         return None
     try:
         meta = json.loads(cfg.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError):
+        return None  # not ours to judge: the genzoo reader names what is wrong with it
     if not isinstance(meta, dict) or meta.get("format") == "genzoo-model":
         return None
     model_type = meta.get("model_type")
