@@ -20,6 +20,7 @@ demo: install
 	$(VENV)/bin/genzoo demo
 
 test: install
+	sh .ci/system-deps.sh
 	$(PY) -m pytest -n 2 --timeout 900
 
 lint: install

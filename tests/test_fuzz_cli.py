@@ -59,6 +59,8 @@ BASE: dict[str, list[str]] = {
     "stylize-video": ["--input", "{f}/ok.png", "--run", "{run}", "-o", "{tmp}/v.gif"],
     "train-style": ["--style", "{f}/ok.png", "--out", "{tmp}/ts", "--max-steps", "1", "--no-progress"],
     "upscale": ["{run}", "--image", "{f}/ok.png", "-o", "{tmp}/u.png"],
+    "export": ["{run}", "-o", "{tmp}/m.onnx"],
+    "serve": ["{run}", "--port", "0"],
 }
 
 # -- what a range cannot say, verb by verb (every verb has at least one) ---------------------------------------
@@ -111,6 +113,8 @@ SEMANTIC: list[tuple[str, list[str]]] = [
     ("stylize-video", ["--input", "{f}/missing.gif"]),
     ("train-style", ["--style", "{f}/empty.png"]), ("train-style", ["--out", "{f}/ok.png"]),
     ("upscale", ["--image", "{f}/zero.npy"]),
+    ("export", ["--forward", "logits"]), ("export", ["--format", "pickle"]),
+    ("serve", ["{f}/missing"]),
 ]
 
 # -- bad data files for `train --data` -----------------------------------------------------------------------

@@ -11,10 +11,11 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "genzoo"
 
 #: top to bottom; a module may import from its own layer or any layer below it, never above
 LAYERS = [
-    ("cli", "sampling", "demo"),
+    ("cli", "sampling", "demo", "serve"),
     ("apps",),
     ("cli_args", "cli_ranges", "cli_paths", "latent"),
     ("__init__",),
+    ("interop",),
     ("models",),
     ("metrics",),
     ("generation", "nn"),

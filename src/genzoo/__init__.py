@@ -12,13 +12,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from genzoo import data
 from genzoo.errors import GenzooError
 from genzoo.version import __version__
 
-__all__ = ["GenzooError", "__version__", "create", "data", "evaluate", "fit", "list_models", "load", "save"]
+__all__ = ["GenzooError", "__version__", "create", "data", "evaluate", "fit", "list_models", "load", "push_to_hub",
+           "save"]
 
 
 def create(name: str, data: Any = None, seed: int | None = None, **overrides: Any) -> Any:
@@ -63,18 +65,43 @@ def fit(model: Any, data: Any, **kwargs: Any) -> Any:
 def load(path: str, map_location: str = "cpu", needs: Any = None) -> Any:
     """Rebuild any saved model from its directory (config.json + model.safetensors).
 
-    `needs`: a capability of `genzoo.protocols` (or a tuple of them) the caller will use; a run whose model
-    cannot do it is refused in one line, before any weights are read.
+    The directory may also be a `transformers` checkpoint (GPT-2), converted exactly, and `path` may be
+    `hf:owner/name[@revision]`, a Hugging Face hub repository holding either (from the local cache with
+    HF_HUB_OFFLINE=1). `needs`: a capability of `genzoo.protocols` (or a tuple of them) the caller will use; a
+    run whose model cannot do it is refused in one line, before any weights are read.
     """
     from genzoo.hub import load as _load
+    from genzoo.interop import hf_model_type, load_hf
+    from genzoo.interop.hf_hub import is_hub_id, snapshot
 
+    if is_hub_id(path):
+        path = str(snapshot(path))
+    if hf_model_type(path) is not None:
+        return load_hf(path, map_location=map_location, needs=needs)
     return _load(path, map_location=map_location, needs=needs)
 
 
-def save(model: Any, path: str) -> Any:
+def save(model: Any, path: str, format: str = "genzoo") -> Any:
+    """Write `model` to the directory `path`: as a genzoo run, or with format="hf" as a folder `transformers`
+    loads (`AutoModelForCausalLM.from_pretrained(path)`; gpt only)."""
     from genzoo.hub import save as _save
+    from genzoo.interop import save_hf
 
-    return _save(model, path)
+    if format not in ("genzoo", "hf"):
+        raise GenzooError(f"format must be genzoo or hf, got {format!r}")
+    return save_hf(model, path) if format == "hf" else _save(model, path)
+
+
+def push_to_hub(model: Any, repo: str, format: str = "genzoo", private: bool = False) -> str:
+    """Save `model` (see `save`) and upload it to the Hugging Face hub repository `repo`; returns the commit
+    URL. `gz.load("hf:" + repo)` reads it back."""
+    import tempfile
+
+    from genzoo.interop.hf_hub import push
+
+    with tempfile.TemporaryDirectory() as folder:
+        save(model, folder, format=format)
+        return push(Path(folder), repo, private=private)
 
 
 def evaluate(model: Any, data: Any, metrics: list[str] | tuple[str, ...] | None = None,

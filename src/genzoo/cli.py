@@ -150,6 +150,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="genzoo", description="Generative models, one API.")
+    from genzoo.version import __version__
+
+    parser.add_argument("--version", action="version", version=f"genzoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="models and datasets")
@@ -192,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=400)
     p.set_defaults(func=cmd_demo)
 
+    from genzoo.serve import add_commands as add_serve_command
+
+    add_serve_command(sub)
     import genzoo.apps as apps_pkg
 
     for info in pkgutil.iter_modules(apps_pkg.__path__):

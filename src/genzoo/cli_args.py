@@ -70,6 +70,8 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int, default=10, help="read and log the loss every N steps")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step (pays off on long runs)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--logger", default="csv,tensorboard",
+                   help="Lightning loggers, comma-separated: csv, tensorboard, mlflow, wandb (those two if installed)")
 
 
 def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,4 +83,4 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 strategy=args.strategy, num_nodes=args.num_nodes, precision=args.precision, seed=args.seed,
                 ema=args.ema, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
                 eval_every=args.eval_every, eval_samples=args.eval_samples, log_every=args.log_every,
-                compile=args.compile, progress=not args.no_progress)
+                compile=args.compile, progress=not args.no_progress, loggers=args.logger)

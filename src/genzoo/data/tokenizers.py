@@ -5,9 +5,11 @@ Two kinds share one interface (`encode`, `decode`, `vocab_size`, `to_json`):
 - `CharTokenizer`: one id per character seen in the training text, with a *byte fallback*: any other
   character is written as its UTF-8 bytes, so every string round-trips exactly and no `<unk>` exists.
 - `BPETokenizer`: byte-level BPE trained with HF `tokenizers` (GPT-2's scheme); also round-trips any UTF-8.
+- `PretrainedTokenizer`: a HF `tokenizers` tokenizer brought with a converted checkpoint (GPT-2's BPE), kept
+  exactly: its own ids and its own special tokens.
 
-Ids 0..4 are the special tokens every family shares (pad, bos, eos, sep, mask) so that seq2seq, BERT and the
-generation core agree on them without asking the tokenizer.
+For the tokenizers genzoo trains, ids 0..4 are the special tokens every family shares (pad, bos, eos, sep,
+mask) so that seq2seq, BERT and the generation core agree on them without asking the tokenizer.
 """
 
 from __future__ import annotations
@@ -144,6 +146,29 @@ class BPETokenizer(Tokenizer):
         return json.dumps({"kind": self.kind, "tokenizer": self.hf.to_str()})
 
 
+class PretrainedTokenizer(Tokenizer):
+    """A tokenizer that came with a checkpoint from elsewhere: ids as its model learned them (so no genzoo
+    specials at 0..4); `skip_special` drops the tokenizer's own special tokens (GPT-2's <|endoftext|>)."""
+
+    kind = "hf"
+
+    def __init__(self, hf: Any) -> None:
+        self.hf = hf
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.hf.get_vocab_size(with_added_tokens=True))
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.hf.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: Any, skip_special: bool = True) -> str:
+        return str(self.hf.decode(self._check_ids(ids), skip_special_tokens=skip_special))
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "tokenizer": self.hf.to_str()})
+
+
 def tokenizer_from_json(text: str) -> Tokenizer:
     """Rebuild a tokenizer from `to_json()`; the empty string means a pure byte tokenizer."""
     if not text:
@@ -153,15 +178,16 @@ def tokenizer_from_json(text: str) -> Tokenizer:
         kind = data["kind"]
         if kind == "char":
             return CharTokenizer(data["chars"])
-        if kind == "bpe":
+        if kind in ("bpe", "hf"):
             from tokenizers import Tokenizer as HFTokenizer
 
-            return BPETokenizer(HFTokenizer.from_str(data["tokenizer"]))
+            cls = BPETokenizer if kind == "bpe" else PretrainedTokenizer
+            return cls(HFTokenizer.from_str(data["tokenizer"]))
     except Exception as e:  # noqa: BLE001 - json, key and the tokenizers library's own errors alike
         raise GenzooError(
             f"the saved tokenizer is corrupt ({str(e).splitlines()[0] if str(e) else e})"
         ) from None
-    raise GenzooError(f"unknown tokenizer kind {kind!r}; known: char, bpe")
+    raise GenzooError(f"unknown tokenizer kind {kind!r}; known: char, bpe, hf")
 
 
 def train_tokenizer(kind: str, text: str, vocab_size: int = 1024) -> Tokenizer:

@@ -14,8 +14,9 @@ from genzoo.base import GenerativeModel
 from genzoo.engine import rng
 
 
-def sample_grid(model: GenerativeModel, out: Path, step: int, n: int = 64) -> None:
-    """Save a grid from `model` under out/samples (the `sample_every` option), outside the training RNG."""
+def sample_grid(model: GenerativeModel, out: Path, step: int, n: int = 64) -> torch.Tensor | None:
+    """Save a grid from `model` under out/samples (the `sample_every` option), outside the training RNG;
+    returns the grid (C, H, W) for the loggers, or None for a model without image samples."""
     was_training = model.training
     model.eval()
     try:
@@ -24,7 +25,9 @@ def sample_grid(model: GenerativeModel, out: Path, step: int, n: int = 64) -> No
             images = model.sample_grid(n)
     finally:
         model.train(was_training)
-    if images is not None:
-        from genzoo.viz import save_grid
+    if images is None:
+        return None
+    from genzoo.viz import make_grid, save_grid
 
-        save_grid(images.float(), Path(out) / "samples" / f"step_{step:07d}.png")
+    save_grid(images.float(), Path(out) / "samples" / f"step_{step:07d}.png")
+    return torch.from_numpy(make_grid(images.float())).permute(2, 0, 1)

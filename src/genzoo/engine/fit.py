@@ -77,6 +77,7 @@ def fit(
     log_every: int = 10,
     compile: bool | str = False,
     make_evaluator: Any = None,
+    loggers: str | tuple[str, ...] | list[str] = ("csv", "tensorboard"),
 ) -> GenerativeModel:
     """Train `model` on `data` and return it with its trained (EMA, or best-validation) weights.
 
@@ -85,7 +86,8 @@ def fit(
     `out/checkpoints/last.ckpt` (safetensors, written atomically), logs to `out/logs` (CSV) and `out/tb`
     (TensorBoard), sample grids to `out/samples`, and the final model to `out/config.json` +
     `out/model.safetensors`. Calling `fit` again with the same `out` continues from the last checkpoint
-    exactly as if the run had never stopped.
+    exactly as if the run had never stopped. `loggers` picks Lightning's loggers by name (a comma list
+    works): csv, tensorboard (sample grids go there as images too), mlflow and wandb (offline) if installed.
 
     `precision` defaults to "auto": the model's preference (bf16-mixed for most) where it is measurably
     faster on this hardware, else 32-true (see `engine/precision.py`). `val_data` enables a validation loss
@@ -107,6 +109,10 @@ def fit(
         ema = model.default_ema
     if eval_every and make_evaluator is None:
         raise GenzooError("eval_every needs an evaluator: call genzoo.fit, which supplies one")
+    loggers = tuple(n.strip() for n in (loggers.split(",") if isinstance(loggers, str) else loggers) if n.strip())
+    unknown = sorted(set(loggers) - set(LOGGERS))
+    if unknown:
+        raise GenzooError(f"unknown logger {unknown[0]!r}; choose from {', '.join(LOGGERS)}")
     run = _Run(model, data, locals())
     return run.train()
 
@@ -173,6 +179,31 @@ def _check_devices(devices: Any) -> None:
         return
     raise GenzooError(f"devices must be auto, a number of devices (at least 1, or -1 for all) or a list of "
                       f"device indices such as 0,1; got {devices!r}")
+
+
+#: the loggers `fit(loggers=...)` and `--logger` name; mlflow and wandb only where their package is installed
+LOGGERS = ("csv", "tensorboard", "mlflow", "wandb")
+
+
+def _make_logger(name: str, out: Path) -> Any:
+    """Lightning's logger `name`, writing under `out` (mlflow to a local file store, wandb offline)."""
+    if name == "csv":
+        from lightning.fabric.loggers import CSVLogger
+
+        return CSVLogger(out, name="logs")
+    if name == "tensorboard":
+        from lightning.fabric.loggers import TensorBoardLogger
+
+        return TensorBoardLogger(out, name="tb", version="")
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        raise GenzooError(f"--logger {name} needs the {name} package: pip install {name}")
+    from lightning.pytorch import loggers
+
+    if name == "mlflow":
+        return loggers.MLFlowLogger(experiment_name="genzoo", tracking_uri=(out / "mlruns").resolve().as_uri())
+    return loggers.WandbLogger(save_dir=str(out), offline=True, project="genzoo")
 
 
 class _Run:
@@ -421,9 +452,14 @@ class _Run:
                     if evaluator is not None and crossed(o["eval_every"]):
                         self._evaluate(evaluator, progress)
                     if o["sample_every"] and zero and self.out is not None and crossed(o["sample_every"]):
+                        from lightning.fabric.loggers import TensorBoardLogger
+
                         from genzoo.engine.callbacks import sample_grid
 
-                        sample_grid(self.lit.trained_model(), self.out, step)
+                        grid = sample_grid(self.lit.trained_model(), self.out, step)
+                        for logger in self.loggers:
+                            if grid is not None and isinstance(logger, TensorBoardLogger):
+                                logger.experiment.add_image("samples", grid, step)
                     if self.ckpt_dir is not None and crossed(every):
                         self._check_finite(window, window_steps)
                         self._save(self.ckpt_dir / LAST)
@@ -559,9 +595,7 @@ class _Run:
     def _loggers(self) -> list[Any]:
         if self.out is None:
             return []
-        from lightning.fabric.loggers import CSVLogger, TensorBoardLogger
-
-        return [CSVLogger(self.out, name="logs"), TensorBoardLogger(self.out, name="tb", version="")]
+        return [_make_logger(name, self.out) for name in self.o["loggers"]]
 
     def _save(self, path: Path) -> None:
         """The full resume state, written by rank zero (every rank holds the same state)."""

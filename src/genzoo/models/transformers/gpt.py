@@ -1,6 +1,7 @@
 """GPT: a decoder-only transformer language model (Radford et al. 2018/2019), nanoGPT-sized and readable.
 
-Pre-norm blocks, rotary or learned positions, tied input/output embeddings, attention on
+Pre-norm blocks, rotary or learned positions (learned + biases + the tanh GELU is exactly GPT-2: see
+`genzoo.interop.hf_gpt2`), tied input/output embeddings, attention on
 `F.scaled_dot_product_attention`, a preallocated KV cache for generation. Everything about decoding
 (sampling, beams, streaming, sliding past the context) lives in `genzoo.generation`.
 """
@@ -17,7 +18,7 @@ from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
 from genzoo.generation.lm import CausalLM
-from genzoo.models.transformers.layers import Block, Rotary, init_weights
+from genzoo.models.transformers.layers import ACTIVATIONS, Block, Rotary, init_weights
 from genzoo.nn.flops import transformer_flops_per_token
 from genzoo.nn.kv_cache import KVCache
 from genzoo.protocols import TokenModel
@@ -35,6 +36,7 @@ class GPTConfig:
     positions: str = "rope"  # rope | learned
     tie_weights: bool = True
     bias: bool = False
+    activation: str = "gelu"  # gelu | gelu_tanh (GPT-2's; what a converted GPT-2 checkpoint needs)
     tokenizer: str = ""  # the tokenizer's JSON (set from the dataset); "" = bytes
 
 
@@ -48,6 +50,8 @@ class DecoderLM(CausalLM):
         super().__init__(config, data_info)
         if config.positions not in ("rope", "learned"):
             raise GenzooError(f"positions must be rope or learned, got {config.positions!r}")
+        if config.activation not in ACTIVATIONS:
+            raise GenzooError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {config.activation!r}")
         if config.d_model % config.n_head or (config.d_model // config.n_head) % 2:
             raise GenzooError(f"d_model {config.d_model} must split into {config.n_head} heads of even size")
         self.context_length = config.context_length
@@ -62,7 +66,7 @@ class DecoderLM(CausalLM):
         )
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
-            Block(config.d_model, config.n_head, config.dropout, config.bias, rotary)
+            Block(config.d_model, config.n_head, config.dropout, config.bias, rotary, activation=config.activation)
             for _ in range(config.n_layer)
         )
         self.ln_f = nn.LayerNorm(config.d_model, bias=config.bias)

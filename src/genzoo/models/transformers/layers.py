@@ -12,18 +12,27 @@ from torch.nn import functional as F
 from genzoo.nn.attention import Attention, Rotary
 from genzoo.nn.kv_cache import KVCache
 
-__all__ = ["MLP", "Attention", "Block", "Rotary", "init_weights"]
+__all__ = ["ACTIVATIONS", "MLP", "Attention", "Block", "Rotary", "init_weights"]
+
+
+#: the MLP activations: "gelu" is the exact (erf) GELU; "gelu_tanh" its tanh approximation, which GPT-2 uses
+#: (its "gelu_new"), so a GPT-2 checkpoint computes the same logits here
+ACTIVATIONS = ("gelu", "gelu_tanh")
 
 
 class MLP(nn.Module):
-    def __init__(self, d_model: int, ratio: int = 4, dropout: float = 0.0, bias: bool = False) -> None:
+    def __init__(self, d_model: int, ratio: int = 4, dropout: float = 0.0, bias: bool = False,
+                 activation: str = "gelu") -> None:
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        self.approximate = "tanh" if activation == "gelu_tanh" else "none"
         self.up = nn.Linear(d_model, ratio * d_model, bias=bias)
         self.down = nn.Linear(ratio * d_model, d_model, bias=bias)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.drop(self.down(F.gelu(self.up(x))))
+        return self.drop(self.down(F.gelu(self.up(x), approximate=self.approximate)))
 
 
 class Block(nn.Module):
@@ -37,6 +46,7 @@ class Block(nn.Module):
         bias: bool = False,
         rotary: Rotary | None = None,
         cross: bool = False,
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(d_model, bias=bias)
@@ -44,7 +54,7 @@ class Block(nn.Module):
         self.ln_cross = nn.LayerNorm(d_model, bias=bias) if cross else None
         self.cross = Attention(d_model, n_head, dropout, bias, cross=True) if cross else None
         self.ln2 = nn.LayerNorm(d_model, bias=bias)
-        self.mlp = MLP(d_model, 4, dropout, bias)
+        self.mlp = MLP(d_model, 4, dropout, bias, activation)
         self.drop = nn.Dropout(dropout)
 
     def forward(
