@@ -16,7 +16,7 @@ with Adam for a wall-clock budget on one thread:
   music21's MIDI reader counts it (`genzoo.metrics.music.midi_bars`; should be 8.0, for every model);
 - the issue's case: the chorales model's samples scored against Palestrina (what a user got when
   `-d composer=palestrina` was silently ignored).
-Run: nohup /work/bin/cpuslot env PYTHONPATH=src python benchmarks/music_corpus.py > log 2>&1 &
+Run: python benchmarks/music_corpus.py (about 10 minutes on one CPU thread)
 (~9 min on one busy core, parsing included; `--smoke` runs in a minute into music_corpus_smoke.json).
 """
 
