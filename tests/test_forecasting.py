@@ -147,7 +147,7 @@ def test_a_40_point_monthly_csv_trains_and_predicts_with_default_settings(
 
 def test_zero_shot_predicts_a_new_csv_without_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     if not (fc.ZERO_SHOT / "model.safetensors").is_file():
-        pytest.skip("no pretrained checkpoint in this checkout (benchmarks/pretrain_zero_shot.py makes it)")
+        pytest.skip("no pretrained checkpoint in this checkout (scripts/pretrain_zero_shot.py makes it)")
     assert (fc.ZERO_SHOT / "model.safetensors").stat().st_size < 8e6
     csv = monthly_csv(tmp_path / "new.csv", 60)
     assert main(["forecast", "predict", "--model", "zero-shot", "--csv", str(csv), "--time-col", "date",

@@ -15,7 +15,7 @@ language_tasks_samples.txt. One `--task` per run, so each fits a compute slot:
 Each trained row carries its learning curve (quality on a fixed validation subset vs wall-clock seconds).
 - copy_ablation: the translation model with and without its copy head at one shorter budget.
 
-Run: `PYTHONPATH=src python benchmarks/language_corpora.py --task translation --budget 900`.
+Run: `PYTHONPATH=src python benchmarks/language_tasks.py --task translation --budget 900`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Train the shipped zero-shot forecaster: src/genzoo/data/pretrained/zero_shot (safetensors + JSON, ~3 MB).
+"""Train the shipped zero-shot forecaster (a build step for package data, not a benchmark: its figures are the
+zero-shot rows of benchmarks/forecast.py): src/genzoo/data/pretrained/zero_shot (safetensors + JSON, ~3 MB).
 
 The Chronos recipe at a small scale: a `global_forecaster` trained on Gaussian-process series with random
 composed kernels (`kernel_synth`) plus real series. Half of the offline collection (every second series by
@@ -6,7 +7,7 @@ name) is held out entirely so the benchmark can score the model on series it nev
 contributes only its training part (the data before the benchmark's first origin). The held-out names are
 recorded in the checkpoint's data_info (`held_out`), which is how benchmarks/forecast.py finds them.
 
-Run: PYTHONPATH=src python benchmarks/pretrain_zero_shot.py   (~5 min on one shared CPU core)
+Run: PYTHONPATH=src python scripts/pretrain_zero_shot.py   (~5 min on one shared CPU core)
 """
 
 from __future__ import annotations
