@@ -24,7 +24,7 @@ test: install
 	$(PY) -m pytest -n 2 --timeout 900
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff check src tests benchmarks scripts examples
 
 bench: install
 	$(PY) -m pip install -q -c constraints.txt -e '.[bench]'
