@@ -137,12 +137,21 @@ def test_a_40_point_monthly_csv_trains_and_predicts_with_default_settings(
 ) -> None:
     csv = monthly_csv(tmp_path / "short.csv", 40, stamp)
     run = tmp_path / "run"
-    assert main(["forecast", "train", "--csv", str(csv), "--time-col", "date", "--out", str(run),
+    # no --time-col: a first column named `date` is the time column
+    assert main(["forecast", "train", "--csv", str(csv), "--out", str(run),
                  "--steps", "40", "--no-progress", "--calibrate"]) == 0
     assert main(["forecast", "predict", str(run), "-o", str(tmp_path / "f")]) == 0
     rows = (tmp_path / "f.csv").read_text().splitlines()
     assert rows[1].startswith("1993-05,") and len(rows) > 2
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_a_first_column_not_named_like_a_time_is_not_taken_for_dates(tmp_path: Path) -> None:
+    csv = tmp_path / "ids.csv"
+    csv.write_text("id,value\n" + "".join(f"{i},{i % 7}\n" for i in range(30)))
+    assert load_csv(csv).freq == ""  # rows are steps
+    csv.write_text("Month,value\n" + "".join(f"2001-{i + 1:02d},{i}\n" for i in range(12)))
+    assert load_csv(csv).freq != ""
 
 
 def test_zero_shot_predicts_a_new_csv_without_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

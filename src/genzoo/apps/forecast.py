@@ -350,7 +350,8 @@ def _add_series_arguments(p: argparse.ArgumentParser) -> None:
         "--data", default=None, help="series name: co2, sunspots, nile, elnino, macrodata, airpassengers"
     )
     p.add_argument("--csv", default=None, help="a CSV file instead of --data")
-    p.add_argument("--time-col", default=None, help="CSV column with dates (default: rows are steps)")
+    p.add_argument("--time-col", default=None,
+                   help="CSV column with dates (default: a first column named date, month, year, ...; else steps)")
     p.add_argument("--value-col", default=None, help="CSV column with values (default: the last)")
     p.add_argument(
         "--season-length", type=int, default=None, help="season of a CSV series (default from its frequency)"

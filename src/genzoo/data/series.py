@@ -200,6 +200,10 @@ def macrodata(
 
 
 # -- any CSV ---------------------------------------------------------------------------------------------
+#: first-column names taken as the time column when none is named (a user's CSV rarely says --time-col)
+TIME_NAMES = {"date", "time", "datetime", "timestamp", "ds", "period", "year", "quarter", "month", "week", "day"}
+
+
 def load_csv(
     path: str | Path,
     time_col: str | None = None,
@@ -210,8 +214,9 @@ def load_csv(
 ) -> Series:
     """A series from a CSV: `value_col` (default: the last column) indexed by dates in `time_col`.
 
-    Without a time column the rows are taken as consecutive steps. Rows are sorted by time, the frequency
-    is inferred, and gaps in the grid or NaN values follow `gaps`.
+    Without `time_col`, a first column named like a time (date, month, year, ds, ...) is the time column;
+    otherwise the rows are taken as consecutive steps. Rows are sorted by time, the frequency is inferred,
+    and gaps in the grid or NaN values follow `gaps`.
     """
     import pandas as pd
 
@@ -229,6 +234,8 @@ def load_csv(
             raise GenzooError(
                 f"{path} has no column {col!r} ({what}); columns: {', '.join(map(str, frame.columns))}"
             )
+    if time_col is None and len(frame.columns) > 1 and str(frame.columns[0]).strip().lower() in TIME_NAMES:
+        time_col = frame.columns[0]
     values = pd.to_numeric(frame[value_col], errors="coerce")
     if len(values) < 4:
         raise GenzooError(f"{path} has only {len(values)} rows; a series needs more")
