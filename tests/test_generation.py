@@ -23,6 +23,7 @@ from genzoo.generation import (
     beam_search,
     generate,
     processors_from_config,
+    prompt_lookup,
     stream,
     top_k_filter,
     top_p_filter,
@@ -299,3 +300,45 @@ def test_music_gpt_keeps_a_prime_longer_than_its_context_and_times_only_new_even
     new = out[:, len(prime) :]
     assert (elapsed_steps(new) < 8).all()
     assert all(mu.EOS in row or len(row) == 40 for row in new.tolist())
+
+
+def test_prompt_lookup_drafts_what_followed_the_latest_match_of_the_tail() -> None:
+    assert prompt_lookup.draft([1, 2, 3, 9, 1, 2, 3, 8, 1, 2, 3], 2) == [8, 1]  # latest match of (1, 2, 3)
+    assert prompt_lookup.draft([4, 5, 6, 7, 5], 3) == [6, 7, 5]  # only a 1-gram matches
+    assert prompt_lookup.draft([1, 2, 3], 4) == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"repetition_penalty": 1.3}, {"eos_token_id": 3}, {"stop_strings": ("e",)}],
+    ids=["plain", "penalty", "eos", "stop"],
+)
+def test_prompt_lookup_gives_greedys_tokens_in_fewer_passes(extra: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a sliding context (24 positions, 60 new tokens) and with every per-step rule, the drafted run
+    emits exactly the plain greedy tokens; on repetitive text it needs fewer forward passes."""
+    model = gz.create("gpt", context_length=24, n_layer=1, n_head=2, d_model=16, seed=0).eval()
+    passes = {"n": 0}
+    forward = model.forward_tokens
+
+    def counted(ids: torch.Tensor, cache: object) -> torch.Tensor:
+        passes["n"] += 1
+        return forward(ids, cache)
+
+    monkeypatch.setattr(model, "forward_tokens", counted)
+    prompt = torch.tensor([list(b"abcdabcdab")])
+    decode = model.tokenizer.decode if "stop_strings" in extra else None
+    runs = {}
+    for k in (0, 4):
+        passes["n"] = 0
+        config = GenerationConfig(max_new_tokens=60, do_sample=False, prompt_lookup_num_tokens=k, **extra)
+        runs[k] = (generate(model, prompt, config, decode=decode), passes["n"])
+    assert torch.equal(runs[0][0], runs[4][0])
+    if runs[0][0].shape[1] > prompt.shape[1] + 20:  # long enough to repeat itself
+        assert runs[4][1] < runs[0][1]
+
+
+def test_prompt_lookup_is_for_greedy_decoding() -> None:
+    with pytest.raises(GenzooError, match="greedy"):
+        GenerationConfig(prompt_lookup_num_tokens=3)
+    with pytest.raises(GenzooError, match=">= 0"):
+        GenerationConfig(do_sample=False, prompt_lookup_num_tokens=-1)

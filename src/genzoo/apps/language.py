@@ -30,6 +30,14 @@ def _add_generation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-beams", type=int, default=None)
     p.add_argument("--length-penalty", type=float, default=None)
     p.add_argument("--greedy", action="store_true", help="argmax decoding instead of sampling")
+    p.add_argument(
+        "--prompt-lookup",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --greedy: draft up to N tokens copied from earlier in the text and check them in one pass "
+        "(same output, fewer passes when the text repeats itself)",
+    )
     p.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
     p.add_argument("--seed", type=int, default=None)
 
@@ -50,6 +58,7 @@ def _generation_config(args: argparse.Namespace, **defaults: Any) -> Any:
         do_sample=False if args.greedy else None,
         stop_strings=tuple(args.stop) if args.stop else None,
         seed=args.seed,
+        prompt_lookup_num_tokens=args.prompt_lookup,
     )
 
 

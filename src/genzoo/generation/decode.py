@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import GenzooError
-from genzoo.generation.cache import Cache
+from genzoo.generation import prompt_lookup
+from genzoo.generation.cache import Cache, KVCache
 from genzoo.generation.config import GenerationConfig
 from genzoo.generation.guidance import Guided
 from genzoo.generation.processors import LogitsProcessor, processors_from_config
@@ -92,6 +93,15 @@ class _Decoder:
     def _forward(self, ids: Tensor) -> Tensor:
         return self.model.forward_tokens(ids, self.cache)[:, -1].float()
 
+    def room(self) -> int:
+        """Tokens the cache can still take before the context slides (a draft must fit in them)."""
+        ctx = getattr(self.model, "context_length", None)
+        return self.cache.max_length - self.cache.length if ctx is None else ctx - self.cache.length
+
+    def forward_all(self, ids: Tensor) -> Tensor:
+        """Feed `ids` and return every position's float logits (B, T, V): a draft checked in one pass."""
+        return self.model.forward_tokens(ids, self.cache).float()
+
     def scores(self, seq: Tensor, logits: Tensor) -> Tensor:
         return self.processors(seq, logits)
 
@@ -152,7 +162,10 @@ def stream(
     done = torch.zeros(b, dtype=torch.bool, device=dec.device)
     filler = torch.tensor(_filler(config), device=dec.device)
     logits = dec.start(out[:, :p])
-    for step in range(config.max_new_tokens):
+    lookup = config.prompt_lookup_num_tokens if b == 1 and isinstance(dec.cache, KVCache) else 0
+    history = out[0, :p].tolist() if lookup else []
+    step = 0
+    while step < config.max_new_tokens:
         t = p + step
         scores = dec.scores(out[:, :t], logits)
         if config.do_sample:
@@ -162,12 +175,39 @@ def stream(
         token = torch.where(done, filler, token)
         out[:, t] = token
         yield token
+        step += 1
         if stop:
             done |= stop(out[:, : t + 1], scores)
             if bool(done.all()):
                 return
-        if step < config.max_new_tokens - 1:
+        if step == config.max_new_tokens:
+            return
+        guess = []
+        if lookup:
+            history.append(int(token))
+            room = min(config.max_new_tokens - step - 1, dec.room() - 1)
+            guess = prompt_lookup.draft(history, min(lookup, room)) if room > 0 else []
+        if not guess:
             logits = dec.logits(out[:, : t + 1], out[:, t : t + 1])
+            continue
+        # check the draft in one pass: row i of `checked` is the next-token logits after guess[:i]
+        checked = dec.forward_all(torch.tensor([[int(token), *guess]], device=dec.device))
+        accepted = 0
+        for i, guessed in enumerate(guess):
+            scores = dec.scores(out[:, : t + 1 + i], checked[:, i])
+            if int(scores.argmax(-1)) != guessed:
+                break
+            out[:, t + 1 + i] = guessed
+            history.append(guessed)
+            accepted += 1
+            yield out[:, t + 1 + i]
+            step += 1
+            if stop:
+                done |= stop(out[:, : t + 2 + i], scores)
+                if bool(done.all()):
+                    return
+        dec.cache.truncate(dec.cache.length - len(guess) + accepted)
+        logits = checked[:, accepted]
 
 
 @torch.no_grad()
@@ -292,9 +332,7 @@ def beam_search(
     return out.to(dec.device)
 
 
-def _best(
-    finished: list[tuple[float, list[int]]], live: list[tuple[float, list[int]]], lp: float
-) -> list[int]:
+def _best(finished: list[tuple[float, list[int]]], live: list[tuple[float, list[int]]], lp: float) -> list[int]:
     """The best of the ended hypotheses and the live beams (scored by their length as they stand)."""
     pool = finished + [(s / max(len(h), 1) ** lp, h) for s, h in live if s != float("-inf")]
     return max(pool, key=lambda f: f[0])[1] if pool else []

@@ -51,6 +51,10 @@ class KVCache(Cache):
     def advance(self, n: int) -> None:
         self.length += n
 
+    def truncate(self, length: int) -> None:
+        """Forget every token after the first `length` (a rejected draft); the buffers stay allocated."""
+        self.length = min(self.length, length)
+
     def reorder(self, index: Tensor) -> None:
         for store in (self.keys, self.values):
             for i, t in enumerate(store):
