@@ -258,7 +258,7 @@ def test_flow_image_recipe_defaults_and_shift_augmentation() -> None:
 def test_argmax_flow_first_character_probabilities_sum_to_at_most_one() -> None:
     """The importance-weighted bound of every one-character sequence, summed over the vocabulary, is at most
     1 (it is a lower bound on a distribution) and close to 1 with many draws: the base's scale and the
-    dequantiser's Jacobian are both counted."""
+    dequantiser's Jacobian are both counted. Samples follow the same probabilities."""
     torch.manual_seed(0)
     train = gz.data.load("pydoc_chars", seq_len=8)
     m = gz.create("argmax_flow", data=train, context=16, embed=8, num_layers=2, hidden=(16,))
@@ -270,5 +270,9 @@ def test_argmax_flow_first_character_probabilities_sum_to_at_most_one() -> None:
         opt.step()
     m.eval()
     v = m.config.vocab_size
-    total = float(m.log_prob(torch.arange(v)[:, None], k=512).exp().sum())
+    probs = m.log_prob(torch.arange(v)[:, None], k=512).exp()
+    total = float(probs.sum())
     assert 0.5 < total < 1.05, total
+    # sampling draws from the same distribution: first-character frequencies match the bound's probabilities
+    freq = torch.bincount(m.sample(5000, length=1)[:, 0], minlength=v).double() / 5000
+    assert float((probs / total - freq).abs().sum()) / 2 < 0.1
