@@ -139,3 +139,5 @@ def test_pixel_recipe_defaults_dropout_and_shift_touch_training_only() -> None:
     m.eval()
     assert torch.equal(m.log_prob(x), m.log_prob(x))  # evaluation is deterministic and exact
     assert torch.allclose(-m.log_prob(x).mean(), m.loss(x)["nll"])
+    with pytest.raises(GenzooError, match="dropout"):
+        gz.create("pixelcnn", data=train, dropout=1.0)

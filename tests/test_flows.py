@@ -253,6 +253,8 @@ def test_flow_image_recipe_defaults_and_shift_augmentation() -> None:
     m.config.augment_shift = 0
     torch.manual_seed(0)
     assert shifted.item() != m.loss(x)["nll"].item()
+    with pytest.raises(GenzooError, match="augment_shift"):
+        gz.create("glow", data=train, augment_shift=-1)
 
 
 def test_argmax_flow_first_character_probabilities_sum_to_at_most_one() -> None:

@@ -134,6 +134,11 @@ class PixelModel(GenerativeModel, Sampler, ClassConditional, Likelihood, Complet
             raise GenzooError(f"unknown likelihood {config.likelihood!r}; choose one of {LIKELIHOODS}")
         if config.kernel < 3 or config.kernel % 2 == 0:
             raise GenzooError(f"kernel must be odd and at least 3, got {config.kernel}")
+        if not 0 <= config.dropout < 1 or config.augment_shift < 0:
+            raise GenzooError(
+                f"dropout must lie in [0, 1) and augment_shift be at least 0, got {config.dropout}, "
+                f"{config.augment_shift}"
+            )
         c = config.image_shape[0]
         self.per_channel = config.intensity_levels if config.likelihood == "categorical" else 1
         self.build(c, config.channels, c * self.per_channel, config.num_classes)

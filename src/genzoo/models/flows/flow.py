@@ -130,6 +130,8 @@ class FlowModel(GenerativeModel, Sampler, ClassConditional, Likelihood, LatentMo
             raise GenzooError(f"flows model vector or image data, not {config.kind!r}")
         if config.kind == "image" and len(config.data_shape) != 3:
             raise GenzooError(f"image data must be (C, H, W), got {tuple(config.data_shape)}")
+        if config.augment_shift < 0:
+            raise GenzooError(f"augment_shift must be at least 0 pixels, got {config.augment_shift}")
         self.dim = math.prod(config.data_shape)
         ctx = config.num_classes + config.context_dim
         if config.kind == "image" and self.image_native:
