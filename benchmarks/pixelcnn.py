@@ -18,6 +18,9 @@ Bernoulli (binarised), both fitted on the same 3,500 training images. Published 
 Samples: flows at temperature 0.7 (as the Glow paper shows them), pixel models at temperature 1.
 
     PYTHONPATH=src python benchmarks/pixelcnn.py [--models glow,pixelcnn] [--seconds 180] [--append]
+
+A run with --append keeps the rows of other budgets, so one JSON holds the same recipe at several budgets; the
+sample grid of a model is that of its latest run (the row that names it).
 """
 
 from __future__ import annotations
@@ -135,7 +138,7 @@ def main() -> None:
     ap.add_argument("--name", default="pixelcnn", help="results file name")
     ap.add_argument("--models", default="glow,pixelcnn,gated_pixelcnn,realnvp")
     ap.add_argument("--samples", type=int, default=16, help="sample grid size (pixel models: slow on CPU)")
-    ap.add_argument("--append", action="store_true", help="keep the rows of the models not measured again")
+    ap.add_argument("--append", action="store_true", help="keep every row but those of the same model and budget")
     ap.add_argument("--smoke", action="store_true", help="tiny models, 64 test images, 1 s: that the script runs")
     args = ap.parse_args()
     torch.set_num_threads(1)  # the shared machine: one thread per run
@@ -143,10 +146,13 @@ def main() -> None:
     if args.smoke:
         args.seconds, args.samples = 1.0, 4
     models = args.models.split(",")
-    if args.append and (RESULTS / f"{args.name}.json").is_file():
-        rows = json.loads((RESULTS / f"{args.name}.json").read_text())["rows"]
-        redo = {f"genzoo-{m}" for m in models} | {"per-pixel-histogram", "per-pixel-bernoulli"}
-        res.rows = [r for r in rows if r["system"] not in redo]
+    if args.append and (RESULTS / f"{res.name}.json").is_file():
+        rows = json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
+        redo = {(f"genzoo-{m}", round(args.seconds * TRAINING[m]["share"])) for m in models}
+        baseline = {"per-pixel-histogram", "per-pixel-bernoulli"}
+        res.rows = [
+            r for r in rows if r["system"] not in baseline and (r["system"], r["budget"].get("seconds")) not in redo
+        ]
     full, test_set = gz.data.load("mnist5k"), gz.data.load("mnist5k", split="test")
     if args.smoke:
         test_set = Split(test_set.images[:64], test_set.labels[:64])
@@ -189,6 +195,7 @@ def main() -> None:
             curve_columns=["train_seconds", "test", "validation", "running_train_loss"],
             curve=curve,
             published_reference=PUBLISHED["pixelcnn" if bern else "flow"],
+            samples=f"{args.name}_{name}.png" if args.samples else None,
         )
         if args.samples:
             torch.manual_seed(0)
