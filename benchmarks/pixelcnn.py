@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--models", default="glow,pixelcnn,gated_pixelcnn,realnvp")
     ap.add_argument("--samples", type=int, default=16, help="sample grid size (pixel models: slow on CPU)")
     ap.add_argument("--append", action="store_true", help="keep every row but those of the same model and budget")
+    ap.add_argument("-o", dest="options", action="append", default=[], help="KEY=VALUE config override")
     ap.add_argument("--smoke", action="store_true", help="tiny models, 64 test images, 1 s: that the script runs")
     args = ap.parse_args()
     torch.set_num_threads(1)  # the shared machine: one thread per run
@@ -165,7 +166,9 @@ def main() -> None:
     for name in models:
         torch.manual_seed(0)
         tiny = {"channels": 8, "num_layers": 1} if args.smoke else {}
-        model = gz.create(name, data=full, **OPTIONS.get(name, {}), **tiny)
+        extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.options)}
+        model = gz.create(name, data=full, **{**OPTIONS.get(name, {}), **extra, **tiny})
+        tag = "".join(f"_{k}{v}" for k, v in extra.items())
         spec = TRAINING[name]
         seconds = args.seconds * spec["share"]
         bern = binarised(model)
@@ -179,7 +182,7 @@ def main() -> None:
             "batch": BATCH,
             "data": f"mnist5k: {len(train.images)} train, {len(val)} validation (early stopping), {len(test)} test",
         }
-        fields = ("channels", "num_layers", "levels", "likelihood", "dropout", "augment_shift")
+        fields = ("channels", "num_layers", "kernel", "levels", "likelihood", "dropout", "augment_shift")
         config = {f: getattr(model.config, f) for f in fields if hasattr(model.config, f)}
         res.add(
             "mnist5k-binarised" if bern else "mnist5k",
@@ -195,13 +198,15 @@ def main() -> None:
             curve_columns=["train_seconds", "test", "validation", "running_train_loss"],
             curve=curve,
             published_reference=PUBLISHED["pixelcnn" if bern else "flow"],
-            samples=f"{args.name}_{name}.png" if args.samples else None,
+            samples=f"{args.name}_{name}{tag}.png" if args.samples else None,
         )
         if args.samples:
             torch.manual_seed(0)
             is_pixel = name.endswith("pixelcnn")
             samples = ema.sample(args.samples) if is_pixel else ema.sample(args.samples, temperature=0.7)
-            save_grid(samples.cpu(), res.file(f"{args.name}_{name}.png"), nrow=int(math.sqrt(args.samples)), scale=2)
+            save_grid(
+                samples.cpu(), res.file(f"{args.name}_{name}{tag}.png"), nrow=int(math.sqrt(args.samples)), scale=2
+            )
 
 
 if __name__ == "__main__":
