@@ -147,9 +147,11 @@ def main() -> None:
     if args.smoke:
         args.seconds, args.samples = 1.0, 4
     models = args.models.split(",")
+    extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.options)}
+    tag = "".join(f"_{k}{v}" for k, v in extra.items())  # names the rows and grids of a run with overrides
     if args.append and (RESULTS / f"{res.name}.json").is_file():
         rows = json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
-        redo = {(f"genzoo-{m}", round(args.seconds * TRAINING[m]["share"])) for m in models}
+        redo = {(f"genzoo-{m}{tag}", round(args.seconds * TRAINING[m]["share"])) for m in models}
         baseline = {"per-pixel-histogram", "per-pixel-bernoulli"}
         res.rows = [
             r for r in rows if r["system"] not in baseline and (r["system"], r["budget"].get("seconds")) not in redo
@@ -166,9 +168,7 @@ def main() -> None:
     for name in models:
         torch.manual_seed(0)
         tiny = {"channels": 8, "num_layers": 1} if args.smoke else {}
-        extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.options)}
         model = gz.create(name, data=full, **{**OPTIONS.get(name, {}), **extra, **tiny})
-        tag = "".join(f"_{k}{v}" for k, v in extra.items())
         spec = TRAINING[name]
         seconds = args.seconds * spec["share"]
         bern = binarised(model)
@@ -186,7 +186,7 @@ def main() -> None:
         config = {f: getattr(model.config, f) for f in fields if hasattr(model.config, f)}
         res.add(
             "mnist5k-binarised" if bern else "mnist5k",
-            f"genzoo-{name}",
+            f"genzoo-{name}{tag}",
             "nll_nats" if bern else "bits_per_dim",
             best["test"],
             False,
