@@ -16,7 +16,7 @@ class GatedPixelCNN(PixelModel):
     """Gated PixelCNN: gated tanh*sigmoid units, vertical and horizontal stacks, optional class label."""
 
     quick = Recipe("digits", {"channels": 8, "num_layers": 2})
-    image_defaults = {"channels": 24, "num_layers": 4}
+    image_defaults = {"channels": 24, "num_layers": 5, "kernel": 5}
 
     def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
         k = self.config.kernel
