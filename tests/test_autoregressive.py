@@ -110,3 +110,35 @@ def test_bernoulli_pixelcnn_class_conditional_sample_and_reload(tmp_path) -> Non
         gz.create("pixelcnn", data=train, likelihood="poisson")
     with pytest.raises(GenzooError, match="shape"):
         m.log_prob(torch.rand(2, 1, 9, 9), labels=torch.tensor([0, 1]))
+
+
+def test_random_shift_moves_each_image_by_at_most_the_limit() -> None:
+    from genzoo.models.autoregressive.common import random_shift
+
+    x = torch.zeros(64, 1, 9, 9)
+    x[:, :, 4, 4] = 1.0  # one lit pixel in the centre
+    torch.manual_seed(0)
+    moved = random_shift(x, 2)
+    rows, cols = moved[:, 0].sum(2).argmax(1), moved[:, 0].sum(1).argmax(1)
+    assert moved.shape == x.shape and torch.equal(moved.sum((1, 2, 3)), torch.ones(64))  # nothing lost
+    assert (rows - 4).abs().max() == 2 and (cols - 4).abs().max() == 2  # the limit is reached, never passed
+    assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) > 10  # each image has its own shift
+    assert torch.equal(random_shift(x, 0), x)
+
+
+def test_pixel_recipe_defaults_dropout_and_shift_touch_training_only() -> None:
+    train = gz.data.load("digits")
+    m = gz.create("pixelcnn", data=train)
+    assert (m.config.channels, m.config.num_layers) == (24, 5)  # the mnist5k recipe (benchmarks/pixelcnn.py)
+    gated = gz.create("gated_pixelcnn", data=train, channels=8).config
+    assert (gated.channels, gated.num_layers, gated.kernel) == (8, 5, 5)  # the caller wins, the rest is the recipe
+    torch.manual_seed(0)
+    m = gz.create("gated_pixelcnn", data=train, channels=8, num_layers=2, dropout=0.5, augment_shift=1)
+    x = train.images[:16]
+    m.train()
+    assert m.loss(x)["loss"].item() != m.loss(x)["loss"].item()  # dropout and shifts draw anew each step
+    m.eval()
+    assert torch.equal(m.log_prob(x), m.log_prob(x))  # evaluation is deterministic and exact
+    assert torch.allclose(-m.log_prob(x).mean(), m.loss(x)["nll"])
+    with pytest.raises(GenzooError, match="dropout"):
+        gz.create("pixelcnn", data=train, dropout=1.0)

@@ -16,18 +16,17 @@ class GatedPixelCNN(PixelModel):
     """Gated PixelCNN: gated tanh*sigmoid units, vertical and horizontal stacks, optional class label."""
 
     quick = Recipe("digits", {"channels": 8, "num_layers": 2})
+    image_defaults = {"channels": 24, "num_layers": 5, "kernel": 5}
 
     def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
         k = self.config.kernel
         self.layers = nn.ModuleList(
             [
-                GatedLayer(cin if i == 0 else channels, channels, k, i == 0, cond_dim)
+                GatedLayer(cin if i == 0 else channels, channels, k, i == 0, cond_dim, self.config.dropout)
                 for i in range(self.config.num_layers)
             ]
         )
-        self.head = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, cout, 1)
-        )
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, cout, 1))
 
     def network(self, x: Tensor, cond: Tensor | None) -> Tensor:
         v = h = x

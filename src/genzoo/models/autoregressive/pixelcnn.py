@@ -21,7 +21,13 @@ from torch.nn import functional as F
 from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
-from genzoo.models.autoregressive.common import check_data, context_vector, image_levels, prepare_input
+from genzoo.models.autoregressive.common import (
+    check_data,
+    context_vector,
+    image_levels,
+    prepare_input,
+    random_shift,
+)
 from genzoo.protocols import ClassConditional, Completer, Likelihood, Sampler
 from genzoo.registry import register_model
 
@@ -60,13 +66,12 @@ class GatedLayer(nn.Module):
     """One gated layer: the vertical stack sees only rows strictly above; the horizontal stack sees the
     pixels to the left in the current row plus the vertical stack, so nothing above-right is missed."""
 
-    def __init__(self, cin: int, channels: int, kernel: int, first: bool, cond_dim: int) -> None:
+    def __init__(self, cin: int, channels: int, kernel: int, first: bool, cond_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.first = first
+        self.drop = nn.Dropout(dropout)
         # first layer: vertical rows < i, horizontal cols < j. Later: their own features up to (and at) i / j.
-        self.v_conv = MaskedConv2d(
-            cin, 2 * channels, (kernel, kernel), include_centre=not first, rows_only=True
-        )
+        self.v_conv = MaskedConv2d(cin, 2 * channels, (kernel, kernel), include_centre=not first, rows_only=True)
         self.h_conv = MaskedConv2d(cin, 2 * channels, (1, kernel), include_centre=not first)
         self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.h_out = nn.Conv2d(channels, channels, 1)
@@ -78,15 +83,16 @@ class GatedLayer(nn.Module):
         if self.cond is not None and cond is not None:
             cv, ch = self.cond(cond)[:, :, None, None].chunk(2, 1)
             v_feat, h_feat = v_feat + cv, h_feat + ch
-        h_new = self.h_out(_gate(h_feat))
+        h_new = self.h_out(self.drop(_gate(h_feat)))
         return _gate(v_feat), h_new if self.first else h + h_new
 
 
 class ResidualMaskedBlock(nn.Module):
     """PixelCNN residual block: 1x1 down, masked 3x3 (centre included), 1x1 up."""
 
-    def __init__(self, channels: int, cond_dim: int) -> None:
+    def __init__(self, channels: int, cond_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
+        self.drop = nn.Dropout(dropout)
         self.down = nn.Conv2d(2 * channels, channels, 1)
         self.conv = MaskedConv2d(channels, channels, (3, 3), include_centre=True)
         self.up = nn.Conv2d(channels, 2 * channels, 1)
@@ -96,7 +102,7 @@ class ResidualMaskedBlock(nn.Module):
         h = self.conv(F.relu(self.down(F.relu(x))))
         if self.cond is not None and cond is not None:
             h = h + self.cond(cond)[:, :, None, None]
-        return x + self.up(F.relu(h))
+        return x + self.up(self.drop(F.relu(h)))
 
 
 @dataclass
@@ -108,12 +114,17 @@ class PixelCNNConfig:
     likelihood: str = "categorical"  # or "bernoulli" (dynamically binarised)
     intensity_levels: int = 256
     num_classes: int = 0
+    dropout: float = 0.0  # on each layer's new features (residual / horizontal-stack branch), training only
+    augment_shift: int = 0  # training images moved by up to this many pixels (0: off)
 
 
 class PixelModel(GenerativeModel, Sampler, ClassConditional, Likelihood, Completer):
     """What PixelCNN and Gated PixelCNN share: likelihoods, exact log_prob, sampling and completion."""
 
     Config = PixelCNNConfig
+    #: what `config_from_data` fills in on image data unless the caller says otherwise: the mnist5k recipe
+    #: of benchmarks/pixelcnn.py (a CPU-minutes budget on 4,000 images), not the papers' GPU-days networks
+    image_defaults: dict[str, Any] = {}
     default_lr = 1e-3
     default_precision = "32-true"
 
@@ -123,6 +134,11 @@ class PixelModel(GenerativeModel, Sampler, ClassConditional, Likelihood, Complet
             raise GenzooError(f"unknown likelihood {config.likelihood!r}; choose one of {LIKELIHOODS}")
         if config.kernel < 3 or config.kernel % 2 == 0:
             raise GenzooError(f"kernel must be odd and at least 3, got {config.kernel}")
+        if not 0 <= config.dropout < 1 or config.augment_shift < 0:
+            raise GenzooError(
+                f"dropout must lie in [0, 1) and augment_shift be at least 0, got {config.dropout}, "
+                f"{config.augment_shift}"
+            )
         c = config.image_shape[0]
         self.per_channel = config.intensity_levels if config.likelihood == "categorical" else 1
         self.build(c, config.channels, c * self.per_channel, config.num_classes)
@@ -135,7 +151,7 @@ class PixelModel(GenerativeModel, Sampler, ClassConditional, Likelihood, Complet
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
         if info.kind != "image" or info.shape is None or len(info.shape) != 3:
             raise GenzooError(f"model {cls.model_name!r} needs image data; {info.name!r} is {info.kind} data")
-        return {"image_shape": tuple(info.shape), "intensity_levels": image_levels(info)}
+        return {**cls.image_defaults, "image_shape": tuple(info.shape), "intensity_levels": image_levels(info)}
 
     def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
         raise NotImplementedError
@@ -168,6 +184,8 @@ class PixelModel(GenerativeModel, Sampler, ClassConditional, Likelihood, Complet
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
         x, cond = prepare_input(self, batch)
+        if self.training:
+            x = random_shift(x, self.config.augment_shift)
         nll = -self._log_prob_targets(self._targets(x, dynamic=self.training), cond).mean()
         d = math.prod(self.data_shape)
         return {"loss": nll / d, "nll": nll, "bits_per_dim": nll.detach() / (d * math.log(2))}
@@ -220,12 +238,13 @@ class PixelCNN(PixelModel):
     """Original PixelCNN: a 7x7 mask-A convolution, residual blocks of mask-B 3x3 convolutions, 1x1 head."""
 
     quick = Recipe("digits", {"channels": 8, "num_layers": 1})
+    image_defaults = {"channels": 24, "num_layers": 5}
 
     def build(self, cin: int, channels: int, cout: int, cond_dim: int) -> None:
         self.first = MaskedConv2d(cin, 2 * channels, (7, 7), include_centre=False)
         self.first_cond = nn.Linear(cond_dim, 2 * channels) if cond_dim else None
         self.blocks = nn.ModuleList(
-            [ResidualMaskedBlock(channels, cond_dim) for _ in range(self.config.num_layers)]
+            [ResidualMaskedBlock(channels, cond_dim, self.config.dropout) for _ in range(self.config.num_layers)]
         )
         self.head = nn.Sequential(
             nn.ReLU(), nn.Conv2d(2 * channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, cout, 1)

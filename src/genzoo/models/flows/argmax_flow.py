@@ -5,7 +5,10 @@ flow (the paper's factorisation for large vocabularies): bit b is the argmax of 
 of a continuous v_b. A learned dequantiser q(v | x) draws u ~ N(mu_x, sigma_x) and sets
 v_b = s_b * softplus(u_b) with s_b = +1 for a 1-bit and -1 for a 0-bit, so sign(v) always spells x.
 A conditional flow over R^B (actnorm, LU mixing, affine couplings from `layers`, conditioned on a GRU
-summary of x_<t) gives the density p(v_t | x_<t). Then
+summary h_t of x_<t) onto a Gaussian base whose mean and scale are read off h_t (an autoregressive prior: the
+flow only has to shape what the context leaves open) gives the density p(v_t | x_<t). The dequantiser sees
+h_t too (q(v | x_t, h_t): any observed variable may condition q, and the bound's gap, KL(q || p(v | x_t,
+x_<t)), shrinks when q knows where p put its mass). Then
 log P(x_t | x_<t) >= E_q[log p(v_t | x_<t) - log q(v_t | x_t)], a bound that importance sampling with
 k draws tightens; `log_prob` returns it in nats per sequence. Sampling draws v_t from the flow and reads
 the code off its signs (codes >= V, which the model learns to avoid, are redrawn).
@@ -68,18 +71,21 @@ class ArgmaxFlow(GenerativeModel, Sampler, Likelihood):
                 VectorCoupling(bits, tuple(config.hidden), "affine", flip=i % 2 == 1, context_dim=h),
             ]
         self.flow = Chain(layers)
+        self.base = nn.Linear(h, 2 * bits)  # mean and log-scale of the base Gaussian given h_t
         self.q_mu = nn.Embedding(v, bits)
         self.q_log_sigma = nn.Embedding(v, bits)
-        nn.init.zeros_(self.q_mu.weight)
-        nn.init.zeros_(self.q_log_sigma.weight)
+        self.q_context = nn.Linear(h, 2 * bits)  # the context's shift of the dequantiser's mu, log sigma
+        for layer in (self.base, self.q_context, self.q_mu, self.q_log_sigma):
+            nn.init.zeros_(layer.weight)
+        nn.init.zeros_(self.base.bias)
+        nn.init.zeros_(self.q_context.bias)
         self.register_buffer("powers", 2 ** torch.arange(bits), persistent=False)
 
     @classmethod
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
         if info.kind != "text" or "vocab_size" not in info.extra:
             raise GenzooError(
-                f"model 'argmax_flow' needs character data (e.g. pydoc_chars); {info.name!r} is "
-                f"{info.kind} data"
+                f"model 'argmax_flow' needs character data (e.g. pydoc_chars); {info.name!r} is {info.kind} data"
             )
         return {"vocab_size": int(info.extra["vocab_size"]), "seq_len": int(info.shape[0])}
 
@@ -89,9 +95,7 @@ class ArgmaxFlow(GenerativeModel, Sampler, Likelihood):
         if x.ndim == 1:
             x = x.unsqueeze(0)
         if x.ndim != 2 or x.dtype not in (torch.int64, torch.int32):
-            raise GenzooError(
-                f"argmax_flow takes (N, T) integer character codes, got {tuple(x.shape)} {x.dtype}"
-            )
+            raise GenzooError(f"argmax_flow takes (N, T) integer character codes, got {tuple(x.shape)} {x.dtype}")
         if (x < 0).any() or (x >= self.config.vocab_size).any():
             raise GenzooError(f"character codes must lie in [0, {self.config.vocab_size})")
         return x.long()
@@ -102,12 +106,18 @@ class ArgmaxFlow(GenerativeModel, Sampler, Likelihood):
         out, _ = self.rnn(self.embed(torch.cat([start, x[:, :-1]], 1)))
         return out
 
+    def _base(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and log-scale of the base Gaussian given the context h_t."""
+        mu, log_sigma = self.base(h).chunk(2, -1)
+        return mu, log_sigma.clamp(-5, 3)
+
     def _bound_terms(self, x: Tensor, k: int = 1) -> Tensor:
         """log p(v | x_<t) - log q(v | x_t) for k draws of v: (k, N, T) in nats."""
         n, t = x.shape
         h = self._context(x).reshape(n * t, -1).repeat(k, 1)
         xf = x.reshape(-1).repeat(k)
-        mu, log_sigma = self.q_mu(xf), self.q_log_sigma(xf).clamp(-5, 3)
+        q_shift, q_log_scale = self.q_context(h).chunk(2, 1)
+        mu, log_sigma = self.q_mu(xf) + q_shift, (self.q_log_sigma(xf) + q_log_scale).clamp(-5, 3)
         eps = torch.randn_like(mu)
         u = mu + torch.exp(log_sigma) * eps
         sign = ((xf[:, None] // self.powers) % 2) * 2.0 - 1.0
@@ -115,7 +125,9 @@ class ArgmaxFlow(GenerativeModel, Sampler, Likelihood):
         # log q(v|x) = log N(u; mu, sigma) - log|dv/du|, and |dv/du| = sigmoid(u) per coordinate
         log_q = (-0.5 * eps.pow(2) - 0.5 * LOG_2PI - log_sigma - F.logsigmoid(u)).sum(1)
         z, ld = self.flow(v, h)
-        log_p = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(1) + ld
+        base_mu, base_log_sigma = self._base(h)
+        e = (z - base_mu) * torch.exp(-base_log_sigma)
+        log_p = (-0.5 * e.pow(2) - 0.5 * LOG_2PI - base_log_sigma).sum(1) + ld
         return (log_p - log_q).view(k, n, t)
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
@@ -145,8 +157,9 @@ class ArgmaxFlow(GenerativeModel, Sampler, Likelihood):
                 bad = code >= v_size
                 if not bad.any():
                     break
-                z = torch.randn(int(bad.sum()), self.bits, device=self.device) * temperature
-                v = self.flow.inverse(z, h[bad, 0])
+                base_mu, base_log_sigma = self._base(h[bad, 0])
+                eps = torch.randn(int(bad.sum()), self.bits, device=self.device) * temperature
+                v = self.flow.inverse(base_mu + torch.exp(base_log_sigma) * eps, h[bad, 0])
                 code[bad] = ((v > 0).long() * self.powers).sum(1)
             token = code.clamp(max=v_size - 1)[:, None]
             out.append(token)

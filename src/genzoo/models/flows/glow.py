@@ -24,6 +24,7 @@ class Glow(FlowModel):
     quick = Recipe("digits", {"num_layers": 1, "channels": 8, "levels": 1})
 
     image_native = True
+    image_defaults = {"num_layers": 4, "channels": 64, "levels": 2}
 
     def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
         c = self.config

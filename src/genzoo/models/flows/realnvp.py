@@ -24,6 +24,7 @@ class RealNVP(FlowModel):
     quick = Recipe("digits", {"num_layers": 2, "channels": 8, "levels": 1})
 
     image_native = True
+    image_defaults = {"num_layers": 2, "channels": 32, "levels": 2}
 
     def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
         c = self.config
