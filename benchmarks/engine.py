@@ -12,8 +12,9 @@ Parts (rows of the other parts in results/engine.json are kept):
 - `vae`: genzoo's VAE through `gz.fit` against pythae's TrainingPipeline (its own venv; same encoder/decoder).
 - `gpt`: genzoo's GPT through `gz.fit` against HF transformers' GPT-2 of the same architecture in a bare loop.
 - `unet`: genzoo's DDPM through `gz.fit` against diffusers' UNet2DModel of the same size in a bare loop.
-- `generation`: GPT 6x384 greedy generation with KV cache, genzoo's decoding core against HF `generate`, and
-  the same model's forward in a hand-written cached loop (what the core costs above the network).
+- `generation`: GPT 6x384 greedy generation with KV cache, genzoo's decoding core against HF `generate` with the
+  same weights (plain, and both with prompt lookup), the same model's forward in a hand-written cached loop
+  (what the core costs above the network), and the time to read every weight once per token (the floor).
 
 Every comparison gives both sides the same optimizer (Adam/AdamW with the fused kernel, lr 1e-3, no weight
 decay), the same precision, activation and network size (parameter counts in the row); each measurement runs
@@ -393,17 +394,32 @@ def part_unet(res: Results, min_s: float, repeats: int) -> None:
 
 
 # -- GPT generation: the decoding core vs HF generate ---------------------------------------------------------------
+#: seconds of training before generation is timed: an untrained GPT's greedy text is one token repeated, which
+#: would flatter prompt lookup; a briefly trained one writes pydoc-like text (still repetitive, as greedy is)
+GEN_TRAIN_SECONDS = 120
+#: draft length for prompt lookup on both sides
+LOOKUP = 4
+
+
 def part_generation(res: Results, repeats: int, smoke: bool) -> None:
+    from transformers import GPT2LMHeadModel
+
     from genzoo.generation import GenerationConfig, generate
 
     train = gz.data.load("pydoc", block_size=256)
-    vocab = train.info.extra["vocab_size"]
+    held_out = gz.data.load("pydoc", split="test", block_size=256)
     shape = dict(n_layer=6, n_head=6, d_model=384) if not smoke else dict(n_layer=2, n_head=2, d_model=64)
-    ours = gz.create("gpt", data=train, context_length=256, positions="learned", bias=True, seed=0, **shape).eval()
-    hf = hf_gpt2(vocab, context=256, activation="gelu", **shape).eval()
-    prompt = torch.tensor([train.tokenizer.encode("The for statement")])
+    ours = gz.create("gpt", data=train, context_length=256, positions="learned", bias=True, seed=0, **shape)
+    gz.fit(ours, train, max_time=GEN_TRAIN_SECONDS if not smoke else None, max_steps=None if not smoke else 2,
+           batch_size=8, progress=False)
+    ours.eval()
+    with tempfile.TemporaryDirectory() as folder:  # the same weights in transformers, through genzoo's export
+        gz.save(ours, folder, format="hf")
+        hf = GPT2LMHeadModel.from_pretrained(folder).eval()
+    prompt = held_out[0][None, :64]  # a held-out passage to continue
     new = 256 - prompt.shape[1] if not smoke else 20
     cfg = GenerationConfig(max_new_tokens=new, do_sample=False)
+    hf_options = dict(max_new_tokens=new, do_sample=False, use_cache=True, pad_token_id=0, eos_token_id=None)
 
     def hand_loop() -> torch.Tensor:
         """The floor: the same network, cached, greedy, no decoding core around it."""
@@ -418,14 +434,23 @@ def part_generation(res: Results, repeats: int, smoke: bool) -> None:
             logits = ours.forward_tokens(token, cache)
         return torch.cat(out, 1)
 
+    weights = [p.detach() for p in ours.parameters() if p.dim() == 2]
+
+    def weight_pass() -> None:
+        """Read every weight matrix once, as each decoding step must: the memory-bandwidth floor of a step."""
+        for w in weights:
+            w.sum()
+
     systems = {
         "genzoo": lambda: generate(ours, prompt, cfg),
-        "transformers": lambda: hf.generate(prompt, max_new_tokens=new, do_sample=False, use_cache=True,
-                                            pad_token_id=0, eos_token_id=None),
+        "transformers": lambda: hf.generate(prompt, **hf_options),
+        "genzoo-prompt-lookup": lambda: generate(ours, prompt, cfg.updated(prompt_lookup_num_tokens=LOOKUP)),
+        "transformers-prompt-lookup": lambda: hf.generate(prompt, prompt_lookup_num_tokens=LOOKUP, **hf_options),
         "genzoo-hand-loop": hand_loop,
         "genzoo-hand-loop-bf16": lambda: _bf16(hand_loop),  # what a bf16 decode path would give
     }
     times: dict[str, list[float]] = {k: [] for k in systems}
+    floor: list[float] = []
     with torch.no_grad():
         outs = {k: f() for k, f in systems.items()}  # warm-up, and the outputs to compare
         for _ in range(repeats):
@@ -433,27 +458,38 @@ def part_generation(res: Results, repeats: int, smoke: bool) -> None:
                 t = time.perf_counter()
                 f()
                 times[k].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            for _ in range(new):
+                weight_pass()
+            floor.append(time.perf_counter() - t)
         short = cfg.updated(max_new_tokens=min(new, 40))
         core_profile = op_profile(lambda p: generate(ours, p, short), lambda: prompt)
-        hf_profile = op_profile(lambda p: hf.generate(p, max_new_tokens=min(new, 40), do_sample=False, use_cache=True,
-                                                      pad_token_id=0, eos_token_id=None), lambda: prompt)
+        hf_profile = op_profile(lambda p: hf.generate(p, **{**hf_options, "max_new_tokens": min(new, 40)}),
+                                lambda: prompt)
     med = {k: statistics.median(v) for k, v in times.items()}
     label = "x".join(str(shape[k]) for k in ("n_layer", "d_model"))
-    b = (f"GPT {label}, context 256, learned positions, biases, exact GELU on both sides (params genzoo "
-         f"{n_params(ours)}, transformers {n_params(hf)}); batch 1, greedy, KV cache, {new} new tokens after a "
-         f"{prompt.shape[1]}-token prompt, fp32, 1 thread; median of {repeats} interleaved runs")
+    b = (f"GPT {label}, context 256, learned positions, biases, exact GELU; the same weights on both sides (trained "
+         f"{GEN_TRAIN_SECONDS if not smoke else 0} s on pydoc by gz.fit, exported with gz.save(format='hf'); params "
+         f"{n_params(ours)}); batch 1, greedy, KV cache, {new} new tokens after a {prompt.shape[1]}-token held-out "
+         f"pydoc prompt, fp32, 1 thread; median of {repeats} interleaved runs; prompt lookup drafts {LOOKUP} tokens")
     task = f"gpt-{label}-generation"
     for k, v in med.items():
         res.add(task, k, "gen_tokens_per_s", new / v, True, b)
+    res.add(task, "weight-read-floor", "gen_tokens_per_s", new / statistics.median(floor), True,
+            b + "; one read of every weight matrix per token and nothing else: no fp32 decoder can pass it")
     res.add(task, "genzoo", "speedup_vs_transformers", med["transformers"] / med["genzoo"], True, b + "; goal >= 1.3",
             profile_genzoo=core_profile, profile_transformers=hf_profile)
+    res.add(task, "genzoo-prompt-lookup", "speedup_vs_transformers", med["transformers"] / med["genzoo-prompt-lookup"],
+            True, b + "; against transformers' default generate (no prompt lookup); same tokens out")
+    res.add(task, "genzoo-prompt-lookup", "speedup_vs_transformers_prompt_lookup",
+            med["transformers-prompt-lookup"] / med["genzoo-prompt-lookup"], True, b + "; both with prompt lookup")
     res.add(task, "genzoo", "core_overhead_vs_hand_loop", med["genzoo"] / med["genzoo-hand-loop"] - 1, False,
             b + "; seconds of generate() over the same network in a bare cached greedy loop, minus 1")
     res.add(task, "genzoo-hand-loop-bf16", "greedy_agreement_with_fp32",
             float((outs["genzoo-hand-loop-bf16"] == outs["genzoo-hand-loop"]).float().mean()), True,
-            b + "; share of positions where bf16-autocast greedy decoding picks the fp32 token (untrained weights)")
-    res.add(task, "genzoo", "greedy_equals_hand_loop", float(torch.equal(outs["genzoo"], outs["genzoo-hand-loop"])),
-            True, b)
+            b + "; share of positions where bf16-autocast greedy decoding picks the fp32 token")
+    for k in ("genzoo", "genzoo-prompt-lookup", "transformers", "transformers-prompt-lookup"):
+        res.add(task, k, "greedy_equals_hand_loop", float(torch.equal(outs[k], outs["genzoo-hand-loop"])), True, b)
 
 
 def _bf16(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
