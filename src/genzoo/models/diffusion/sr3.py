@@ -69,7 +69,9 @@ class SR3(UNetDiffusion, Upscaler):
 
     @classmethod
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
-        return {**super().config_from_data(info), "num_classes": 0}
+        # no self-attention: upscaling a whole photo would make the 8x8-patch attention layer attend over
+        # ~17k positions (a 1 GB score matrix per head). benchmarks/sr3.py measures this attention-free U-Net
+        return {**super().config_from_data(info), "num_classes": 0, "attn_resolutions": ()}
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
         hr = batch[0] if isinstance(batch, (list, tuple)) else batch
