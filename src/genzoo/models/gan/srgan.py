@@ -36,8 +36,8 @@ from genzoo.registry import register_model
 class SRGANConfig:
     image_shape: tuple[int, int, int] = (3, 32, 32)  # high-resolution training patches
     scale: int = 4
-    width: int = 32
-    blocks: int = 4
+    width: int = 48
+    blocks: int = 6
     d_width: int = 32
     pixel_loss: str = "l1"
     adv_weight: float = 1e-3
