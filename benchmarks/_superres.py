@@ -161,7 +161,8 @@ def train_for(
         if clock.elapsed() >= next_probe:
             point(i)
             next_probe += every
-    point(i)
+    if curve[-1]["steps"] != i:
+        point(i)
     return i, curve
 
 
