@@ -59,9 +59,7 @@ class SR3(UNetDiffusion, Upscaler):
 
     def __init__(self, config: SR3Config, data_info: DataInfo | None = None) -> None:
         if config.cond_channels not in (0, config.image_shape[0]):
-            raise GenzooError(
-                "sr3 conditions on the upsampled image: cond_channels must equal the image channels"
-            )
+            raise GenzooError("sr3 conditions on the upsampled image: cond_channels must equal the image channels")
         if config.scale < 2 or min(config.image_shape[1:]) % config.scale:
             raise GenzooError(f"scale must be >= 2 and divide the patch size {config.image_shape[1:]}")
         config.cond_channels = config.image_shape[0]

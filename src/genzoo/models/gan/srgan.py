@@ -50,9 +50,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, ch: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(ch, ch, 3, padding=1), nn.PReLU(ch), nn.Conv2d(ch, ch, 3, padding=1)
-        )
+        self.body = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1), nn.PReLU(ch), nn.Conv2d(ch, ch, 3, padding=1))
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
@@ -120,9 +118,7 @@ class SRGAN(GenerativeModel, Upscaler):
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
         return adam_pair(self.generator, self.discriminator, lr, tuple(self.config.betas))
 
-    def manual_step(
-        self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any
-    ) -> dict[str, Tensor]:
+    def manual_step(self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any) -> dict[str, Tensor]:
         opt_g, opt_d = optimizers
         hr = batch[0] if isinstance(batch, (list, tuple)) else batch
         lr_img = downscale(hr, self.config.scale)
@@ -168,9 +164,7 @@ class SRGAN(GenerativeModel, Upscaler):
         x = lowres.unsqueeze(0) if single else lowres
         c = self.config.image_shape[0]
         if x.ndim != 4 or x.shape[1] != c:
-            raise GenzooError(
-                f"upscale expects images with {c} channels as (N, {c}, H, W), got {tuple(lowres.shape)}"
-            )
+            raise GenzooError(f"upscale expects images with {c} channels as (N, {c}, H, W), got {tuple(lowres.shape)}")
         out = self.generator(x.to(self.device).float()).clamp(0, 1)
         return out[0] if single else out
 
