@@ -59,9 +59,7 @@ class SR3(UNetDiffusion, Upscaler):
 
     def __init__(self, config: SR3Config, data_info: DataInfo | None = None) -> None:
         if config.cond_channels not in (0, config.image_shape[0]):
-            raise GenzooError(
-                "sr3 conditions on the upsampled image: cond_channels must equal the image channels"
-            )
+            raise GenzooError("sr3 conditions on the upsampled image: cond_channels must equal the image channels")
         if config.scale < 2 or min(config.image_shape[1:]) % config.scale:
             raise GenzooError(f"scale must be >= 2 and divide the patch size {config.image_shape[1:]}")
         config.cond_channels = config.image_shape[0]
@@ -69,7 +67,9 @@ class SR3(UNetDiffusion, Upscaler):
 
     @classmethod
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
-        return {**super().config_from_data(info), "num_classes": 0}
+        # no self-attention: upscaling a whole photo would make the 8x8-patch attention layer attend over
+        # ~17k positions (a 1 GB score matrix per head). benchmarks/sr3.py measures this attention-free U-Net
+        return {**super().config_from_data(info), "num_classes": 0, "attn_resolutions": ()}
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
         hr = batch[0] if isinstance(batch, (list, tuple)) else batch
