@@ -189,3 +189,58 @@ def test_video_metrics_on_known_motion() -> None:
         return torch.stack([col, 8 - col], 1)
 
     assert identity_consistency(clip, left_half) == pytest.approx(3 / 4)  # one class change in 4 pairs
+
+
+# -- simvp: the deterministic baseline -------------------------------------------------------------
+SIMVP_TINY = dict(spatial_channels=8, temporal_channels=16, translator_blocks=1)
+
+
+def test_simvp_learns_and_predicts_deterministically(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    data = tiny_data(n=64)
+    model = gz.create("simvp", data=data, **SIMVP_TINY)
+    assert model.config.context == 2 and model.config.video_shape == (1, 4, 16, 16)
+    batch = data.videos[:32]
+    before = float(model.loss(batch)["loss"])
+    gz.fit(model, data, max_steps=30, batch_size=16, out=tmp_path / "run", progress=False)
+    after = float(model.loss(batch)["loss"])
+    assert after < 0.5 * before, (before, after)
+    loaded = gz.load(tmp_path / "run")
+    clips = tiny_data("test", n=3).videos
+    pred = loaded.predict(clips[:, :, :2])
+    assert pred.shape == (3, 1, 4, 16, 16) and torch.equal(pred[:, :, :2], clips[:, :, :2])
+    assert 0 <= pred.min() and pred.max() <= 1
+    assert torch.equal(pred, loaded.predict(clips[:, :, :2], steps=7))  # sampling options change nothing
+    longer = loaded.predict(clips[:, :, :3], predict=5)  # past the clip: rolled out from the last 2 frames
+    assert longer.shape == (3, 1, 8, 16, 16) and torch.equal(longer[:, :, :3], clips[:, :, :3])
+    with pytest.raises(GenzooError, match="at least 2 given frames"):
+        loaded.predict(clips[:, :, :1])
+    with pytest.raises(GenzooError, match="first frames must be"):
+        loaded.predict(torch.zeros(1, 1, 2, 8, 8))
+    with pytest.raises(GenzooError, match="context must be in 1..3"):
+        gz.create("simvp", data=data, context=4)
+    with pytest.raises(GenzooError, match="needs video data"):
+        gz.create("simvp", data=gz.data.load("digits"))
+
+
+def test_simvp_is_registered_and_drives_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from genzoo.protocols import Sampler, VideoPredictor
+    from genzoo.registry import model_entry
+
+    entry = model_entry("simvp")
+    assert entry.family == "video" and VideoPredictor in entry.capabilities and Sampler not in entry.capabilities
+    assert main(["list"]) == 0 and "simvp" in capsys.readouterr().out
+    run = tmp_path / "simvp"
+    gz.save(gz.create("simvp", data=tiny_data(n=8), **SIMVP_TINY), run)
+    start = tmp_path / "start.gif"
+    write_clip(tiny_data("test", n=1).videos[0, :, :2], start)
+    cont = tmp_path / "cont.gif"
+    assert main(["animate", str(run), "--first-frames", str(start), "--predict", "2", "-n", "1", "--scale", "1",
+                 "-o", str(cont)]) == 0
+    assert read_clip(cont).shape[1:] == (4, 16, 16)
+    drawn = tmp_path / "drawn.gif"
+    assert main(["sample", str(run), "-n", "2", "-o", str(drawn)]) == 0  # test clips above their predictions
+    assert read_clip(drawn).shape[1:] == (4, 32 + 2, 2 * (16 + 2))
+    assert main(["animate", str(run), "-o", str(tmp_path / "x.gif")]) == 2
+    assert "has nothing to sample" in capsys.readouterr().err
