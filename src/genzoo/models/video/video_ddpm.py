@@ -60,16 +60,19 @@ class VideoDDPMConfig:
     # shares of training masks: whole clip, future frames after a random k; the rest are spatial holes
     p_uncond: float = 0.3
     p_predict: float = 0.4
+    # frames given in a prediction mask; None draws k uniformly from 1..T-1
+    predict_context: int | None = None
 
 
 def training_masks(n: int, shape: tuple[int, int, int, int], p_uncond: float, p_predict: float,
-                   generator: torch.Generator | None = None) -> Tensor:
-    """(n, 1, T, H, W) masks, 1 = generate: the whole clip, frames k..T-1 for a random k in 1..T-1, or a
-    rectangle/stroke region (from `inpaint_ddpm.random_masks`) held fixed across every frame."""
+                   generator: torch.Generator | None = None, context: int | None = None) -> Tensor:
+    """(n, 1, T, H, W) masks, 1 = generate: the whole clip, frames k..T-1 (k = `context`, or random in
+    1..T-1 when None), or a rectangle/stroke region (from `inpaint_ddpm.random_masks`) fixed across frames."""
     _, frames, h, w = shape
     g = dict(generator=generator)
     u = torch.rand(n, **g).view(n, 1, 1, 1, 1)
-    k = torch.randint(1, max(frames, 2), (n,), **g).view(n, 1, 1, 1, 1)
+    k = torch.randint(1, max(frames, 2), (n,), **g) if context is None else torch.full((n,), context)
+    k = k.view(n, 1, 1, 1, 1)
     future = (torch.arange(frames).view(1, 1, frames, 1, 1) >= k).float().expand(n, 1, frames, h, w)
     region = random_masks(n, h, w, p_rectangle=0.5, p_full=0.0, generator=generator).unsqueeze(2)
     region = region.expand(n, 1, frames, h, w)
@@ -104,6 +107,9 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         if len(config.video_shape) != 4 or min(config.video_shape) < 1:
             raise GenzooError(f"video_shape must be (C, T, H, W), got {config.video_shape}")
         c, frames, h, w = config.video_shape
+        if config.predict_context is not None and not 1 <= config.predict_context < frames:
+            raise GenzooError(f"predict_context must be in 1..{frames - 1} for {frames}-frame clips, "
+                              f"got {config.predict_context}")
         self.net = VideoUNet(
             2 * c + 1, c, max(h, w), frames, config.base_channels, tuple(config.channel_mults),
             config.num_res_blocks, tuple(config.attn_resolutions), tuple(config.temporal_attn_resolutions),
@@ -150,7 +156,8 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         self.check_input(x, "training clip")
         x0 = self.to_space(x)
-        mask = training_masks(len(x0), self.config.video_shape, self.config.p_uncond, self.config.p_predict)
+        mask = training_masks(len(x0), self.config.video_shape, self.config.p_uncond, self.config.p_predict,
+                              context=self.config.predict_context)
         mask = mask.to(x0.device)
         return self.diffusion_loss(x0, self.condition(x0, mask), weight=mask)
 
