@@ -112,6 +112,12 @@ def test_frame_prediction_and_inpainting_keep_known_pixels(run: tuple[Path, list
     clips = tiny_data("test", n=2).videos
     pred = model.predict(clips[:, :, :2], steps=3)
     assert pred.shape == (2, 1, 4, 16, 16) and torch.equal(pred[:, :, :2], clips[:, :, :2])
+    refined = model.predict(clips[:, :, :2], steps=10, init=clips, strength=0.1)  # SDEdit from a guess
+    assert refined.shape == pred.shape and torch.equal(refined[:, :, :2], clips[:, :, :2])
+    plain = model.predict(clips[:, :, :2], steps=10, generator=torch.Generator().manual_seed(0))
+    assert (refined - clips).abs().mean() < (plain - clips).abs().mean()  # little noise: the guess survives
+    with pytest.raises(GenzooError, match="strength must be in"):
+        model.predict(clips[:, :, :2], init=clips, strength=1.5)
     longer = model.predict(clips[:, :, :3], predict=4, steps=2)  # beyond T: autoregressive roll-out
     assert longer.shape == (2, 1, 7, 16, 16) and torch.equal(longer[:, :, :3], clips[:, :, :3])
     hole = torch.zeros(16, 16)
@@ -169,7 +175,7 @@ def test_animate_cli_errors(run: tuple[Path, list[float]], tmp_path: Path, capsy
     image_run = tmp_path / "ddpm"
     gz.save(gz.create("ddpm", data=gz.data.load("digits"), base_channels=8), image_run)
     assert main(["animate", str(image_run), "-o", str(tmp_path / "v.gif")]) == 2
-    assert "cannot predict video frames; models that can: video_ddpm" in capsys.readouterr().err
+    assert "cannot predict video frames; models that can: simvp, video_ddpm" in capsys.readouterr().err
 
 
 # -- metrics ---------------------------------------------------------------------------------------

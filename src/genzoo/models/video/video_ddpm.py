@@ -164,12 +164,30 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
     @torch.no_grad()
     def complete(self, clips: Tensor, mask: Tensor, steps: int | None = None,
                  scheduler: str | Scheduler | None = None, eta: float | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
-        """Generate where `mask` (N or 1, 1, T, H, W) is 1, keep `clips` elsewhere; one sampling pass."""
+                 generator: torch.Generator | None = None, init: Tensor | None = None,
+                 strength: float = 1.0) -> Tensor:
+        """Generate where `mask` (N or 1, 1, T, H, W) is 1, keep `clips` elsewhere; one sampling pass.
+
+        With `init` (clips of the same shape: a guess of the unknown part, e.g. a deterministic
+        predictor's blurred frames) the pass is SDEdit (Meng et al. 2022): `init` is noised to the level
+        of timestep `strength` * T and denoised from there under the same conditioning, so the guess's
+        layout survives where little noise is added and the model redraws its detail. `strength` 1 is
+        the plain pass from noise."""
         x0 = self.to_space(clips)
         mask = mask.to(self.device).float().expand(len(x0), 1, *x0.shape[2:])
-        x = self.denoise(x0.shape, self.condition(x0, mask), scheduler=scheduler, steps=steps, eta=eta,
-                         generator=generator)
+        cond = self.condition(x0, mask)
+        if not 0 < strength <= 1:
+            raise GenzooError(f"strength must be in (0, 1], got {strength}")
+        if init is None or strength == 1:
+            x = self.denoise(x0.shape, cond, scheduler=scheduler, steps=steps, eta=eta, generator=generator)
+            return keep_known(clips, mask, self.from_space(x))
+        sched = self.make_scheduler(scheduler, steps, eta)
+        ts = [t for t in sched.timesteps if t < strength * self.config.timesteps] or sched.timesteps[-1:]
+        noise = torch.randn(x0.shape, generator=generator, device=self.device)
+        start = self.to_space(self.check_clips(init, "init", frames=x0.shape[2]))
+        x = self.schedule.add_noise(start, noise, torch.full((len(x0),), ts[0], device=self.device))
+        for t in ts:
+            x = sched.step(self.model_output(x, t, cond), t, x, generator)
         return keep_known(clips, mask, self.from_space(x))
 
     @torch.no_grad()
@@ -182,12 +200,15 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         return self.complete(blank, torch.ones(1, 1, frames, h, w), **kwargs)
 
     @torch.no_grad()
-    def predict(self, first_frames: Tensor, predict: int | None = None, **kwargs: Any) -> Tensor:
+    def predict(self, first_frames: Tensor, predict: int | None = None, init: Tensor | None = None,
+                **kwargs: Any) -> Tensor:
         """Continue clips: (N, C, k, H, W) known first frames -> (N, C, k + predict, H, W), the given
         frames unchanged. `predict` defaults to filling the model's T frames.
 
         When k + predict fits in T frames, one pass conditions on all k frames. Longer continuations roll
         out autoregressively: each pass conditions on the last T//2 frames and adds up to T - T//2 more.
+        `init` (N, C, k + predict, H, W), e.g. another predictor's output, with `strength` < 1 starts
+        each pass from that guess instead of noise (SDEdit; see `complete`).
         """
         first = first_frames.unsqueeze(0) if first_frames.ndim == 4 else first_frames
         if first.ndim != 5:
@@ -204,7 +225,9 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         while remaining:
             context = out if out.shape[2] + remaining <= frames else out[:, :, -max(1, frames // 2):]
             new = min(remaining, frames - context.shape[2])
-            out = torch.cat([out, self._continue(context, new, **kwargs)[:, :, context.shape[2]:]], dim=2)
+            guess = None if init is None else init[:, :, out.shape[2] - context.shape[2] : out.shape[2] + new]
+            more = self._continue(context, new, init=guess, **kwargs)
+            out = torch.cat([out, more[:, :, context.shape[2] :]], dim=2)
             remaining -= new
         return out
 
