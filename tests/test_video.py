@@ -208,10 +208,12 @@ def test_simvp_learns_and_predicts_deterministically(tmp_path: Path) -> None:
     model = gz.create("simvp", data=data, **SIMVP_TINY)
     assert model.config.context == 2 and model.config.video_shape == (1, 4, 16, 16)
     batch = data.videos[:32]
-    before = float(model.loss(batch)["loss"])
-    gz.fit(model, data, max_steps=30, batch_size=16, out=tmp_path / "run", progress=False)
-    after = float(model.loss(batch)["loss"])
-    assert after < 0.5 * before, (before, after)
+    with torch.no_grad():
+        before = float(model.loss(batch)["loss"])
+    gz.fit(model, data, max_steps=80, batch_size=16, lr=1e-2, out=tmp_path / "run", progress=False)
+    with torch.no_grad():
+        after = float(model.loss(batch)["loss"])
+    assert after < 0.6 * before, (before, after)
     loaded = gz.load(tmp_path / "run")
     clips = tiny_data("test", n=3).videos
     pred = loaded.predict(clips[:, :, :2])
@@ -247,6 +249,6 @@ def test_simvp_is_registered_and_drives_the_cli(tmp_path: Path, capsys: pytest.C
     assert read_clip(cont).shape[1:] == (4, 16, 16)
     drawn = tmp_path / "drawn.gif"
     assert main(["sample", str(run), "-n", "2", "-o", str(drawn)]) == 0  # test clips above their predictions
-    assert read_clip(drawn).shape[1:] == (4, 32 + 2, 2 * (16 + 2))
+    assert read_clip(drawn).shape[1:] == (4, 2 * (32 + 2), 2 * 2 * (16 + 2))  # 2 clips, bordered, scale 2
     assert main(["animate", str(run), "-o", str(tmp_path / "x.gif")]) == 2
     assert "has nothing to sample" in capsys.readouterr().err
