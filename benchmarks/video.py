@@ -1,22 +1,31 @@
-"""Video benchmark: `video_ddpm` on moving digits — per-frame classifier-FID, temporal metrics, frame prediction.
+"""Video benchmark: `video_ddpm` on moving digits against the `simvp` predictor and three heuristics.
 
-    PYTHONPATH=src python benchmarks/video.py --threads 1     # ~12 min wall on the shared 2-core CPU (5 CPU
-                                                              # min of training, 300 steps; see the JSON)
+    PYTHONPATH=src python benchmarks/video.py --threads 1     # ~10 min wall on one core of the shared 2-core CPU
     PYTHONPATH=src python benchmarks/video.py --smoke         # seconds-long budgets: does it run?
 
 Data: `moving_digits` (one mnist5k digit shrunk to 16 px bouncing on a 32x32 canvas, 8 frames); test clips
-use held-out digits and trajectories. The model trains with `genzoo.fit` for a fixed number of steps (the
-row budgets give steps, batch, and the wall and CPU seconds they took on this shared machine).
+use held-out digits and trajectories. Both trained models train with `genzoo.fit` for a fixed number of
+steps, in chunks (fit resumes exactly), so each row carries a learning curve: prediction MSE against
+training wall-clock.
+
+Frame prediction: the first 4 test frames given, 4 predicted, by video_ddpm (one DDIM sampling pass
+conditioned on the given frames), simvp (a deterministic SimVP conv encoder-translator-decoder trained with
+MSE), copy_last (repeat the last given frame), mean_frame (their mean) and constant_velocity (shift the last
+frame by its centroid's last displacement, a strong hand-made baseline that knows the data's physics),
+and video_ddpm refining simvp's frames (SDEdit: simvp's prediction noised part-way, then denoised by the
+same video_ddpm under the same conditioning, at two strengths).
+Each is scored by pixel MSE and SSIM against the true frames, by per-frame classifier-FID of the predicted
+frames against the true ones (does each frame look like a digit on a canvas?) and by sharpness (mean
+spatial gradient; the real frames' value is beside it): MSE rewards the conditional mean, a blur, while
+FID and sharpness reward a crisp digit, so the two families are meant to be read together.
 
 Per-frame classifier-FID: genzoo's FID on a classifier's features (`genzoo.metrics.fid`), with that
 classifier trained here on real *canvas* frames (32x32, digit class as label) rather than on 28x28
-mnist5k, so frames are scored at their own size; `real_data` rows put held-out real frames through the
-same metric (a floor for this sample count). Temporal metrics (`genzoo.metrics.video`): frame-to-frame
-consistency of the classifier's digit identity, centroid-trajectory jerkiness and mean speed, each with
-the real-data value beside it. Frame prediction: the first 4 test frames given, 4 predicted; pixel MSE of
-genzoo against copy_last (repeat the last given frame), mean_frame (their mean) and constant_velocity
-(shift the last frame by its centroid's last displacement), the last a strong hand-made baseline that
-knows the data's physics. Writes benchmarks/results/video.json and GIFs beside it.
+mnist5k, so frames are scored at their own size; `real_data` rows put other real frames through the same
+metric (the floor for this sample count). Unconditional clips of video_ddpm get the per-frame FID and the
+temporal metrics (`genzoo.metrics.video`): frame-to-frame consistency of the classifier's digit identity,
+centroid-trajectory jerkiness and mean speed, each with the real-data value beside it.
+Writes benchmarks/results/video.json and GIFs/PNGs beside it.
 """
 
 from __future__ import annotations
@@ -25,12 +34,14 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, Results  # noqa: E402
+from common import Results, machine  # noqa: E402
 
 import genzoo as gz  # noqa: E402
 from genzoo.data.images import ImageDataset  # noqa: E402
@@ -38,15 +49,19 @@ from genzoo.data.info import DataInfo  # noqa: E402
 from genzoo.data.video import VideoDataset, write_clip  # noqa: E402
 from genzoo.metrics.features import feature_net_accuracy, feature_net_for  # noqa: E402
 from genzoo.metrics.fid import sample_metrics  # noqa: E402
+from genzoo.metrics.restoration import ssim  # noqa: E402
 from genzoo.metrics.video import (  # noqa: E402
     centroids,
     identity_consistency,
     mean_speed,
     prediction_mse,
+    sharpness,
     trajectory_jerkiness,
 )
+from genzoo.viz import save_grid  # noqa: E402
 
 GIVEN = 4  # frames given for prediction; the rest of the 8 are predicted
+SDEDIT_STRENGTHS = (0.3, 0.5)  # share of the noise schedule simvp's prediction is pushed back before redrawing
 
 
 def frame_set(videos: VideoDataset, clips: int, name: str) -> ImageDataset:
@@ -90,19 +105,42 @@ def constant_velocity(first: torch.Tensor, total: int) -> torch.Tensor:
     return torch.cat(out, dim=2)
 
 
+def per_frame(clips: torch.Tensor) -> torch.Tensor:
+    """(N, C, T, H, W) clips as (N*T, C, H, W) frames."""
+    return clips.transpose(1, 2).reshape(-1, *clips.shape[1:2], *clips.shape[3:])
+
+
+def train_in_chunks(
+    model: Any, data: VideoDataset, steps: int, batch: int, points: int, score: Callable[[Any], float]
+) -> tuple[list[dict[str, float]], float, float]:
+    """Train `model` by `genzoo.fit` to `steps` in `points` chunks, scoring it after each: the learning curve,
+    the training wall seconds and CPU seconds (evaluation excluded)."""
+    curve, wall, cpu = [], 0.0, 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(1, points + 1):
+            w, c = time.perf_counter(), time.process_time()
+            gz.fit(model, data, max_steps=max(1, steps * i // points), batch_size=batch, out=tmp, progress=False)
+            wall, cpu = wall + time.perf_counter() - w, cpu + time.process_time() - c
+            curve.append({"steps": max(1, steps * i // points), "train_seconds": round(wall, 1), "mse": score(model)})
+    return curve, wall, cpu
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=300, help="training steps of video_ddpm")
+    ap.add_argument("--steps", type=int, default=420, help="training steps of video_ddpm")
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--simvp-steps", type=int, default=300, help="training steps of simvp")
+    ap.add_argument("--simvp-batch", type=int, default=16)
+    ap.add_argument("--curve-points", type=int, default=3)
     ap.add_argument("--eval-clips", type=int, default=32)
     ap.add_argument("--sample-steps", type=int, default=20, help="DDIM steps when sampling")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     if args.smoke:
-        args.steps, args.eval_clips, args.sample_steps = 3, 8, 2
+        args.steps, args.simvp_steps, args.eval_clips, args.sample_steps, args.curve_points = 3, 3, 8, 2, 2
     torch.set_num_threads(args.threads)
-    res = Results("video" if not args.smoke else "video_smoke")
+    res = Results("video", smoke=args.smoke)
     t_all = time.perf_counter()
 
     train = gz.data.load("moving_digits", split="train")
@@ -116,62 +154,104 @@ def main() -> None:
     acc = feature_net_accuracy("moving_digits_frames", tuple(frames_train.info.shape))
     print(f"frame classifier test accuracy {acc:.3f}")
 
-    # train
-    model = gz.create("video_ddpm", data=train)
-    params = sum(p.numel() for p in model.parameters())
-    wall, cpu = time.perf_counter(), time.process_time()
-    with tempfile.TemporaryDirectory() as tmp:
-        gz.fit(model, train, max_steps=args.steps, batch_size=args.batch, out=tmp, progress=False)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    budget = (f"{args.steps} steps x batch {args.batch} ({wall:.0f} s wall, {cpu:.0f} s CPU, {args.threads} "
-              f"thread(s)); {params / 1e6:.2f}M params; DDIM-{args.sample_steps}; {args.eval_clips} clips")
-    print(budget)
-
     n = args.eval_clips
-    g = torch.Generator().manual_seed(0)
-    samples = model.sample(n, steps=args.sample_steps, generator=g)
     real = test.videos[:n]
     ref = train.videos[:n]  # real clips other than `real`: the real-data reference for every metric
+    first, total = real[:, :, :GIVEN], real.shape[2]
+    machine_note = f"{args.threads} thread(s), {machine()}"
 
-    def per_frame(clips: torch.Tensor) -> torch.Tensor:
-        return clips.transpose(1, 2).reshape(-1, *clips.shape[1:2], *clips.shape[3:])
+    def fid(a: torch.Tensor, b: torch.Tensor) -> float:
+        return sample_metrics(
+            per_frame(a), per_frame(b), "moving_digits_frames", frames_train, frames_test, which=("fid",)
+        )["fid_classifier"]
 
-    task = f"moving_digits_{shape}"
-    real_budget = f"{n} held-out real clips vs {n} other real clips"
-    for system, clips, b in (("genzoo", samples, budget), ("real_data", ref, real_budget)):
-        fid = sample_metrics(per_frame(real), per_frame(clips), "moving_digits_frames", frames_train,
-                             frames_test, which=("fid",))["fid_classifier"]
-        res.add(f"{task} per-frame", system, "fid_classifier", fid, False, b)
-    for system, clips, b in (("genzoo", samples, budget), ("real_data", real, f"{n} held-out real clips")):
-        res.add(f"{task} temporal", system, "identity_consistency",
-                identity_consistency(clips, classifier.logits), True, b)
-        res.add(f"{task} temporal", system, "trajectory_jerkiness", trajectory_jerkiness(clips), False, b)
-        res.add(f"{task} temporal", system, "mean_speed_px_per_frame", mean_speed(clips), True, b)
+    # train: simvp, then video_ddpm, each with its learning curve on the held-out prediction task
+    def ddpm_mse(model: Any) -> float:
+        pred = model.predict(first, steps=args.sample_steps, generator=torch.Generator().manual_seed(1))
+        return prediction_mse(pred, real, GIVEN)
+
+    simvp = gz.create("simvp", data=train)
+    simvp_curve, wall, cpu = train_in_chunks(
+        simvp,
+        train,
+        args.simvp_steps,
+        args.simvp_batch,
+        args.curve_points,
+        lambda m: prediction_mse(m.predict(first), real, GIVEN),
+    )
+    simvp_budget = (
+        f"{args.simvp_steps} steps x batch {args.simvp_batch} ({wall:.0f} s wall, {cpu:.0f} s CPU, "
+        f"{machine_note}); {sum(p.numel() for p in simvp.parameters()) / 1e6:.2f}M params"
+    )
+    model = gz.create("video_ddpm", data=train)
+    ddpm_curve, wall, cpu = train_in_chunks(model, train, args.steps, args.batch, args.curve_points, ddpm_mse)
+    budget = (
+        f"{args.steps} steps x batch {args.batch} ({wall:.0f} s wall, {cpu:.0f} s CPU, {machine_note}); "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params; DDIM-{args.sample_steps}; {n} clips"
+    )
+    print(budget)
 
     # frame prediction: GIVEN frames in, the rest predicted
-    first = real[:, :, :GIVEN]
-    total = real.shape[2]
-    preds = {"genzoo": model.predict(first, steps=args.sample_steps, generator=torch.Generator().manual_seed(1))}
-    preds["copy_last"] = copy_last(first, total)
-    preds["mean_frame"] = mean_frame(first, total)
-    preds["constant_velocity"] = constant_velocity(first, total)
+    task = f"moving_digits_{shape} predict {total - GIVEN} from {GIVEN}"
+    preds = {
+        "genzoo video_ddpm": model.predict(first, steps=args.sample_steps, generator=torch.Generator().manual_seed(1)),
+        "simvp": simvp.predict(first),
+        "copy_last": copy_last(first, total),
+        "mean_frame": mean_frame(first, total),
+        "constant_velocity": constant_velocity(first, total),
+    }
+    for strength in SDEDIT_STRENGTHS:  # the diffusion model redraws simvp's frames from part-way noise
+        g = torch.Generator().manual_seed(1)
+        preds[f"genzoo video_ddpm refining simvp (SDEdit {strength})"] = model.predict(
+            first, steps=args.sample_steps, generator=g, init=preds["simvp"], strength=strength
+        )
+    heuristic = f"no training; {n} held-out clips"
+    budgets = {"genzoo video_ddpm": budget, "simvp": simvp_budget}
+    budgets.update({s: f"{budget}; from the simvp row's prediction" for s in preds if "SDEdit" in s})
+    curves = {"genzoo video_ddpm": ddpm_curve, "simvp": simvp_curve}
+    future = real[:, :, GIVEN:]
     for system, pred in preds.items():
-        b = budget if system == "genzoo" else f"no training; {n} held-out clips"
-        res.add(f"{task} predict {total - GIVEN} from {GIVEN}", system, "mse", prediction_mse(pred, real, GIVEN),
-                False, b)
-    res.add(f"{task} per-frame", "frame_classifier", "test_accuracy", acc, True,
-            "FeatureNet on 4000 real canvas frames (500 clips), 1600 held-out frames")
+        b, extra = budgets.get(system, heuristic), {"curve": curves[system]} if system in curves else {}
+        res.add(task, system, "mse", prediction_mse(pred, real, GIVEN), False, b, **extra)
+        res.add(task, system, "ssim", ssim(per_frame(pred[:, :, GIVEN:]), per_frame(future)), True, b)
+        res.add(task, system, "fid_classifier_per_frame", fid(future, pred[:, :, GIVEN:]), False, b)
+        res.add(task, system, "sharpness", sharpness(pred[:, :, GIVEN:]), True, b)
+    real_budget = f"{n} other real clips (train split) against the {n} held-out ones"
+    res.add(task, "real_data", "fid_classifier_per_frame", fid(future, ref[:, :, GIVEN:]), False, real_budget)
+    res.add(task, "real_data", "sharpness", sharpness(future), True, f"the {n} held-out clips' true frames")
 
-    # pictures: samples; and prediction (rows: real, genzoo, copy_last); and an inpainted clip
-    stem = "video" if not args.smoke else "video_smoke"
-    write_clip(samples[:8], RESULTS / f"{stem}_samples.gif", fps=4, scale=2)
-    rows = torch.cat([real[:6], preds["genzoo"][:6], preds["copy_last"][:6]], dim=-2)
-    write_clip(rows, RESULTS / f"{stem}_prediction.gif", fps=4, scale=2)
+    # unconditional clips of video_ddpm
+    samples = model.sample(n, steps=args.sample_steps, generator=torch.Generator().manual_seed(0))
+    clip_task = f"moving_digits_{shape} unconditional clips"
+    res.add(clip_task, "genzoo video_ddpm", "fid_classifier_per_frame", fid(real, samples), False, budget)
+    res.add(clip_task, "real_data", "fid_classifier_per_frame", fid(real, ref), False, real_budget)
+    for system, clips, b in (("genzoo video_ddpm", samples, budget), ("real_data", real, f"{n} held-out real clips")):
+        res.add(clip_task, system, "identity_consistency", identity_consistency(clips, classifier.logits), True, b)
+        res.add(clip_task, system, "trajectory_jerkiness", trajectory_jerkiness(clips), False, b)
+        res.add(clip_task, system, "mean_speed_px_per_frame", mean_speed(clips), True, b)
+    res.add(
+        clip_task,
+        "frame_classifier",
+        "test_accuracy",
+        acc,
+        True,
+        "FeatureNet on 4000 real canvas frames (500 clips), 1600 held-out frames",
+    )
+
+    # pictures: samples; prediction (rows: real, video_ddpm, video_ddpm from simvp, simvp, constant_velocity);
+    # an inpainted clip
+    order = ("genzoo video_ddpm", next(s for s in preds if "SDEdit" in s), "simvp", "constant_velocity")
+    write_clip(samples[:8], res.file("video_samples.gif"), fps=4, scale=2)
+    rows = torch.cat([real[:6], *(preds[s][:6] for s in order)], dim=-2)
+    write_clip(rows, res.file("video_prediction.gif"), fps=4, scale=2)
+    strip = torch.stack([future[:4], *(preds[s][:4, :, GIVEN:] for s in order)])  # (rows, clips, C, T, H, W)
+    strip = strip.permute(0, 1, 3, 2, 4, 5).reshape(-1, 1, *real.shape[-2:])  # predicted frames, row by row
+    save_grid(strip, res.file("video_prediction_frames.png"), nrow=4 * (total - GIVEN), scale=2)
     hole = torch.zeros(32, 32)
     hole[8:24, 8:24] = 1
     filled = model.inpaint(real[:6], hole, steps=args.sample_steps, generator=torch.Generator().manual_seed(2))
     holed = real[:6] * (1 - hole) + 0.5 * hole
-    write_clip(torch.cat([holed, filled, real[:6]], dim=-2), RESULTS / f"{stem}_inpaint.gif", fps=4, scale=2)
+    write_clip(torch.cat([holed, filled, real[:6]], dim=-2), res.file("video_inpaint.gif"), fps=4, scale=2)
     print(f"total {time.perf_counter() - t_all:.0f} s wall")
 
 

@@ -112,6 +112,12 @@ def test_frame_prediction_and_inpainting_keep_known_pixels(run: tuple[Path, list
     clips = tiny_data("test", n=2).videos
     pred = model.predict(clips[:, :, :2], steps=3)
     assert pred.shape == (2, 1, 4, 16, 16) and torch.equal(pred[:, :, :2], clips[:, :, :2])
+    refined = model.predict(clips[:, :, :2], steps=10, init=clips, strength=0.1)  # SDEdit from a guess
+    assert refined.shape == pred.shape and torch.equal(refined[:, :, :2], clips[:, :, :2])
+    plain = model.predict(clips[:, :, :2], steps=10, generator=torch.Generator().manual_seed(0))
+    assert (refined - clips).abs().mean() < (plain - clips).abs().mean()  # little noise: the guess survives
+    with pytest.raises(GenzooError, match="strength must be in"):
+        model.predict(clips[:, :, :2], init=clips, strength=1.5)
     longer = model.predict(clips[:, :, :3], predict=4, steps=2)  # beyond T: autoregressive roll-out
     assert longer.shape == (2, 1, 7, 16, 16) and torch.equal(longer[:, :, :3], clips[:, :, :3])
     hole = torch.zeros(16, 16)
@@ -169,7 +175,7 @@ def test_animate_cli_errors(run: tuple[Path, list[float]], tmp_path: Path, capsy
     image_run = tmp_path / "ddpm"
     gz.save(gz.create("ddpm", data=gz.data.load("digits"), base_channels=8), image_run)
     assert main(["animate", str(image_run), "-o", str(tmp_path / "v.gif")]) == 2
-    assert "cannot predict video frames; models that can: video_ddpm" in capsys.readouterr().err
+    assert "cannot predict video frames; models that can: simvp, video_ddpm" in capsys.readouterr().err
 
 
 # -- metrics ---------------------------------------------------------------------------------------
@@ -189,3 +195,60 @@ def test_video_metrics_on_known_motion() -> None:
         return torch.stack([col, 8 - col], 1)
 
     assert identity_consistency(clip, left_half) == pytest.approx(3 / 4)  # one class change in 4 pairs
+
+
+# -- simvp: the deterministic baseline -------------------------------------------------------------
+SIMVP_TINY = dict(spatial_channels=8, temporal_channels=16, translator_blocks=1)
+
+
+def test_simvp_learns_and_predicts_deterministically(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    data = tiny_data(n=64)
+    model = gz.create("simvp", data=data, **SIMVP_TINY)
+    assert model.config.context == 2 and model.config.video_shape == (1, 4, 16, 16)
+    batch = data.videos[:32]
+    with torch.no_grad():
+        before = float(model.loss(batch)["loss"])
+    gz.fit(model, data, max_steps=80, batch_size=16, lr=1e-2, out=tmp_path / "run", progress=False)
+    with torch.no_grad():
+        after = float(model.loss(batch)["loss"])
+    assert after < 0.6 * before, (before, after)
+    loaded = gz.load(tmp_path / "run")
+    clips = tiny_data("test", n=3).videos
+    pred = loaded.predict(clips[:, :, :2])
+    assert pred.shape == (3, 1, 4, 16, 16) and torch.equal(pred[:, :, :2], clips[:, :, :2])
+    assert 0 <= pred.min() and pred.max() <= 1
+    assert torch.equal(pred, loaded.predict(clips[:, :, :2], steps=7))  # sampling options change nothing
+    longer = loaded.predict(clips[:, :, :3], predict=5)  # past the clip: rolled out from the last 2 frames
+    assert longer.shape == (3, 1, 8, 16, 16) and torch.equal(longer[:, :, :3], clips[:, :, :3])
+    with pytest.raises(GenzooError, match="at least 2 given frames"):
+        loaded.predict(clips[:, :, :1])
+    with pytest.raises(GenzooError, match="first frames must be"):
+        loaded.predict(torch.zeros(1, 1, 2, 8, 8))
+    with pytest.raises(GenzooError, match="context must be in 1..3"):
+        gz.create("simvp", data=data, context=4)
+    with pytest.raises(GenzooError, match="needs video data"):
+        gz.create("simvp", data=gz.data.load("digits"))
+
+
+def test_simvp_is_registered_and_drives_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from genzoo.protocols import Sampler, VideoPredictor
+    from genzoo.registry import model_entry
+
+    entry = model_entry("simvp")
+    assert entry.family == "video" and VideoPredictor in entry.capabilities and Sampler not in entry.capabilities
+    assert main(["list"]) == 0 and "simvp" in capsys.readouterr().out
+    run = tmp_path / "simvp"
+    gz.save(gz.create("simvp", data=tiny_data(n=8), **SIMVP_TINY), run)
+    start = tmp_path / "start.gif"
+    write_clip(tiny_data("test", n=1).videos[0, :, :2], start)
+    cont = tmp_path / "cont.gif"
+    assert main(["animate", str(run), "--first-frames", str(start), "--predict", "2", "-n", "1", "--scale", "1",
+                 "-o", str(cont)]) == 0
+    assert read_clip(cont).shape[1:] == (4, 16, 16)
+    drawn = tmp_path / "drawn.gif"
+    assert main(["sample", str(run), "-n", "2", "-o", str(drawn)]) == 0  # test clips above their predictions
+    assert read_clip(drawn).shape[1:] == (4, 2 * (32 + 2), 2 * 2 * (16 + 2))  # 2 clips, bordered, scale 2
+    assert main(["animate", str(run), "-o", str(tmp_path / "x.gif")]) == 2
+    assert "has nothing to sample" in capsys.readouterr().err

@@ -3,8 +3,8 @@
 Images become a PNG grid (or a .npy array), text a .txt, speech and audio a .wav, music a .mid, forecasts a
 .csv of quantiles with a plot beside it, clips a .gif (or .mp4), vectors a .csv (a scatter .png for 2-D data).
 Models that transform an input rather than draw from noise (super-resolution, image-to-image, style,
-translation, question answering) are shown on examples of their own test split. Which path a run takes is
-decided by its declared capabilities and its data's kind, never by its name.
+translation, question answering, deterministic frame prediction) are shown on examples of their own test
+split. Which path a run takes is decided by its declared capabilities and its data's kind, never by its name.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from genzoo.protocols import (
     TextToText,
     TokenModel,
     Upscaler,
+    VideoPredictor,
     can,
 )
 
@@ -114,6 +115,11 @@ def draw(model: Any, n: int, label: int | None = None, **options: Any) -> Drawn:
         if can(model, Stylizer):
             x = _test_images(model, n)
             return Drawn("images", torch.cat([x, model.stylize(x).float().cpu()]), {"nrow": len(x)})
+        if can(model, VideoPredictor) and not can(model, Sampler):
+            clips = _test_split(model).videos[:n].float()
+            given = clips.shape[2] // 2
+            predicted = model.predict(clips[:, :, :given].to(model.device), clips.shape[2] - given).float().cpu()
+            return Drawn("video", torch.cat([clips, predicted], dim=-2))  # real clip above, its prediction below
         if not can(model, Sampler):
             raise GenzooError(f"model {model.model_name!r} has nothing to sample")
         try:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import GenzooError
-from genzoo.protocols import VideoPredictor
+from genzoo.protocols import Inpainter, Sampler, VideoPredictor, can
 
 
 def _video_model(run: str) -> Any:
@@ -68,6 +68,8 @@ def cmd_animate(args: argparse.Namespace) -> None:
         first = _read_for(model, args.first_frames)
         clips = model.predict(first.unsqueeze(0).expand(args.n, -1, -1, -1, -1), args.predict, **opts)
     elif args.inpaint:
+        if not can(model, Inpainter):
+            raise GenzooError(f"model {model.model_name!r} cannot inpaint clips; give --first-frames to continue one")
         if not args.mask:
             raise GenzooError("--inpaint needs --mask (an image; white marks the region to fill in every frame)")
         from genzoo.apps.inpaint import read_image
@@ -80,6 +82,8 @@ def cmd_animate(args: argparse.Namespace) -> None:
     else:
         if args.predict is not None:
             raise GenzooError("--predict needs --first-frames (the clip to continue)")
+        if not can(model, Sampler):
+            raise GenzooError(f"model {model.model_name!r} has nothing to sample; give --first-frames to continue")
         clips = model.sample(args.n, frames=args.frames, **opts)
     path = write_clip(clips, args.output, fps=args.fps, scale=args.scale)
     print(f"genzoo: wrote {path} ({len(clips)} clip(s) of {clips.shape[2]} frames)")
@@ -87,7 +91,7 @@ def cmd_animate(args: argparse.Namespace) -> None:
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("animate", help="generate, continue or inpaint clips with a trained video model (GIF/MP4)")
-    p.add_argument("run", help="run directory of a trained video model (video_ddpm)")
+    p.add_argument("run", help="run directory of a trained video model (video_ddpm; simvp continues clips only)")
     p.add_argument("-n", type=int, default=4, help="number of clips (written side by side)")
     p.add_argument("-o", "--output", default="clip.gif", help=".gif or .mp4")
     p.add_argument("--frames", type=int, default=None, help="frames per new clip (at most the model's)")

@@ -17,6 +17,14 @@ def prediction_mse(predicted: Tensor, target: Tensor, given: int) -> float:
     return float(((predicted[:, :, given:] - target[:, :, given:]) ** 2).mean())
 
 
+def sharpness(clips: Tensor) -> float:
+    """Mean magnitude of the spatial image gradient (finite differences) over every frame: how crisp the
+    edges are. A blurred or faint prediction scores low; compare with the same figure on real clips."""
+    x = clips.float()
+    dy, dx = x.diff(dim=-2)[..., :, :-1], x.diff(dim=-1)[..., :-1, :]
+    return float((dy**2 + dx**2).sqrt().mean())
+
+
 def centroids(clips: Tensor) -> Tensor:
     """(N, T, 2) intensity-weighted centre (row, column) of every frame, in pixels; a blank frame's is
     the canvas centre."""

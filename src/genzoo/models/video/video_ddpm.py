@@ -60,16 +60,19 @@ class VideoDDPMConfig:
     # shares of training masks: whole clip, future frames after a random k; the rest are spatial holes
     p_uncond: float = 0.3
     p_predict: float = 0.4
+    # frames given in a prediction mask; None draws k uniformly from 1..T-1
+    predict_context: int | None = None
 
 
 def training_masks(n: int, shape: tuple[int, int, int, int], p_uncond: float, p_predict: float,
-                   generator: torch.Generator | None = None) -> Tensor:
-    """(n, 1, T, H, W) masks, 1 = generate: the whole clip, frames k..T-1 for a random k in 1..T-1, or a
-    rectangle/stroke region (from `inpaint_ddpm.random_masks`) held fixed across every frame."""
+                   generator: torch.Generator | None = None, context: int | None = None) -> Tensor:
+    """(n, 1, T, H, W) masks, 1 = generate: the whole clip, frames k..T-1 (k = `context`, or random in
+    1..T-1 when None), or a rectangle/stroke region (from `inpaint_ddpm.random_masks`) fixed across frames."""
     _, frames, h, w = shape
     g = dict(generator=generator)
     u = torch.rand(n, **g).view(n, 1, 1, 1, 1)
-    k = torch.randint(1, max(frames, 2), (n,), **g).view(n, 1, 1, 1, 1)
+    k = torch.randint(1, max(frames, 2), (n,), **g) if context is None else torch.full((n,), context)
+    k = k.view(n, 1, 1, 1, 1)
     future = (torch.arange(frames).view(1, 1, frames, 1, 1) >= k).float().expand(n, 1, frames, h, w)
     region = random_masks(n, h, w, p_rectangle=0.5, p_full=0.0, generator=generator).unsqueeze(2)
     region = region.expand(n, 1, frames, h, w)
@@ -104,6 +107,9 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         if len(config.video_shape) != 4 or min(config.video_shape) < 1:
             raise GenzooError(f"video_shape must be (C, T, H, W), got {config.video_shape}")
         c, frames, h, w = config.video_shape
+        if config.predict_context is not None and not 1 <= config.predict_context < frames:
+            raise GenzooError(f"predict_context must be in 1..{frames - 1} for {frames}-frame clips, "
+                              f"got {config.predict_context}")
         self.net = VideoUNet(
             2 * c + 1, c, max(h, w), frames, config.base_channels, tuple(config.channel_mults),
             config.num_res_blocks, tuple(config.attn_resolutions), tuple(config.temporal_attn_resolutions),
@@ -150,19 +156,38 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         self.check_input(x, "training clip")
         x0 = self.to_space(x)
-        mask = training_masks(len(x0), self.config.video_shape, self.config.p_uncond, self.config.p_predict)
+        mask = training_masks(len(x0), self.config.video_shape, self.config.p_uncond, self.config.p_predict,
+                              context=self.config.predict_context)
         mask = mask.to(x0.device)
         return self.diffusion_loss(x0, self.condition(x0, mask), weight=mask)
 
     @torch.no_grad()
     def complete(self, clips: Tensor, mask: Tensor, steps: int | None = None,
                  scheduler: str | Scheduler | None = None, eta: float | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
-        """Generate where `mask` (N or 1, 1, T, H, W) is 1, keep `clips` elsewhere; one sampling pass."""
+                 generator: torch.Generator | None = None, init: Tensor | None = None,
+                 strength: float = 1.0) -> Tensor:
+        """Generate where `mask` (N or 1, 1, T, H, W) is 1, keep `clips` elsewhere; one sampling pass.
+
+        With `init` (clips of the same shape: a guess of the unknown part, e.g. a deterministic
+        predictor's blurred frames) the pass is SDEdit (Meng et al. 2022): `init` is noised to the level
+        of timestep `strength` * T and denoised from there under the same conditioning, so the guess's
+        layout survives where little noise is added and the model redraws its detail. `strength` 1 is
+        the plain pass from noise."""
         x0 = self.to_space(clips)
         mask = mask.to(self.device).float().expand(len(x0), 1, *x0.shape[2:])
-        x = self.denoise(x0.shape, self.condition(x0, mask), scheduler=scheduler, steps=steps, eta=eta,
-                         generator=generator)
+        cond = self.condition(x0, mask)
+        if not 0 < strength <= 1:
+            raise GenzooError(f"strength must be in (0, 1], got {strength}")
+        if init is None or strength == 1:
+            x = self.denoise(x0.shape, cond, scheduler=scheduler, steps=steps, eta=eta, generator=generator)
+            return keep_known(clips, mask, self.from_space(x))
+        sched = self.make_scheduler(scheduler, steps, eta)
+        ts = [t for t in sched.timesteps if t < strength * self.config.timesteps] or sched.timesteps[-1:]
+        noise = torch.randn(x0.shape, generator=generator, device=self.device)
+        start = self.to_space(self.check_clips(init, "init", frames=x0.shape[2]))
+        x = self.schedule.add_noise(start, noise, torch.full((len(x0),), ts[0], device=self.device))
+        for t in ts:
+            x = sched.step(self.model_output(x, t, cond), t, x, generator)
         return keep_known(clips, mask, self.from_space(x))
 
     @torch.no_grad()
@@ -175,12 +200,15 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         return self.complete(blank, torch.ones(1, 1, frames, h, w), **kwargs)
 
     @torch.no_grad()
-    def predict(self, first_frames: Tensor, predict: int | None = None, **kwargs: Any) -> Tensor:
+    def predict(self, first_frames: Tensor, predict: int | None = None, init: Tensor | None = None,
+                **kwargs: Any) -> Tensor:
         """Continue clips: (N, C, k, H, W) known first frames -> (N, C, k + predict, H, W), the given
         frames unchanged. `predict` defaults to filling the model's T frames.
 
         When k + predict fits in T frames, one pass conditions on all k frames. Longer continuations roll
         out autoregressively: each pass conditions on the last T//2 frames and adds up to T - T//2 more.
+        `init` (N, C, k + predict, H, W), e.g. another predictor's output, with `strength` < 1 starts
+        each pass from that guess instead of noise (SDEdit; see `complete`).
         """
         first = first_frames.unsqueeze(0) if first_frames.ndim == 4 else first_frames
         if first.ndim != 5:
@@ -197,7 +225,9 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         while remaining:
             context = out if out.shape[2] + remaining <= frames else out[:, :, -max(1, frames // 2):]
             new = min(remaining, frames - context.shape[2])
-            out = torch.cat([out, self._continue(context, new, **kwargs)[:, :, context.shape[2]:]], dim=2)
+            guess = None if init is None else init[:, :, out.shape[2] - context.shape[2] : out.shape[2] + new]
+            more = self._continue(context, new, init=guess, **kwargs)
+            out = torch.cat([out, more[:, :, context.shape[2] :]], dim=2)
             remaining -= new
         return out
 
