@@ -56,6 +56,12 @@ def test_generated_samples_drop_the_samples_the_teacher_doubts():
     assert len(y) >= 10 and set(y.tolist()) == set(range(10))
 
 
+def test_generated_samples_unfiltered_by_default_keep_every_draw():
+    x, y = generated_samples(HalfGoodGenerator(), MeanTeacher(), 10, per_class=4, min_confidence=0.0)
+    assert torch.bincount(y, minlength=10).tolist() == [4] * 10
+    assert int((x.flatten(1).mean(1) == 0.05).sum()) == 20  # the ambiguous half is kept: no teacher filter
+
+
 def test_generator_from_unlabelled_uses_the_rest_of_the_training_split():
     train = gz.data.load("digits")
     settings = AugmentSettings(per_class=5, steps=60)
