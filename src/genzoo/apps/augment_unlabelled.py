@@ -1,4 +1,4 @@
-"""Generated training images that help: a class-conditional generator trained on pseudo-labelled images.
+"""Generated training images from unlabelled ones: a class-conditional generator trained on pseudo-labels.
 
 A generator fitted to ten labelled images per class learns too little of each class for its samples to
 help a classifier (on mnist5k they cost 5-15 accuracy points, benchmarks/results/augment.json). A user with
@@ -13,6 +13,10 @@ ten labels per class usually has thousands of unlabelled images, so the generato
 Filtering the samples by the teacher's confidence (`sample_confidence` > 0) is offered but off: measured on
 mnist5k at 10 labels per class it cost accuracy (it keeps the samples the teacher already gets right and
 drops the ones that would teach it something), see benchmarks/results/augment_unlabelled_*.json.
+
+Measured on mnist5k (benchmarks/results/augment_unlabelled_*.json) it helps where labels are scarcest: at 10
+per class real+classic+generated beats real+classic; at 50 per class it does not (there even the
+pseudo-labelled images themselves add nothing to real+classic, and the samples only dilute the real ones).
 
 The test split is never used. `genzoo augment --from-unlabelled cvae` runs this from the command line.
 """
