@@ -64,7 +64,7 @@ def test_generated_samples_unfiltered_by_default_keep_every_draw():
 
 def test_generator_from_unlabelled_uses_the_rest_of_the_training_split():
     train = gz.data.load("digits")
-    settings = AugmentSettings(per_class=5, steps=60)
+    settings = AugmentSettings(per_class=5, steps=300)  # a teacher confident enough to pseudo-label
     unlabelled = UnlabelledSettings(
         steps=20, batch_size=32, label_confidence=0.5, curve_every=10, options={"hidden": 8, "latent_dim": 4}
     )
