@@ -163,7 +163,7 @@ def test_augment_app_runs_on_few_labels():
     model = gz.create("cvae", data=train, latent_dim=4, hidden=8)
     settings = AugmentSettings(per_class=5, seeds=2, steps=60, synthetic_per_class=20)
     res = run_augment(train, test, {"cvae": model}, settings)
-    assert set(res) == {"real", "real+classic", "real+cvae", "cas:cvae"}
+    assert set(res) == {"real", "real+classic", "real+cvae", "real+classic+cvae", "cas:cvae"}
     assert res["real"]["mean"] > 0.3  # 50 labelled digits already beat chance (0.1) by far
     assert len(res["real"]["accuracies"]) == 2
 

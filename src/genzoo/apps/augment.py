@@ -6,7 +6,12 @@ of each class-conditional generator given (cgan, cvae, ...). Each is scored by t
 seeds. The "classification accuracy score" (Ravuri & Vinyals 2019) trains the classifier on generated
 images only and tests on real ones: a measure of how much of each class a generator has really learned.
 
+A generator trained on the few labelled images alone learns too little to help; `--from-unlabelled cvae`
+trains one on the unlabelled rest of the training split instead, pseudo-labelled by a classifier of the
+labelled images (`genzoo.apps.augment_unlabelled`), and adds real+classic+<gen> rows.
+
     genzoo augment --generator runs/cgan --generator runs/cvae --data mnist5k --per-class 50
+    genzoo augment --from-unlabelled cvae --data mnist5k --per-class 10
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ class AugmentSettings:
     batch_size: int = 64
     synthetic_per_class: int = 200
     lr: float = 2e-3
+    synthetic_fraction: float = 0.5  # share of each classifier batch that is generated (with generators)
+    augment_synthetic: bool = True  # in real+classic+<gen>, classic augmentation of the generated images too
 
 
 class SmallClassifier(nn.Module):
@@ -55,8 +62,9 @@ class SmallClassifier(nn.Module):
         return self.net(x)
 
 
-def labelled_subset(images: Tensor, labels: Tensor, per_class: int, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """`per_class` random labelled images of every class (refused, in one line, if a class has fewer)."""
+def labelled_indices(labels: Tensor, per_class: int, seed: int = 0) -> Tensor:
+    """Indices of `per_class` random labelled images of every class (refused, in one line, if a class has
+    fewer). Labels below 0 mark unlabelled images and are never picked."""
     classes = torch.unique(labels[labels >= 0])
     if len(classes) < 2:
         raise GenzooError("augmentation needs labelled data with at least two classes")
@@ -67,14 +75,17 @@ def labelled_subset(images: Tensor, labels: Tensor, per_class: int, seed: int = 
             f"of any class), got {per_class}"
         )
     g = torch.Generator().manual_seed(seed)
-    idx = torch.cat(
+    return torch.cat(
         [
-            torch.nonzero(labels == c).flatten()[
-                torch.randperm(int((labels == c).sum()), generator=g)[:per_class]
-            ]
+            torch.nonzero(labels == c).flatten()[torch.randperm(int((labels == c).sum()), generator=g)[:per_class]]
             for c in classes
         ]
     )
+
+
+def labelled_subset(images: Tensor, labels: Tensor, per_class: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """`per_class` random labelled images of every class: the images and labels at `labelled_indices`."""
+    idx = labelled_indices(labels, per_class, seed)
     return images[idx], labels[idx]
 
 
@@ -85,17 +96,13 @@ def classic_augment(x: Tensor, g: torch.Generator) -> Tensor:
     scale = 0.9 + 0.2 * torch.rand(n, generator=g)
     shift = (torch.rand(n, 2, generator=g) * 2 - 1) * (2 * 2 / x.shape[-1])  # 2 px in [-1, 1] coordinates
     cos, sin = angle.cos() / scale, angle.sin() / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
 @torch.no_grad()
-def synthetic_set(
-    model: torch.nn.Module, num_classes: int, per_class: int, seed: int = 0
-) -> tuple[Tensor, Tensor]:
+def synthetic_set(model: torch.nn.Module, num_classes: int, per_class: int, seed: int = 0) -> tuple[Tensor, Tensor]:
     """`per_class` samples of every class from a class-conditional generator."""
     torch.manual_seed(seed)
     model.eval()
@@ -106,47 +113,56 @@ def synthetic_set(
     return images, labels
 
 
-def train_and_test(
+def train_classifier(
     train_x: Tensor,
     train_y: Tensor,
-    test_x: Tensor,
-    test_y: Tensor,
+    num_classes: int,
     settings: AugmentSettings,
     seed: int,
     augment: bool = False,
     extra: tuple[Tensor, Tensor] | None = None,
-) -> float:
-    """Train SmallClassifier for `settings.steps` steps and return its test accuracy.
+) -> SmallClassifier:
+    """SmallClassifier trained for `settings.steps` steps of `settings.batch_size` images (in eval mode).
 
-    With `extra` (generated images), every batch is half real and half generated, so the few real images
-    are not swamped by a large synthetic pool. With `augment`, the real half is randomly transformed.
+    With `extra` (generated images), a fixed `settings.synthetic_fraction` of every batch is generated, so
+    the few real images are neither swamped by a large synthetic pool nor drowned out. With `augment`, the
+    real images are randomly transformed, and so are the generated ones when `settings.augment_synthetic`.
     """
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    num_classes = int(torch.cat([train_y, test_y] + ([extra[1]] if extra is not None else [])).max()) + 1
     net = SmallClassifier(train_x.shape[1], tuple(train_x.shape[-2:]), num_classes)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     b = settings.batch_size
-    n_real = b // 2 if extra is not None and len(train_x) else b
+    if extra is None:
+        n_real = b
+    elif len(train_x) == 0:
+        n_real = 0
+    else:
+        n_real = min(b - 1, max(1, round(b * (1 - settings.synthetic_fraction))))
     for _ in range(settings.steps):
         xs, ys = [], []
-        if len(train_x):
+        if n_real:
             idx = torch.randint(0, len(train_x), (n_real,), generator=g)
             x = train_x[idx]
             xs.append(classic_augment(x, g) if augment else x)
             ys.append(train_y[idx])
         if extra is not None:
-            idx = torch.randint(0, len(extra[0]), (b - n_real if len(train_x) else b,), generator=g)
-            xs.append(extra[0][idx])
+            idx = torch.randint(0, len(extra[0]), (b - n_real,), generator=g)
+            x = extra[0][idx]
+            xs.append(classic_augment(x, g) if augment and settings.augment_synthetic else x)
             ys.append(extra[1][idx])
         loss = F.cross_entropy(net(torch.cat(xs)), torch.cat(ys))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    net.eval()
-    with torch.no_grad():
-        pred = torch.cat([net(c).argmax(1) for c in test_x.split(1000)])
-    return float((pred == test_y).float().mean())
+    return net.eval()
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Fraction of `x` whose arg-max class under `net` is `y`."""
+    pred = torch.cat([net(c).argmax(1) for c in x.split(1000)])
+    return float((pred == y).float().mean())
 
 
 def check_generator(model: Any, info: Any) -> None:
@@ -154,8 +170,7 @@ def check_generator(model: Any, info: Any) -> None:
     k = model.num_classes if can(model, ClassConditional) else 0
     if not k:
         raise GenzooError(
-            f"generator {getattr(model, 'model_name', '?')!r} is not class-conditional "
-            "(train e.g. cgan or cvae)"
+            f"generator {getattr(model, 'model_name', '?')!r} is not class-conditional (train e.g. cgan or cvae)"
         )
     if k != info.num_classes or model.data_info is None or tuple(model.data_info.shape) != tuple(info.shape):
         raise GenzooError(
@@ -168,26 +183,39 @@ def check_generator(model: Any, info: Any) -> None:
 def run_augment(
     train: Any, test: Any, generators: dict[str, Any], settings: AugmentSettings
 ) -> dict[str, dict[str, Any]]:
-    """Accuracy (mean, std, per seed) of real, real+classic, real+<gen> and cas:<gen> (synthetic only)."""
+    """Accuracy (mean, std, per seed) of real, real+classic and, for each generator, real+<gen>,
+    real+classic+<gen> and cas:<gen> (generated images only).
+
+    `generators` maps a name to a class-conditional model (sampled `settings.synthetic_per_class` times per
+    class) or to a ready synthetic set `(images, labels)`, e.g. the filtered samples of
+    `augment_unlabelled.generated_samples`.
+    """
     info = train.info
     for model in generators.values():
-        check_generator(model, info)
+        if not isinstance(model, tuple):
+            check_generator(model, info)
     real_x, real_y = labelled_subset(train.images, train.labels, settings.per_class, seed=0)
     k = info.num_classes
-    synthetic = {name: synthetic_set(m, k, settings.synthetic_per_class) for name, m in generators.items()}
+    synthetic = {
+        name: m if isinstance(m, tuple) else synthetic_set(m, k, settings.synthetic_per_class)
+        for name, m in generators.items()
+    }
+    empty = [name for name, (x, _) in synthetic.items() if len(x) == 0]
+    if empty:
+        raise GenzooError(f"the synthetic set {empty[0]!r} is empty: nothing to add to the real images")
+
+    def score(x: Tensor, y: Tensor, seed: int, augment: bool = False, extra: Any = None) -> float:
+        net = train_classifier(x, y, k, settings, seed, augment, extra)
+        return accuracy(net, test.images, test.labels)
+
     systems: dict[str, Any] = {
-        "real": lambda s: train_and_test(real_x, real_y, test.images, test.labels, settings, s),
-        "real+classic": lambda s: train_and_test(
-            real_x, real_y, test.images, test.labels, settings, s, augment=True
-        ),
+        "real": lambda s: score(real_x, real_y, s),
+        "real+classic": lambda s: score(real_x, real_y, s, augment=True),
     }
     for name, syn in synthetic.items():
-        systems[f"real+{name}"] = lambda s, syn=syn: train_and_test(
-            real_x, real_y, test.images, test.labels, settings, s, extra=syn
-        )
-        systems[f"cas:{name}"] = lambda s, syn=syn: train_and_test(
-            real_x[:0], real_y[:0], test.images, test.labels, settings, s, extra=syn
-        )
+        systems[f"real+{name}"] = lambda s, syn=syn: score(real_x, real_y, s, extra=syn)
+        systems[f"real+classic+{name}"] = lambda s, syn=syn: score(real_x, real_y, s, augment=True, extra=syn)
+        systems[f"cas:{name}"] = lambda s, syn=syn: score(real_x[:0], real_y[:0], s, extra=syn)
     out: dict[str, dict[str, Any]] = {}
     for system, fn in systems.items():
         accs = [fn(seed) for seed in range(settings.seeds)]
@@ -208,13 +236,30 @@ def add_commands(sub: Any) -> None:
         default=[],
         help="run directory of a class-conditional model (cgan, cvae, ...); repeatable",
     )
-    p.add_argument("--data", default="mnist5k")
     p.add_argument(
-        "--per-class", type=int, default=50, help="labelled real images per class (e.g. 10, 50, 100)"
+        "--from-unlabelled",
+        default=None,
+        metavar="MODEL",
+        help="also train this class-conditional model (e.g. cvae) on the unlabelled rest of the training "
+        "split, pseudo-labelled by a classifier of the labelled images, and add its samples",
     )
+    p.add_argument("--generator-steps", type=int, default=1500, help="training steps of --from-unlabelled")
+    p.add_argument("--label-confidence", type=float, default=0.9, help="teacher probability a pseudo-label needs")
+    p.add_argument(
+        "--sample-confidence",
+        type=float,
+        default=0.0,
+        help="keep only generated samples the teacher gives their class this probability (0: all; "
+        "filtering measured to hurt)",
+    )
+    p.add_argument("--data", default="mnist5k")
+    p.add_argument("--per-class", type=int, default=50, help="labelled real images per class (e.g. 10, 50, 100)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=300, help="classifier training steps")
     p.add_argument("--synthetic-per-class", type=int, default=200)
+    p.add_argument(
+        "--synthetic-fraction", type=float, default=0.5, help="share of each classifier batch that is generated"
+    )
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.set_defaults(func=cmd_augment)
 
@@ -224,12 +269,14 @@ def cmd_augment(args: argparse.Namespace) -> None:
 
     if args.seeds < 1 or args.steps < 1 or args.synthetic_per_class < 1:
         raise GenzooError("--seeds, --steps and --synthetic-per-class must be at least 1")
+    if not 0.0 < args.synthetic_fraction < 1.0:
+        raise GenzooError(f"--synthetic-fraction must be between 0 and 1, got {args.synthetic_fraction}")
     train = gz.data.load(args.data, split="train")
     test = gz.data.load(args.data, split="test")
     if getattr(train.info, "kind", None) != "image" or not train.info.num_classes:
         raise GenzooError(f"augment needs labelled image data; {args.data!r} is not")
     labelled_subset(train.images, train.labels, args.per_class)  # fail fast, before loading generators
-    generators = {}
+    generators: dict[str, Any] = {}
     for run in args.generator:
         model = gz.load(run)
         generators[model.model_name if model.model_name not in generators else run] = model
@@ -238,11 +285,36 @@ def cmd_augment(args: argparse.Namespace) -> None:
         seeds=args.seeds,
         steps=args.steps,
         synthetic_per_class=args.synthetic_per_class,
+        synthetic_fraction=args.synthetic_fraction,
     )
-    results = run_augment(train, test, generators, settings)
+    report = None
+    if args.from_unlabelled:
+        from genzoo.apps.augment_unlabelled import UnlabelledSettings, generated_samples, generator_from_unlabelled
+
+        unlabelled = UnlabelledSettings(
+            model=args.from_unlabelled,
+            steps=args.generator_steps,
+            label_confidence=args.label_confidence,
+            sample_confidence=args.sample_confidence,
+        )
+        built = generator_from_unlabelled(train, settings, unlabelled)
+        generators[f"{args.from_unlabelled}-pseudo"] = generated_samples(
+            built.model, built.teacher, train.info.num_classes, args.synthetic_per_class, args.sample_confidence
+        )
+        report = built.report
+    results: dict[str, Any] = run_augment(train, test, generators, settings)
     print(f"{args.data}, {args.per_class} labelled images per class, {args.seeds} seeds:")
     for system, r in results.items():
-        print(f"  {system:<20} accuracy {r['mean']:.4f} +- {r['std']:.4f}")
+        print(f"  {system:<28} accuracy {r['mean']:.4f} +- {r['std']:.4f}")
+    if report is not None:
+        acc = report["pseudo_label_accuracy"]
+        print(
+            f"  {report['generator']}-pseudo: {report['pseudo_labelled']} of {report['unlabelled']} unlabelled "
+            f"images pseudo-labelled"
+            + (f" ({100 * acc:.1f}% correct)" if acc is not None else "")
+            + f", generator {report['generator_steps']} steps in {report['generator_seconds']:.0f} s"
+        )
+        results["from_unlabelled"] = report
     if args.json:
         from pathlib import Path
 
