@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from genzoo.nn.kv_cache import KVCache
+from genzoo.nn.linear import Linear
 
 #: longest key sequence for which bf16 CPU attention is computed in fp32 (beyond it the kernels are level)
 FP32_UP_TO = 128
@@ -116,11 +117,11 @@ class Attention(nn.Module):
         self.rotary = rotary
         self.dropout = dropout
         if cross:
-            self.q = nn.Linear(d_model, d_model, bias=bias)
-            self.kv = nn.Linear(d_model, 2 * d_model, bias=bias)
+            self.q = Linear(d_model, d_model, bias=bias)
+            self.kv = Linear(d_model, 2 * d_model, bias=bias)
         else:
-            self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
-        self.proj = nn.Linear(d_model, d_model, bias=bias)
+            self.qkv = Linear(d_model, 3 * d_model, bias=bias)
+        self.proj = Linear(d_model, d_model, bias=bias)
 
     def forward(
         self,

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from genzoo.nn.attention import Attention, Rotary
 from genzoo.nn.kv_cache import KVCache
+from genzoo.nn.linear import Linear
 
 __all__ = ["ACTIVATIONS", "MLP", "Attention", "Block", "Rotary", "init_weights"]
 
@@ -27,8 +28,8 @@ class MLP(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         self.approximate = "tanh" if activation == "gelu_tanh" else "none"
-        self.up = nn.Linear(d_model, ratio * d_model, bias=bias)
-        self.down = nn.Linear(ratio * d_model, d_model, bias=bias)
+        self.up = Linear(d_model, ratio * d_model, bias=bias)
+        self.down = Linear(ratio * d_model, d_model, bias=bias)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
