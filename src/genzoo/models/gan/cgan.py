@@ -15,11 +15,6 @@ from genzoo.registry import register_model
 @dataclass
 class CGANConfig(GANConfig):
     num_classes: int = 10
-    loss: str = "hinge"
-    d_norm: str = "none"
-    spectral_norm: bool = True
-    lr_d_ratio: float = 2.0
-    betas: tuple[float, float] = (0.0, 0.999)
 
 
 @register_model(
