@@ -11,8 +11,8 @@ from genzoo.registry import register_model
 class DCGAN(GAN):
     """The DCGAN recipe: transposed-conv generator, strided-conv discriminator with BatchNorm, non-saturating
     loss, Adam(beta1 0.5), generator EMA. The paper's lr 2e-4 is raised to 5e-4 and the widths set to 32: on
-    28x28 digits, one CPU thread, that reached a classifier-FID of ~3 in about a minute where 2e-4 needed
-    several, and width 64 was 2.3x slower per batch for no better FID at equal wall-clock (benchmarks/gan.py).
+    28x28 digits, one CPU thread, 5e-4 reached a given classifier-FID in under half the batches, and width
+    64 was 2.3x slower per batch and behind at equal wall-clock (measured with benchmarks/gan.py).
     """
 
     quick = Recipe("digits", {"latent_dim": 8, "g_width": 8, "d_width": 8, "upsamples": 1})

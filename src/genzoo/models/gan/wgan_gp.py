@@ -24,8 +24,8 @@ class WGANGP(GAN):
     (0.5, 0.9)).
 
     The paper's 5 critic steps at Adam(1e-4, (0, 0.9)) are not wrong, only slow: after 2000 batches (400
-    generator updates) on 28x28 digits its samples were still not digits (classifier-FID 960), where 2 critic
-    steps at 5e-4 reached 6.2 in the same batches (benchmarks/gan.py). No bug was found in the penalty.
+    generator updates) on 28x28 digits its samples were still not digits, where 2 critic steps at 5e-4
+    gave digits in half that (measured with benchmarks/gan.py). No bug was found in the penalty.
     """
 
     quick = Recipe("digits", {"latent_dim": 8, "g_width": 8, "d_width": 8, "upsamples": 1, "n_critic": 2})
