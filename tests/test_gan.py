@@ -3,6 +3,7 @@ SRGAN/pix2pix shapes and learning, the augmentation app, and one-line errors for
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -40,9 +41,7 @@ def test_gradient_penalty_matches_hand_computation():
     alpha = torch.tensor([[0.25], [0.5]])
     # x_hat = (0.25, 0.75) -> grad (0.5, 1.5), |grad| = sqrt(2.5);  x_hat = (1, 0) -> grad (2, 0), |grad| = 2
     expected = ((math.sqrt(2.5) - 1) ** 2 + (2 - 1) ** 2) / 2
-    assert losses.gradient_penalty(critic, real, fake, alpha=alpha).item() == pytest.approx(
-        expected, rel=1e-6
-    )
+    assert losses.gradient_penalty(critic, real, fake, alpha=alpha).item() == pytest.approx(expected, rel=1e-6)
     # R1 = mean |2x|^2 over the real points = (4 + 16) / 2
     assert losses.r1_penalty(critic, real).item() == pytest.approx(10.0, rel=1e-6)
 
@@ -57,7 +56,9 @@ def test_losses_have_their_textbook_values():
 def test_gan_covers_modes_of_ring_of_gaussians():
     torch.manual_seed(0)
     data = gz.data.load("ring8", std=0.1)
-    model = gz.create("dcgan", data=data, latent_dim=8, d_norm="none", r1_weight=0.1, betas=(0.5, 0.9))
+    model = gz.create(
+        "dcgan", data=data, latent_dim=8, g_width=64, d_width=64, d_norm="none", r1_weight=0.1, betas=(0.5, 0.9)
+    )
     parts = _steps(model, data, 450, batch_size=128)
     model.eval()
     assert modes_covered(model.sample(2000), std=0.1) >= 6
@@ -74,6 +75,30 @@ def test_wgan_gp_updates_generator_every_n_critic_steps():
     assert all("gradient_penalty" in p for p in parts)
 
 
+def test_projection_starts_at_the_scale_of_the_real_fake_head():
+    """Without spectral norm the class embedding once kept nn.Embedding's N(0, 1) init: its term in
+    D(x, y) was ~50x the N(0, 0.02) head's, so D judged the class and little else."""
+    from genzoo.models.gan.nets import ConvDiscriminator
+
+    torch.manual_seed(0)
+    d = ConvDiscriminator((1, 28, 28), 16, 2, "batch", spectral=False, num_classes=10)
+    x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
+    phi = d.features(x)
+    head, project = d.head(phi).squeeze(1), (d.project(y) * phi).sum(1)
+    assert project.std() < 3 * head.std()
+
+
+def test_auxiliary_classifier_trains_both_players_on_the_labels():
+    data = gz.data.load("digits")
+    model = gz.create(
+        "cgan", data=data, g_width=8, d_width=8, latent_dim=8, upsamples=1, aux_weight=1.0, projection=False
+    )
+    assert model.discriminator.project is None and model.discriminator.classifier is not None
+    parts = _steps(model, data, 30, batch_size=32)
+    assert {"d_class_loss", "g_class_loss"} <= set(parts[-1])
+    assert parts[-1]["d_class_loss"] < parts[0]["d_class_loss"]  # D learns the digits from real images
+
+
 def test_conditional_samples_are_recognised_by_the_feature_classifier():
     from genzoo.metrics.features import feature_net_for
 
@@ -81,11 +106,31 @@ def test_conditional_samples_are_recognised_by_the_feature_classifier():
     net = feature_net_for("digits", train, test)
     torch.manual_seed(0)
     model = gz.create("cgan", data=train, g_width=32, d_width=32, latent_dim=32, upsamples=1)
-    gz.fit(model, train, max_steps=400, batch_size=64, lr=1e-3, progress=False)  # 200 batches (D + G steps)
+    gz.fit(model, train, max_steps=200, batch_size=64, lr=1e-3, progress=False)  # 200 batches (D + G steps)
     labels = torch.arange(500) % 10
     with torch.no_grad():
         acc = (net.logits(model.sample(500, labels=labels)).argmax(1) == labels).float().mean().item()
     assert acc > 0.4, f"conditional samples recognised only {acc:.2f} of the time (chance 0.1)"
+    # and each class is many digits, not one: a generator that ignores z (one image per label) scores ~0
+    with torch.no_grad():
+        spread = model.sample(64, labels=3).std(0).mean().item()
+    real_spread = train.images[train.labels == 3].std(0).mean().item()
+    assert spread > 0.3 * real_spread, f"within-class spread {spread:.3f} vs real {real_spread:.3f}"
+
+
+def test_max_steps_counts_batches_not_optimizer_steps(tmp_path: Path):
+    """A GAN step is one batch (a D update, and a G update when due): max_steps=N trains on N batches."""
+    train = gz.data.load("digits")
+    tiny = {"g_width": 8, "d_width": 8, "latent_dim": 4, "upsamples": 1}
+    dcgan = gz.fit(
+        gz.create("dcgan", data=train, **tiny), train, max_steps=3, batch_size=16, out=tmp_path / "dc", progress=False
+    )
+    assert int(dcgan.updates) == 3  # counting optimizer steps (2 a batch) stopped after 2 batches
+    assert json.loads((tmp_path / "dc" / "config.json").read_text())["trained_steps"] == 3
+    wgan = gz.fit(
+        gz.create("wgan_gp", data=train, n_critic=2, **tiny), train, max_steps=4, batch_size=16, progress=False
+    )
+    assert int(wgan.updates) == 4
 
 
 def test_saved_generator_reloads_and_samples_identically(tmp_path: Path):
@@ -130,8 +175,9 @@ def test_srgan_run_upscales_through_the_cli(tmp_path: Path):
     low = F.interpolate(low[None], size=(6, 5), mode="bilinear", align_corners=False)[0].clamp(0, 1)
     pixels = (low.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
     Image.fromarray(pixels).save(tmp_path / "small.png")
-    assert main(["upscale", str(tmp_path / "run"), "--image", str(tmp_path / "small.png"),
-                 "-o", str(tmp_path / "big.png")]) in (0, None)
+    assert main(
+        ["upscale", str(tmp_path / "run"), "--image", str(tmp_path / "small.png"), "-o", str(tmp_path / "big.png")]
+    ) in (0, None)
     big = torch.from_numpy(np.asarray(Image.open(tmp_path / "big.png"), dtype="float32") / 255)
     assert big.shape == (24, 20, 3)
     expected = gz.load(tmp_path / "run").upscale(torch.from_numpy(pixels / 255.0).permute(2, 0, 1).float())

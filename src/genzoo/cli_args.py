@@ -49,7 +49,8 @@ def add_model_option_argument(p: argparse.ArgumentParser, help: str = "model con
 
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     """The training options every `train`-like verb shares (mirrors `genzoo.fit`)."""
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="stop after this many training steps, one per batch (a GAN's step updates D and G)")
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop after this many seconds of training (checkpoint and model are saved)")

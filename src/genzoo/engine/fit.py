@@ -81,12 +81,12 @@ def fit(
 ) -> GenerativeModel:
     """Train `model` on `data` and return it with its trained (EMA, or best-validation) weights.
 
-    Stops at the first of `max_steps` (optimizer steps: a GAN takes two per batch), `max_epochs` and
-    `max_time` (wall-clock seconds of this call). With `out`, the run is resumable: checkpoints go to
-    `out/checkpoints/last.ckpt` (safetensors, written atomically), logs to `out/logs` (CSV) and `out/tb`
-    (TensorBoard), sample grids to `out/samples`, and the final model to `out/config.json` +
-    `out/model.safetensors`. Calling `fit` again with the same `out` continues from the last checkpoint
-    exactly as if the run had never stopped. `loggers` picks Lightning's loggers by name (a comma list
+    Stops at the first of `max_steps` (training steps, one per batch: a GAN's step is one batch that updates
+    both D and G), `max_epochs` and `max_time` (wall-clock seconds of this call). With `out`, the run is
+    resumable: checkpoints go to `out/checkpoints/last.ckpt` (safetensors, written atomically), logs to
+    `out/logs` (CSV) and `out/tb` (TensorBoard), sample grids to `out/samples`, and the final model to
+    `out/config.json` + `out/model.safetensors`. Calling `fit` again with the same `out` continues from the
+    last checkpoint exactly as if the run had never stopped. `loggers` picks Lightning's loggers by name (a comma list
     works): csv, tensorboard (sample grids go there as images too), mlflow and wandb (offline) if installed.
 
     `precision` defaults to "auto": the model's preference (bf16-mixed for most) where it is measurably
@@ -217,7 +217,7 @@ class _Run:
         self.val_data = model.training_data(val) if val is not None else None
         self.out = Path(options["out"]) if options["out"] is not None else None
         self.ckpt_dir = self.out / CKPT_DIR if self.out is not None else None
-        self.global_step = 0  # optimizer steps, as Lightning counts them
+        self.global_step = 0  # training steps: one per batch, however many optimizers that batch steps
         self.best_val = math.inf
         self.bad_vals = 0
         self.interrupted = False
@@ -274,8 +274,9 @@ class _Run:
         if o["warmup_steps"] and len(raw_opts) == 1 and not manual:
             w = o["warmup_steps"]
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(raw_opts[0], lambda s: min(1.0, (s + 1) / w))
-        for opt in raw_opts:
-            opt.register_step_post_hook(self._count_step)
+        if not manual:  # an optimizer step is a training step; a manual model's batch is one step (`_loop`)
+            for opt in raw_opts:
+                opt.register_step_post_hook(self._count_step)
         self.sampler = ResumableSampler(len(self.data), o["batch_size"], o["seed"], shuffle=True,
                                         rank=fabric.global_rank, world=self.world)
         if self.state is not None:
@@ -421,6 +422,7 @@ class _Run:
                     if manual:
                         with autocast():
                             parts = self.model.manual_step(batch, self.opts, backward)
+                        self.global_step += 1
                     else:
                         with autocast():
                             parts = self.forward(batch)

@@ -1,4 +1,4 @@
-"""Class-conditional GAN: label embedding in G, projection discriminator (Miyato & Koyama 2018)."""
+"""Class-conditional GAN: a class map in G, projection discriminator (Miyato & Koyama 2018), dcgan's recipe."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ from genzoo.registry import register_model
 @dataclass
 class CGANConfig(GANConfig):
     num_classes: int = 10
-    loss: str = "hinge"
-    d_norm: str = "none"
-    spectral_norm: bool = True
-    lr_d_ratio: float = 2.0
-    betas: tuple[float, float] = (0.0, 0.999)
 
 
 @register_model(
-    "cgan", "class-conditional GAN: projection discriminator, spectral norm, hinge loss; sample(n, labels=...)"
+    "cgan", "class-conditional GAN: class map in G, projection discriminator, dcgan recipe; sample(n, labels=...)"
 )
 class CGAN(GAN):
-    """Class-conditional: G sees a label embedding, D a class projection (Miyato & Koyama 2018); SN, hinge."""
+    """Class-conditional: G adds a learned class map after its first BatchNorm, D a class projection.
+
+    The rest is dcgan's recipe (BatchNorm D, non-saturating loss, Adam 5e-4): on mnist5k it gave samples a
+    classifier trained on them recognises on real test digits (CAS 0.89 in 2500 batches, benchmarks/gan.py).
+    `aux_weight` adds an AC-GAN classifier; `loss="hinge", spectral_norm=True, d_norm="none"` the SNGAN one.
+    """
 
     quick = Recipe("digits", {"latent_dim": 8, "g_width": 8, "d_width": 8, "upsamples": 1})
 

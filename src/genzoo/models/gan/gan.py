@@ -2,9 +2,9 @@
 
 The engine drives GANs through its manual-optimisation hook: `optimizers_for` returns the generator and
 discriminator optimizers (TTUR: the discriminator's lr is `lr * lr_d_ratio`), and `manual_step` does one
-discriminator update per batch and a generator update every `n_critic` batches. Lightning counts every
-optimizer step, so for these models `fit(max_steps=N)` means N optimizer steps in all (2 per batch for
-dcgan/cgan; 6 per 5 batches for wgan_gp).
+discriminator update per batch and a generator update every `n_critic` batches. One batch is one training
+step: `fit(max_steps=N)` trains on N batches (N D and N G updates for dcgan/cgan; N critic and
+N / n_critic G updates for wgan_gp), as for every other model.
 
 The generator's EMA lives inside the model (`generator_ema`), not in the engine, because the engine's EMA
 would also average the discriminator, which is wasted work and, after training, not the discriminator
@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from genzoo.base import GenerativeModel
 from genzoo.data.info import DataInfo
@@ -33,13 +34,16 @@ from genzoo.protocols import ClassConditional, Sampler
 class GANConfig:
     """data_shape: (C, H, W) images or (D,) vectors. loss: bce | hinge | wasserstein.
     d_norm: batch | none (none is required with gp_weight/r1_weight). n_critic: D updates per G update.
-    lr_d_ratio: TTUR, the discriminator lr is fit's lr times this. ema_decay: 0 turns generator EMA off."""
+    lr_d_ratio: TTUR, the discriminator lr is fit's lr times this. ema_decay: 0 turns generator EMA off.
+    Class-conditional (num_classes > 0): `projection` adds D's class projection; aux_weight > 0 adds an
+    auxiliary classifier on D's features (AC-GAN), trained on real labels, whose loss on the fakes' labels
+    the generator also minimises."""
 
     data_shape: tuple[int, ...] = (1, 28, 28)
     num_classes: int = 0
     latent_dim: int = 64
-    g_width: int = 64
-    d_width: int = 64
+    g_width: int = 32
+    d_width: int = 32
     upsamples: int = 2
     loss: str = "bce"
     d_norm: str = "batch"
@@ -50,13 +54,15 @@ class GANConfig:
     lr_d_ratio: float = 1.0
     betas: tuple[float, float] = (0.5, 0.999)
     ema_decay: float = 0.999
+    projection: bool = True
+    aux_weight: float = 0.0
 
 
 class GAN(GenerativeModel, Sampler, ClassConditional):
     """A generator G(z[, y]) and a discriminator D(x[, y]) trained against each other."""
 
     Config = GANConfig
-    default_lr = 2e-4
+    default_lr = 5e-4
     default_ema = None  # the generator EMA is kept by the model itself (see module docstring)
     manual_optimization = True
 
@@ -66,15 +72,22 @@ class GAN(GenerativeModel, Sampler, ClassConditional):
         k = config.num_classes
         shape = tuple(config.data_shape)
         if len(shape) == 3:
-            self.generator: nn.Module = ConvGenerator(
-                config.latent_dim, shape, config.g_width, config.upsamples, k
-            )
+            self.generator: nn.Module = ConvGenerator(config.latent_dim, shape, config.g_width, config.upsamples, k)
             self.discriminator: nn.Module = ConvDiscriminator(
-                shape, config.d_width, config.upsamples, config.d_norm, config.spectral_norm, k
+                shape,
+                config.d_width,
+                config.upsamples,
+                config.d_norm,
+                config.spectral_norm,
+                k,
+                config.projection,
+                config.aux_weight > 0,
             )
         else:
             self.generator = MLPGenerator(config.latent_dim, shape[0], config.g_width, k)
-            self.discriminator = MLPDiscriminator(shape[0], config.d_width, config.spectral_norm, k)
+            self.discriminator = MLPDiscriminator(
+                shape[0], config.d_width, config.spectral_norm, k, config.projection, config.aux_weight > 0
+            )
         self.generator_ema: nn.Module | None = None
         if config.ema_decay > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -109,8 +122,7 @@ class GAN(GenerativeModel, Sampler, ClassConditional):
         x, y = batch if isinstance(batch, (list, tuple)) else (batch, None)
         if self.config.num_classes and (y is None or (y < 0).any()):
             raise GenzooError(
-                f"model {self.model_name!r} needs labelled data "
-                f"(every label in 0..{self.config.num_classes - 1})"
+                f"model {self.model_name!r} needs labelled data (every label in 0..{self.config.num_classes - 1})"
             )
         return x, (y if self.config.num_classes else None)
 
@@ -123,9 +135,7 @@ class GAN(GenerativeModel, Sampler, ClassConditional):
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
         return adam_pair(self.generator, self.discriminator, lr, tuple(self.config.betas), self.config.lr_d_ratio)
 
-    def manual_step(
-        self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any
-    ) -> dict[str, Tensor]:
+    def manual_step(self, batch: Any, optimizers: list[torch.optim.Optimizer], backward: Any) -> dict[str, Tensor]:
         opt_g, opt_d = optimizers
         cfg = self.config
         real, y = self._unpack(batch)
@@ -141,10 +151,15 @@ class GAN(GenerativeModel, Sampler, ClassConditional):
         else:
             with torch.no_grad():
                 fake = self.generate(n, y)
-        real_scores, fake_scores = d(real, y).float(), d(fake, y).float()
+        real_scores, real_logits = d.score_and_logits(real, y)
+        real_scores, fake_scores = real_scores.float(), d(fake, y).float()
         d_loss = losses.d_loss(cfg.loss, real_scores, fake_scores)
         parts: dict[str, Tensor] = {}
         total = d_loss
+        if real_logits is not None:
+            aux = F.cross_entropy(real_logits.float(), y)
+            total = total + cfg.aux_weight * aux
+            parts["d_class_loss"] = aux.detach()
         if cfg.gp_weight:
             gp = losses.gradient_penalty(lambda v: d(v, y), real, fake)
             total = total + cfg.gp_weight * gp
@@ -169,7 +184,12 @@ class GAN(GenerativeModel, Sampler, ClassConditional):
         if g_step:
             d.requires_grad_(False)  # G's loss needs gradients through D, not for D
             try:
-                g_loss = losses.g_loss(cfg.loss, d(fake_g, y).float())
+                fake_scores_g, fake_logits = d.score_and_logits(fake_g, y)
+                g_loss = losses.g_loss(cfg.loss, fake_scores_g.float())
+                if fake_logits is not None:
+                    g_class = F.cross_entropy(fake_logits.float(), y)
+                    g_loss = g_loss + cfg.aux_weight * g_class
+                    parts["g_class_loss"] = g_class.detach()
                 opt_g.zero_grad(set_to_none=True)
                 backward(g_loss)
             finally:
@@ -187,9 +207,7 @@ class GAN(GenerativeModel, Sampler, ClassConditional):
             return
         t = float(self.updates) / self.config.n_critic
         decay = min(self.config.ema_decay, (1.0 + t) / (10.0 + t))
-        torch._foreach_lerp_(
-            list(self.generator_ema.parameters()), list(self.generator.parameters()), 1.0 - decay
-        )
+        torch._foreach_lerp_(list(self.generator_ema.parameters()), list(self.generator.parameters()), 1.0 - decay)
         for eb, mb in zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True):
             eb.copy_(mb)
 
@@ -233,5 +251,7 @@ def _validate(config: GANConfig) -> None:
         raise GenzooError(f"n_critic must be at least 1, got {config.n_critic}")
     if not 0 <= config.ema_decay < 1:
         raise GenzooError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
+    if config.aux_weight < 0:
+        raise GenzooError(f"aux_weight must be at least 0, got {config.aux_weight}")
     if len(config.data_shape) not in (1, 3):
         raise GenzooError(f"data_shape must be (C, H, W) or (D,), got {tuple(config.data_shape)}")

@@ -3,7 +3,8 @@
 Images of any size are handled like `genzoo.nn.convnets`: the generator draws on a grid padded to a
 multiple of 2**upsamples and crops back; the discriminator pads its input the same way. The
 discriminator is a feature extractor phi plus a linear head, so a class projection (Miyato & Koyama
-2018) is one extra embedding: D(x, y) = w . phi(x) + <embed(y), phi(x)>.
+2018) is one extra embedding, D(x, y) = w . phi(x) + <embed(y), phi(x)>, and an auxiliary classifier
+(AC-GAN, Odena et al. 2017) one extra linear layer on phi (`logits`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class ConvGenerator(nn.Module):
-    """z (+ class embedding) -> Linear -> (width*2^(u-1), h/2^u, w/2^u) -> u x [ConvT(4, x2), BN, ReLU]."""
+    """z -> Linear -> (width*2^(u-1), h/2^u, w/2^u) -> BN (+ class map) -> u x [ConvT(4, x2), BN, ReLU].
+
+    A label adds a learned (C, h, w) map after the first BatchNorm, not an embedding concatenated to z
+    before it: with the concatenation, the label's share of the first layer grew during training, that
+    BatchNorm then scaled z's share down with it, and the generator learned to ignore z (on mnist5k every
+    sample of a class became the same digit within a few hundred batches). Normalised on its own, z keeps
+    unit variance whatever the label does.
+    """
 
     def __init__(
         self,
@@ -48,10 +56,10 @@ class ConvGenerator(nn.Module):
         self.height, self.width = h, w
         m = 2**upsamples
         self.grid = (width * 2 ** (upsamples - 1), math.ceil(h / m), math.ceil(w / m))
-        self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
-        in_dim = latent_dim * (2 if num_classes else 1)
-        self.fc = nn.Linear(in_dim, self.grid[0] * self.grid[1] * self.grid[2], bias=False)
+        cells = self.grid[0] * self.grid[1] * self.grid[2]
+        self.fc = nn.Linear(latent_dim, cells, bias=False)
         self.bn0 = nn.BatchNorm2d(self.grid[0])
+        self.embed = nn.Embedding(num_classes, cells) if num_classes else None
         layers: list[nn.Module] = []
         ch = self.grid[0]
         for _ in range(upsamples - 1):
@@ -66,9 +74,10 @@ class ConvGenerator(nn.Module):
         dcgan_init(self)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        h = self.bn0(self.fc(z).view(-1, *self.grid))
         if self.embed is not None:
-            z = torch.cat([z, self.embed(labels)], 1)
-        h = F.relu(self.bn0(self.fc(z).view(-1, *self.grid)))
+            h = h + self.embed(labels).view(-1, *self.grid)
+        h = F.relu(h)
         return torch.sigmoid(self.net(h)[:, :, : self.height, : self.width])
 
 
@@ -83,6 +92,8 @@ class ConvDiscriminator(nn.Module):
         norm: str = "batch",
         spectral: bool = False,
         num_classes: int = 0,
+        projection: bool = True,
+        auxiliary: bool = False,
     ) -> None:
         super().__init__()
         c, h, w = shape
@@ -100,17 +111,18 @@ class ConvDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers, nn.Flatten())
         feat = ch_in * (self.ph // m) * (self.pw // m)
         self.head = _sn(nn.Linear(feat, 1), spectral)
-        self.project = _sn(nn.Embedding(num_classes, feat), spectral) if num_classes else None
+        self.project = _projection(num_classes, feat, spectral) if num_classes and projection else None
+        self.classifier = nn.Linear(feat, num_classes) if num_classes and auxiliary else None
         if not spectral:
             dcgan_init(self)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.score_and_logits(x, labels)[0]
+
+    def score_and_logits(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """The real/fake score and, with `auxiliary`, the class logits, from one pass of phi."""
         x = F.pad(x, (0, self.pw - self.width, 0, self.ph - self.height))
-        phi = self.features(x)
-        out = self.head(phi).squeeze(1)
-        if self.project is not None:
-            out = out + (self.project(labels) * phi).sum(1)
-        return out
+        return _score_and_logits(self, self.features(x), labels)
 
 
 class MLPGenerator(nn.Module):
@@ -133,7 +145,15 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """x -> 2 hidden LeakyReLU layers = phi(x) -> score (+ class projection)."""
 
-    def __init__(self, dim: int, width: int = 128, spectral: bool = False, num_classes: int = 0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        width: int = 128,
+        spectral: bool = False,
+        num_classes: int = 0,
+        projection: bool = True,
+        auxiliary: bool = False,
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
             _sn(nn.Linear(dim, width), spectral),
@@ -142,11 +162,27 @@ class MLPDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
         )
         self.head = _sn(nn.Linear(width, 1), spectral)
-        self.project = _sn(nn.Embedding(num_classes, width), spectral) if num_classes else None
+        self.project = _projection(num_classes, width, spectral) if num_classes and projection else None
+        self.classifier = nn.Linear(width, num_classes) if num_classes and auxiliary else None
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        phi = self.features(x)
-        out = self.head(phi).squeeze(1)
-        if self.project is not None:
-            out = out + (self.project(labels) * phi).sum(1)
-        return out
+        return self.score_and_logits(x, labels)[0]
+
+    def score_and_logits(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        return _score_and_logits(self, self.features(x), labels)
+
+
+def _projection(num_classes: int, features: int, spectral: bool) -> nn.Module:
+    """The class embedding of a projection discriminator. Without spectral norm it starts at the scale of
+    the N(0, 0.02) head: nn.Embedding's default N(0, 1) made the class term ~50x the real/fake term."""
+    embed = nn.Embedding(num_classes, features)
+    if not spectral:
+        nn.init.normal_(embed.weight, 0.0, 0.02)
+    return _sn(embed, spectral)
+
+
+def _score_and_logits(d: nn.Module, phi: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    out = d.head(phi).squeeze(1)
+    if d.project is not None:
+        out = out + (d.project(labels) * phi).sum(1)
+    return out, (d.classifier(phi) if d.classifier is not None else None)
