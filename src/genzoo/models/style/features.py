@@ -149,21 +149,34 @@ class RandomFeatures(FeatureExtractor):
     At each scale s the image is downsampled by s (antialiased) and convolved with `filters` random unit-norm
     `kernel`x`kernel` filters, so receptive fields span kernel*s pixels (7..56 by default) at the cost of a
     single small convolution per scale. Layers are named s1, s2, s4, s8.
+
+    `zero_mean` removes each filter's spatial mean (per input channel), so the filters see structure, not
+    flat colour: with plain Gaussian filters the DC part of a 7x7x3 filter dominates its response, the Gram
+    matrices then mostly record colour, and a transfer paints colour noise. The colour statistics are then
+    kept by their own layer `rgb` (the normalised pixels, ReLU'd in both signs), so colour still transfers.
     """
 
     def __init__(
-        self, filters: int = 64, kernel: int = 7, scales: Sequence[int] = (1, 2, 4, 8), seed: int = 0
+        self,
+        filters: int = 64,
+        kernel: int = 7,
+        scales: Sequence[int] = (1, 2, 4, 8),
+        seed: int = 0,
+        zero_mean: bool = False,
     ) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.kind = "random"
         self.scales = tuple(int(s) for s in scales)
         self.kernel = kernel
-        self.layers = tuple(f"s{s}" for s in self.scales)
+        self.zero_mean = zero_mean
+        self.layers = tuple(f"s{s}" for s in self.scales) + (("rgb",) if zero_mean else ())
         self.style_layers = self.layers
-        self.content_layers = (self.layers[min(1, len(self.layers) - 1)],)
+        self.content_layers = (self.layers[min(1, len(self.scales) - 1)],)
         for s in self.scales:
             w = torch.randn(filters, 3, kernel, kernel, generator=g)
+            if zero_mean:
+                w = w - w.mean(dim=(2, 3), keepdim=True)
             w = w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
             self.register_buffer(f"w{s}", w, persistent=False)
             self.register_buffer(f"b{s}", 0.05 * torch.randn(filters, generator=g), persistent=False)
@@ -174,6 +187,8 @@ class RandomFeatures(FeatureExtractor):
             x = x.expand(-1, 3, -1, -1)
         x = (x - 0.45) / 0.25
         out: dict[str, Tensor] = {}
+        if "rgb" in layers:
+            out["rgb"] = F.relu(torch.cat([x, -x], 1))
         for s in self.scales:
             name = f"s{s}"
             if name not in layers:
