@@ -1,6 +1,6 @@
 """pix2pix benchmark: paired translation on held-out photos, against a copy baseline and an L1-only U-Net.
 
-    PYTHONPATH=src python benchmarks/pix2pix.py            # ~2 x 2 x --batches training on one CPU thread
+    PYTHONPATH=src python benchmarks/pix2pix.py            # ~8 min on one CPU thread (2 tasks x 3 nets)
     PYTHONPATH=src python benchmarks/pix2pix.py --smoke    # seconds: does it run?
 
 Tasks (`photo_pairs`, 32x32 patches): grey -> colour and Sobel edges -> photo. Training patches come from
@@ -8,15 +8,21 @@ the training photos; every score is on patches of the held-out photos (china, fl
 Systems, all with the same U-Net and the same number of batches:
 
 * `copy` (baseline): the source repeated to three channels (the grey image; the edge map).
+* `train_mean` (baseline): every pixel the mean colour of the training targets.
 * `l1_unet` (baseline): pix2pix with `adv_weight=0`, a per-pixel regression without the adversarial term.
-* `genzoo-pix2pix`: the same U-Net trained with the PatchGAN term plus `l1_weight` x L1.
+* `genzoo-pix2pix`: the same U-Net trained with the PatchGAN term plus 100 x L1 (the paper's weight);
+  `genzoo-pix2pix-l1w10` weights L1 by 10, so the adversarial term counts more.
+
+grey -> colour predicts chroma only and keeps the grey source as luminance (the model's
+`luminance_from_source`, set from the task), for the trained systems alike.
 
 Metrics: L1, PSNR, SSIM; `colourfulness` (Hasler & Suesstrunk 2003, on the 0-255 scale, mean over patches;
 the target patches' value is its own row) and `sharpness_ratio` (Sobel gradient energy of the output over
 that of the targets, 1.0 = as much edge energy as the truth). Regression to the mean makes an L1 net's
 colours greyer and its edges softer; those two are where the adversarial term should show. A learning
 curve (held-out L1 against wall-clock) is recorded for the trained systems. Writes
-benchmarks/results/pix2pix.json and pix2pix_<task>.png (rows: input | L1 U-Net | pix2pix | target).
+benchmarks/results/pix2pix.json and pix2pix_<task>.png (rows: input | L1 U-Net | pix2pix |
+pix2pix with L1 weight 10 | target).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from genzoo.metrics.restoration import psnr, ssim  # noqa: E402
 from genzoo.viz import save_grid  # noqa: E402
 
 TASKS = ("grey2colour", "edges2photo")
+#: (system, adv_weight, l1_weight): the L1-only U-Net, pix2pix at the paper's L1 weight, and at a tenth of it
+SYSTEMS = (("l1_unet", 0.0, 100.0), ("genzoo-pix2pix", 1.0, 100.0), ("genzoo-pix2pix-l1w10", 1.0, 10.0))
 SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
 
@@ -72,8 +80,16 @@ def scores(out: Tensor, target: Tensor) -> dict[str, float]:
     }
 
 
-def train(model: gz.GenerativeModel, source: Tensor, target: Tensor, batches: int, batch: int, lr: float,
-          test: tuple[Tensor, Tensor], every: int) -> tuple[float, list[dict[str, float]]]:
+def train(
+    model: gz.GenerativeModel,
+    source: Tensor,
+    target: Tensor,
+    batches: int,
+    batch: int,
+    lr: float,
+    test: tuple[Tensor, Tensor],
+    every: int,
+) -> tuple[float, list[dict[str, float]]]:
     """Random batches through model.manual_step; returns training seconds and a held-out L1 curve."""
     opts = model.optimizers_for(lr)
     g = torch.Generator().manual_seed(0)
@@ -97,7 +113,7 @@ def train(model: gz.GenerativeModel, source: Tensor, target: Tensor, batches: in
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="a few batches: does it run?")
-    ap.add_argument("--batches", type=int, default=1500, help="training batches per trained system")
+    ap.add_argument("--batches", type=int, default=800, help="training batches per trained system")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -106,33 +122,51 @@ def main() -> None:
     res = Results("pix2pix", smoke=args.smoke)
     for task in TASKS:
         torch.manual_seed(0)
-        train_ds = gz.data.load("photo_pairs", split="train", task=task, patch=32, n=4096)
+        train_ds = gz.data.load("photo_pairs", split="train", task=task, patch=32, n=256 if args.smoke else 4096)
         test_ds = gz.data.load("photo_pairs", split="test", task=task, patch=32, n=32 if args.smoke else 256)
         src, tgt = test_ds.source, test_ds.target
         data = f"photo_pairs {task}, 32x32, {len(train_ds)} train patches, {len(src)} held-out patches"
-        outputs = {"copy": src.expand(-1, 3, -1, -1)}
-        budgets = {"copy": f"no training; {data}", "target": f"the true targets; {data}"}
+        mean = train_ds.target.mean(dim=(0, 2, 3), keepdim=True)
+        outputs = {"copy": src.expand(-1, 3, -1, -1), "train_mean": mean.expand_as(tgt)}
+        budgets = {
+            "copy": f"no training; {data}",
+            "train_mean": f"one mean over the training targets; {data}",
+            "target": f"the true targets; {data}",
+        }
         curves: dict[str, list[dict[str, float]]] = {}
-        for system, adv in (("l1_unet", 0.0), ("genzoo-pix2pix", 1.0)):
+        for system, adv, l1w in SYSTEMS:
             print(f"{task} {system}", flush=True)
             torch.manual_seed(0)
-            model = gz.create("pix2pix", data=train_ds, width=width, depth=depth, d_width=32, adv_weight=adv)
-            seconds, curves[system] = train(model, train_ds.source, train_ds.target, batches, batch, lr,
-                                            (src, tgt), max(1, batches // 10))
+            model = gz.create(
+                "pix2pix", data=train_ds, width=width, depth=depth, d_width=32, adv_weight=adv, l1_weight=l1w
+            )
+            seconds, curves[system] = train(
+                model, train_ds.source, train_ds.target, batches, batch, lr, (src, tgt), max(1, batches // 10)
+            )
             outputs[system] = model.translate(src)
-            budgets[system] = (f"{batches} batches of {batch}, {seconds:.0f}s training, threads={args.threads}; "
-                               f"U-Net width {width} depth {depth}, lr {lr}, adv_weight {adv}, "
-                               f"l1_weight {model.config.l1_weight}; {data}")
+            budgets[system] = (
+                f"{batches} batches of {batch}, {seconds:.0f}s training, threads={args.threads}; "
+                f"U-Net width {width} depth {depth}, lr {lr}, adv_weight {adv}, "
+                f"l1_weight {model.config.l1_weight}; {data}"
+            )
         outputs["target"] = tgt
         for system, out in outputs.items():
             for metric, value in scores(out, tgt).items():
                 if system == "target" and metric != "colourfulness":
                     continue
-                res.add(task, system, metric, value, metric != "l1", budgets[system],
-                        **({"curve": curves[system]} if system in curves and metric == "l1" else {}))
+                res.add(
+                    task,
+                    system,
+                    metric,
+                    value,
+                    metric != "l1",
+                    budgets[system],
+                    **({"curve": curves[system]} if system in curves and metric == "l1" else {}),
+                )
         if not args.smoke:
             k = slice(0, 8)
-            grid = torch.cat([outputs["copy"][k], outputs["l1_unet"][k], outputs["genzoo-pix2pix"][k], tgt[k]])
+            rows = ("copy", "l1_unet", "genzoo-pix2pix", "genzoo-pix2pix-l1w10")
+            grid = torch.cat([*(outputs[r][k] for r in rows), tgt[k]])
             save_grid(grid, res.file(f"pix2pix_{task}.png"), nrow=8, scale=3)
 
 

@@ -170,6 +170,15 @@ def test_pix2pix_l1_baseline_never_trains_d_and_source_skip_keeps_any_size():
     paper = gz.create("pix2pix", data=data, width=8, depth=2, d_width=8, source_skip=False)
     assert paper.generator.fuse is None and base.generator.fuse is not None
     assert paper.translate(torch.rand(1, 1, 16, 16)).shape == (1, 3, 16, 16)
+    # grey -> colour keeps the grey image as the output's luminance (YIQ's Y is photo_pairs' grey)
+    assert base.config.luminance_from_source and paper.config.luminance_from_source  # set from the task
+    grey = 0.2 + 0.6 * torch.rand(3, 1, 16, 16)  # mid-grey: the chroma cannot push RGB out of [0, 1]
+    luma = (base.translate(grey) * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    assert (luma - grey).abs().max() < 0.02
+    edges = gz.data.load("photo_pairs", n=8, patch=16, task="edges2photo")
+    assert not gz.create("pix2pix", data=edges, width=8, depth=2).config.luminance_from_source
+    with pytest.raises(GenzooError, match="luminance_from_source needs a 1-channel source"):
+        gz.create("pix2pix", source_shape=(3, 16, 16), luminance_from_source=True)
 
 
 def test_augment_app_runs_on_few_labels():

@@ -3,6 +3,12 @@
 The generator maps a source image to a target image; the discriminator judges (source, output) pairs
 patch by patch, so it enforces local realism while the L1 term (weight 100, as in the paper) keeps
 the output close to the paired target. Data are `(source, target)` pairs: see `genzoo.data.paired`.
+
+For colourisation (a grey source that is the target's luminance) the generator predicts only the chroma
+and the output keeps the source as its luminance, as the paper's colourisation runs did (L -> ab in Lab;
+here Y -> IQ in YIQ, whose Y is exactly `photo_pairs`' grey): predicting all three channels, the net
+must first relearn the grey image it was given, and within a CPU budget it stays below the plain grey
+copy (benchmarks/pix2pix.py).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.optim import adam_pair
+from genzoo.models.style.images import yiq_to_rgb
 from genzoo.protocols import ImageToImage
 from genzoo.registry import register_model
 
@@ -31,6 +38,7 @@ class Pix2PixConfig:
     depth: int = 3
     dropout: float = 0.5
     source_skip: bool = True  # the source itself joins the last layer (see UNet)
+    luminance_from_source: bool = False  # 1-channel source = the target's luminance; predict chroma only
     d_width: int = 32
     l1_weight: float = 100.0
     adv_weight: float = 1.0  # 0: the per-pixel regression baseline (same U-Net, L1 only, D never trained)
@@ -122,6 +130,9 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([source, image], 1))
 
 
+CHROMA_RANGE = torch.tensor([0.596, 0.523]).view(1, 2, 1, 1)  # the largest |I| and |Q| of RGB in [0, 1]
+
+
 @register_model("pix2pix", "pix2pix paired translation: U-Net + PatchGAN; translate(source) / sample(n, source=...)")
 class Pix2Pix(GenerativeModel, ImageToImage):
     """U-Net generator, PatchGAN discriminator, non-saturating adversarial loss + 100 x L1."""
@@ -136,9 +147,13 @@ class Pix2Pix(GenerativeModel, ImageToImage):
     def __init__(self, config: Pix2PixConfig, data_info: DataInfo | None = None) -> None:
         super().__init__(config, data_info)
         c_in = config.source_shape[0]
-        self.generator = UNet(
-            c_in, config.target_channels, config.width, config.depth, config.dropout, config.source_skip
-        )
+        if config.luminance_from_source and (c_in, config.target_channels) != (1, 3):
+            raise GenzooError(
+                f"luminance_from_source needs a 1-channel source and an RGB target, "
+                f"got {c_in} -> {config.target_channels} channels"
+            )
+        c_out = 2 if config.luminance_from_source else config.target_channels
+        self.generator = UNet(c_in, c_out, config.width, config.depth, config.dropout, config.source_skip)
         self.discriminator = PatchDiscriminator(c_in + config.target_channels, config.d_width)
 
     @classmethod
@@ -148,7 +163,19 @@ class Pix2Pix(GenerativeModel, ImageToImage):
                 f"model 'pix2pix' needs paired image data (e.g. photo_pairs or paired); "
                 f"{info.name!r} is {info.kind} data"
             )
-        return {"source_shape": tuple(info.extra["source_shape"]), "target_channels": int(info.shape[0])}
+        return {
+            "source_shape": tuple(info.extra["source_shape"]),
+            "target_channels": int(info.shape[0]),
+            "luminance_from_source": info.extra.get("task") == "grey2colour",
+        }
+
+    def generate(self, source: Tensor) -> Tensor:
+        """The generator's image in [0, 1]: RGB from its chroma and the source's luminance, or as it is."""
+        out = self.generator(source)
+        if not self.config.luminance_from_source:
+            return out
+        chroma = (2 * out - 1) * CHROMA_RANGE.to(out)  # sigmoid -> I, Q in [-0.6, 0.6], near 0 at the start
+        return yiq_to_rgb(torch.cat([source, chroma], 1)).clamp(0, 1)
 
     def optimizers_for(self, lr: float) -> list[torch.optim.Optimizer]:
         return adam_pair(self.generator, self.discriminator, lr, tuple(self.config.betas))
@@ -159,7 +186,7 @@ class Pix2Pix(GenerativeModel, ImageToImage):
         opt_g, opt_d = optimizers
         source, target = batch
         d = self.discriminator
-        fake = self.generator(source)
+        fake = self.generate(source)
         zero = torch.zeros((), device=fake.device)
         d_loss, d_norm, adv = zero, zero, zero
         if self.config.adv_weight > 0:
@@ -192,7 +219,7 @@ class Pix2Pix(GenerativeModel, ImageToImage):
         """Validation objective: L1 between translation and target."""
         source, target = batch
         with torch.no_grad():
-            return {"loss": F.l1_loss(self.generator(source), target)}
+            return {"loss": F.l1_loss(self.generate(source), target)}
 
     @torch.no_grad()
     def translate(self, source: Tensor) -> Tensor:
@@ -204,7 +231,7 @@ class Pix2Pix(GenerativeModel, ImageToImage):
             raise GenzooError(
                 f"pix2pix expects source images with {c} channels, got shape {tuple(source.shape)}"
             )
-        out = self.generator(x.to(self.device).float())
+        out = self.generate(x.to(self.device).float())
         return out[0] if single else out
 
     @torch.no_grad()
