@@ -6,13 +6,14 @@ Two parts (`--part speed | textures | all`):
 texture. The held-out photo china.jpg is stylised by Gatys L-BFGS with brick, gravel and grass (the
 texture photos of scikit-image; the central 256px of each, shown at 128px) under each candidate network:
 the old random bank (64 Gaussian filters per scale), zero-mean banks with 64 and 256 filters per scale
-plus a colour layer, and genzoo's self-trained rotation net. The judge is a network none of them
-optimised: a random deep VGG-shaped net (other architecture, other seed, Kaiming init; random deep nets
+plus a colour layer (the 256 bank also at style weight 100), and genzoo's self-trained rotation net;
+and each texture is synthesised from noise (content weight 0) with the old and the 256 bank. The judge
+is a network none of them optimised: a random deep VGG-shaped net (other architecture, other seed, Kaiming init; random deep nets
 are known texture descriptors) that sees each image minus its mean colour, scoring the relative Gram
 distance to the style (lower = more of the style's texture) and the relative feature distance to the
 content photo (lower = more of the photo kept). The trained net judges the random routes too, and a
 net-free score compares radially averaged luminance power spectra (log10; texture scale and contrast).
-Baselines: the content photo unchanged and per-channel colour-histogram transfer.
+Baselines: the content photo unchanged and per-channel colour-histogram transfer (synthesis: the noise).
 
 `speed` -> style.json: what it measures (all offline, random multi-scale features since no VGG weights
 can be downloaded here):
@@ -22,7 +23,7 @@ can be downloaded here):
   genzoo's temporally consistent mode (Farneback flow + occlusion mask + blending); warping error on
   non-occluded pixels with the exact flow, and the style loss of the frames.
 
-The speed part runs in ~8-10 minutes on a shared 2-core CPU, the texture part in ~5. One torch thread:
+The speed part runs in ~8-10 minutes on a shared 2-core CPU, the texture part in ~7. One torch thread:
 on this machine, shared with other jobs, a second thread made small convolutions up to 15x slower
 (synchronisation), so timings are 1-thread.
     PYTHONPATH=src python benchmarks/style.py --part textures [--smoke]
@@ -178,7 +179,7 @@ def speed_and_video() -> None:
 
 # -- textures: which offline feature network shows the style --------------------------------------------------
 TEXTURE_SIZE = 128  # longest side of content and style images (CPU budget)
-TEXTURE_STEPS = 40
+TEXTURE_STEPS = 150
 TEXTURES = ("brick", "gravel", "grass")
 JUDGE_PLAN = (48, 48, "M", 96, 96, "M", 192, 192, "M", 256, 256)
 
@@ -259,8 +260,15 @@ def histogram_transfer(content: Tensor, style: Tensor) -> Tensor:
     return torch.from_numpy(match_histograms(c, s, channel_axis=-1)).permute(2, 0, 1)[None].float().clamp(0, 1)
 
 
+def stack_panels(panels: list[Tensor]) -> Tensor:
+    """Rows of pictures one under the other (right-padded to one width), white gaps between."""
+    width = max(p.shape[-1] for p in panels)
+    rows = [F.pad(p, (0, width - p.shape[-1]), value=1.0) for p in panels]
+    return torch.cat([torch.cat([p, torch.ones(1, 3, 3, width)], -2) for p in rows], -2)
+
+
 def textures(smoke: bool = False) -> None:
-    """Gatys transfers of china.jpg with each texture under each route; `smoke`: tiny sizes and steps."""
+    """Gatys transfers of china.jpg, and syntheses from noise, with each texture under each route."""
     res = Results("style_textures", smoke=smoke)
     size, steps = (48, 2) if smoke else (TEXTURE_SIZE, TEXTURE_STEPS)
     content = resize_longest(photo("china.jpg"), size)
@@ -268,63 +276,74 @@ def textures(smoke: bool = False) -> None:
     t0 = time.perf_counter()
     trained = trained_features(steps=5) if smoke else trained_features()
     trained_s = time.perf_counter() - t0
-    routes: dict[str, tuple[FeatureExtractor, str]] = {
-        "genzoo-gatys-random64": (RandomFeatures(), "64 Gaussian 7x7 filters at scales 1,2,4,8 (the old default)"),
+    old = RandomFeatures()
+    wide = RandomFeatures(filters=256, zero_mean=True)
+    # system -> (network, style weight, description)
+    routes: dict[str, tuple[FeatureExtractor, float, str]] = {
+        "genzoo-gatys-random64": (old, 20.0, "64 Gaussian 7x7 filters at scales 1,2,4,8 (the old bank)"),
         "genzoo-gatys-random64-zm": (
             RandomFeatures(filters=64, zero_mean=True),
+            20.0,
             "64 zero-mean 7x7 filters at scales 1,2,4,8 + colour layer",
         ),
-        "genzoo-gatys-random256-zm": (
-            RandomFeatures(filters=256, zero_mean=True),
-            "256 zero-mean 7x7 filters at scales 1,2,4,8 + colour layer",
-        ),
+        "genzoo-gatys-random256-zm": (wide, 20.0, "256 zero-mean 7x7 filters at scales 1,2,4,8 + colour layer"),
+        "genzoo-gatys-random256-zm-sw100": (wide, 100.0, "as random256-zm, style weight 100"),
         "genzoo-gatys-trained": (
             trained,
+            20.0,
             f"genzoo's rotation-trained small VGG (trained or read from cache in {trained_s:.0f}s)",
         ),
     }
+    synth_routes = ("genzoo-gatys-random64", "genzoo-gatys-random256-zm")
     judge = random_judge()
     judges = {
         "random_vgg": CentredJudge(judge),
         "random_vgg_unit_contrast": CentredJudge(judge, unit_contrast=True),
         "trained_unit_contrast": CentredJudge(trained, unit_contrast=True),
     }
-    cfg = GatysConfig(steps=steps, optimizer="lbfgs", size=size, content_weight=1.0, style_weight=20.0)
-    task_budget = f"china.jpg (held-out) at {size}px, style: central {2 * size}px of the texture at {size}px"
-    panels = []
-    for style_name, style in styles.items():  # noqa: PLR1702 - rows per style, system and judge
-        task = f"china+{style_name}"
-        outputs = {"content_unchanged": content, "histogram_transfer": histogram_transfer(content, style)}
-        budgets = {
-            "content_unchanged": f"no computation; {task_budget}",
-            "histogram_transfer": f"one pass; {task_budget}",
-        }
-        curves: dict[str, list[float]] = {}
-        for system, (net, what) in routes.items():
-            r = gatys_transfer(content, [style], config=cfg, features=net)
-            outputs[system] = r.image
-            curves[system] = [round(v, 5) for v in r.history]
-            budgets[system] = (
-                f"{steps} L-BFGS steps, {r.seconds:.1f}s, threads=1, content weight 1, style weight 20; "
-                f"{what}; {task_budget}"
-            )
-            print(f"{task} {system}: {r.seconds:.1f}s", flush=True)
-        for system, image in outputs.items():
-            for judge_name, judge in judges.items():
-                if judge.net is routes.get(system, (None,))[0]:
-                    continue  # a network does not judge its own optimisation
-                g, c = judge_scores(judge, image, content, style)
-                res.add(task, system, f"gram_distance_{judge_name}", g, False, budgets[system])
-                res.add(task, system, f"content_distance_{judge_name}", c, False, budgets[system])
-            res.add(task, system, "spectrum_distance", spectrum_distance(image, style), False, budgets[system],
-                    **({"loss_curve": curves[system]} if system in curves else {}))
-        panels.append(panel_row([content, style, *[outputs[k] for k in outputs if k != "content_unchanged"]]))
-    width = max(p.shape[-1] for p in panels)
-    panels = [F.pad(p, (0, width - p.shape[-1]), value=1.0) for p in panels]
-    save_image(torch.cat([torch.cat([p, torch.ones(1, 3, 3, width)], -2) for p in panels], -2),
-               res.file("style_textures.png"))
-    print(f"wrote {res.name}.json and {res.file('style_textures.png')} (columns: content | style | histogram | "
-          f"{' | '.join(routes)})")
+    about = f"style: central {2 * size}px of the texture at {size}px"
+    transfer_panels, synth_panels = [], []
+    for style_name, style in styles.items():
+        noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(0))
+        for task, start in ((f"china+{style_name}", content), (f"synthesis-{style_name}", None)):
+            base = f"china.jpg (held-out) at {size}px, {about}" if start is not None else f"from noise, {about}"
+            if start is not None:
+                outputs = {"content_unchanged": content, "histogram_transfer": histogram_transfer(content, style)}
+                budgets = {"content_unchanged": f"no computation; {base}", "histogram_transfer": f"one pass; {base}"}
+            else:
+                outputs, budgets = {"noise_start": noise}, {"noise_start": f"the uniform noise start; {base}"}
+            curves: dict[str, list[float]] = {}
+            for system, (net, weight, what) in routes.items():
+                if start is None and system not in synth_routes:
+                    continue
+                cfg = GatysConfig(steps=steps, optimizer="lbfgs", size=size, style_weight=weight,
+                                  content_weight=1.0 if start is not None else 0.0,
+                                  init="content" if start is not None else "noise")
+                r = gatys_transfer(content, [style], config=cfg, features=net)
+                outputs[system] = r.image
+                curves[system] = [round(v, 5) for v in r.history]
+                budgets[system] = (f"{steps} L-BFGS steps, {r.seconds:.1f}s, threads=1, content weight "
+                                   f"{cfg.content_weight:g}, style weight {weight:g}; {what}; {base}")
+                print(f"{task} {system}: {r.seconds:.1f}s", flush=True)
+            for system, image in outputs.items():
+                for judge_name, jnet in judges.items():
+                    if jnet.net is routes.get(system, (None,))[0]:
+                        continue  # a network does not judge its own optimisation
+                    g, c = judge_scores(jnet, image, content, style)
+                    res.add(task, system, f"gram_distance_{judge_name}", g, False, budgets[system])
+                    if start is not None:
+                        res.add(task, system, f"content_distance_{judge_name}", c, False, budgets[system])
+                res.add(task, system, "spectrum_distance", spectrum_distance(image, style), False,
+                        budgets[system], **({"loss_curve": curves[system]} if system in curves else {}))
+            shown = [outputs[k] for k in outputs if k not in ("content_unchanged", "noise_start")]
+            if start is not None:
+                transfer_panels.append(panel_row([content, style, *shown]))
+            else:
+                synth_panels.append(panel_row([style, *shown]))
+    save_image(stack_panels(transfer_panels), res.file("style_textures.png"))
+    save_image(stack_panels(synth_panels), res.file("style_textures_synthesis.png"))
+    print(f"wrote {res.name}.json; style_textures.png columns: content | style | histogram | {' | '.join(routes)}; "
+          f"style_textures_synthesis.png columns: style | {' | '.join(synth_routes)}")
 
 
 def main() -> None:
