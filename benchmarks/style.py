@@ -2,18 +2,19 @@
 
 Two parts (`--part speed | textures | all`):
 
-`textures` -> style_textures.json + style_textures.png: which offline feature network shows a style's
-texture. The held-out photo china.jpg is stylised by Gatys L-BFGS with brick, gravel and grass (the
-texture photos of scikit-image; the central 256px of each, shown at 128px) under each candidate network:
+`textures` -> style_textures.json + style_textures.png (+ _synthesis.png): which offline feature network
+shows a style's texture. The held-out photo china.jpg is stylised by Gatys L-BFGS with brick, gravel and
+grass (scikit-image's texture photos; the central 256px of each, shown at 128px) under each candidate:
 the old random bank (64 Gaussian filters per scale), zero-mean banks with 64 and 256 filters per scale
-plus a colour layer (the 256 bank also at style weight 100), and genzoo's self-trained rotation net;
-and each texture is synthesised from noise (content weight 0) with the old and the 256 bank. The judge
-is a network none of them optimised: a random deep VGG-shaped net (other architecture, other seed, Kaiming init; random deep nets
-are known texture descriptors) that sees each image minus its mean colour, scoring the relative Gram
-distance to the style (lower = more of the style's texture) and the relative feature distance to the
-content photo (lower = more of the photo kept). The trained net judges the random routes too, and a
-net-free score compares radially averaged luminance power spectra (log10; texture scale and contrast).
-Baselines: the content photo unchanged and per-channel colour-histogram transfer (synthesis: the noise).
+plus a colour layer (the 256 bank also at style weight 100), and genzoo's self-trained rotation net; each
+texture is also synthesised from noise (content weight 0) with the old and the 256 bank.
+The judge is a network none of them optimised: a random deep VGG-shaped net (other architecture, other
+seed, Kaiming init; random deep nets are known texture descriptors) that sees each image minus its mean
+colour, scoring the relative Gram distance to the style (lower = more of the style's texture) and the
+relative feature distance to the content photo (lower = more of the photo kept). The trained net judges
+the random routes too, and a net-free score compares radially averaged luminance power spectra (log10;
+texture scale and contrast). Baselines: the content photo unchanged and per-channel colour-histogram
+transfer (synthesis: the noise it starts from).
 
 `speed` -> style.json: what it measures (all offline, random multi-scale features since no VGG weights
 can be downloaded here):
