@@ -50,9 +50,8 @@ class UNet(nn.Module):
 
     The paper's U-Net has no full-resolution skip: its finest one is at half size, so the source's own
     pixels (the grey image's exact luminance, the edges' positions) must survive a stride-2 convolution.
-    `source_skip` joins the source to the last decoder layer and ends with a 3x3 convolution there, which
-    makes copying what the source already knows easy: on 32x32 photo patches it was needed to beat the
-    plain grey copy within a CPU budget (benchmarks/pix2pix.py).
+    `source_skip` joins the source to the last decoder layer and ends with a 3x3 convolution there, so
+    full-resolution detail of the source is one layer from the output (False: the paper's layout).
     """
 
     def __init__(
