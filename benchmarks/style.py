@@ -1,36 +1,63 @@
-"""Neural style transfer benchmark -> benchmarks/results/style.json + side-by-side PNGs and a GIF.
+"""Neural style transfer benchmark -> benchmarks/results/style.json (+ style_textures.json) and pictures.
 
-What it measures (all offline, random multi-scale features since no VGG weights can be downloaded here):
+Two parts (`--part speed | textures | all`):
+
+`textures` -> style_textures.json + style_textures.png (+ _synthesis.png): which offline feature network
+shows a style's texture. The held-out photo china.jpg is stylised by Gatys L-BFGS with brick, gravel and
+grass (scikit-image's texture photos; the central 256px of each, shown at 128px) under each candidate:
+the old random bank (64 Gaussian filters per scale), zero-mean banks with 64 and 256 filters per scale
+plus a colour layer (the 256 bank also at style weight 100), and genzoo's self-trained rotation net; each
+texture is also synthesised from noise (content weight 0) with the old and the 256 bank.
+The judge is a network none of them optimised: a random deep VGG-shaped net (other architecture, other
+seed, Kaiming init; random deep nets are known texture descriptors) that sees each image minus its mean
+colour, scoring the relative Gram distance to the style (lower = more of the style's texture) and the
+relative feature distance to the content photo (lower = more of the photo kept). The trained net judges
+the random routes too, and a net-free score compares radially averaged luminance power spectra (log10;
+texture scale and contrast). Baselines: the content photo unchanged and per-channel colour-histogram
+transfer (synthesis: the noise it starts from).
+
+`speed` -> style.json: what it measures (all offline, random multi-scale features since no VGG weights
+can be downloaded here):
 * Gatys (L-BFGS and Adam) and the fast feed-forward net: content and style loss reached, seconds per
   image at 256 and 512 px (longest side), and the feed-forward speed-up over Gatys L-BFGS.
 * Video: a synthetic pan/zoom across a photo (exact optical flow known), stylised frame by frame and with
   genzoo's temporally consistent mode (Farneback flow + occlusion mask + blending); warping error on
   non-occluded pixels with the exact flow, and the style loss of the frames.
 
-Runs in ~8-10 minutes on a shared 2-core CPU. One torch thread: on this machine, shared with other
-jobs, a second thread made small convolutions up to 15x slower (synchronisation), so timings are 1-thread.
-    PYTHONPATH=src python benchmarks/style.py
+The speed part runs in ~8-10 minutes on a shared 2-core CPU, the texture part in ~7. One torch thread:
+on this machine, shared with other jobs, a second thread made small convolutions up to 15x slower
+(synchronisation), so timings are 1-thread.
+    PYTHONPATH=src python benchmarks/style.py --part textures [--smoke]
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Results  # noqa: E402
 
 from genzoo.models.style.fast_style import FastStyle  # noqa: E402
-from genzoo.models.style.features import RandomFeatures  # noqa: E402
+from genzoo.models.style.features import (  # noqa: E402
+    FeatureExtractor,
+    RandomFeatures,
+    VGGFeatures,
+    trained_features,
+)
 from genzoo.models.style.gatys import GatysConfig, StyleTargets, gatys_transfer  # noqa: E402
-from genzoo.models.style.images import resize_longest, save_image  # noqa: E402
+from genzoo.models.style.images import load_style, resize_longest, save_image  # noqa: E402
+from genzoo.models.style.losses import content_loss, gram, style_loss  # noqa: E402
 from genzoo.models.style.video_style import pan_zoom_video, stylize_video, warping_error, write_video  # noqa: E402
 
 GATYS_STEPS = 20
@@ -65,8 +92,7 @@ def losses_of(targets: StyleTargets, image: torch.Tensor) -> tuple[float, float]
     return float(c.mean()), float(s.mean())
 
 
-def main() -> None:
-    torch.set_num_threads(1)
+def speed_and_video() -> None:
     torch.manual_seed(0)
     res = Results("style")
     features = RandomFeatures()
@@ -150,6 +176,189 @@ def main() -> None:
     both = torch.cat([videos["per_frame"], gap, videos["genzoo"]], dim=-1)
     write_video(both, RESULTS / "style_video_perframe_vs_genzoo.gif", fps=8)
     print(f"wrote {RESULTS / 'style.json'}")
+
+
+# -- textures: which offline feature network shows the style --------------------------------------------------
+TEXTURE_SIZE = 128  # longest side of content and style images (CPU budget)
+TEXTURE_STEPS = 150
+TEXTURES = ("brick", "gravel", "grass")
+JUDGE_PLAN = (48, 48, "M", 96, 96, "M", 192, 192, "M", 256, 256)
+
+
+def random_judge(seed: int = 1234) -> VGGFeatures:
+    """A random deep VGG-shaped net (Kaiming-normal weights, zero bias): no candidate route optimises it."""
+    torch.manual_seed(seed)
+    net = VGGFeatures(JUDGE_PLAN, pool="avg", normalize=((0.45,) * 3, (0.25,) * 3))
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    net.kind = "random-vgg-judge"
+    return net.eval().requires_grad_(False)
+
+
+class CentredJudge(FeatureExtractor):
+    """A judge sees each image minus its own mean colour, so its Grams score texture, not the colour cast
+    (uncentred, a deep ReLU net's Grams are dominated by the mean brightness and colour of the image).
+
+    `unit_contrast` also scales each image to one luminance spread: the Grams then score the texture's
+    structure alone, and a pointwise colour map (histogram transfer) can no longer win by contrast only.
+    """
+
+    def __init__(self, net: FeatureExtractor, unit_contrast: bool = False) -> None:
+        super().__init__()
+        self.net, self.unit_contrast = net, unit_contrast
+        self.layers, self.style_layers, self.content_layers = net.layers, net.style_layers, net.content_layers
+
+    def forward(self, x: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+        x = x.expand(-1, 3, -1, -1)
+        x = x - x.mean(dim=(2, 3), keepdim=True)
+        if self.unit_contrast:
+            luma = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1)
+            x = x * (0.25 / luma.flatten(1).std(1).clamp_min(1e-4)).view(-1, 1, 1, 1)
+        return self.net(x + 0.45, layers)
+
+
+def judge_scores(judge: FeatureExtractor, image: Tensor, content: Tensor, style: Tensor) -> tuple[float, float]:
+    """(Gram distance to the style, feature distance to the content) under `judge`; relative errors."""
+    with torch.no_grad():
+        grams = {k: gram(v) for k, v in judge(style, judge.style_layers).items()}
+        target = judge(content, judge.content_layers)
+        feats = judge(image, tuple(dict.fromkeys(judge.style_layers + judge.content_layers)))
+        return float(style_loss(feats, [grams])), float(content_loss(feats, target))
+
+
+def log_spectrum(image: Tensor, bins: int = 8) -> Tensor:
+    """Radially averaged log10 power spectrum of the luminance (Hann window), in octave-spaced bins."""
+    y = (image[0].float() * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0)
+    h, w = y.shape
+    window = torch.hann_window(h, periodic=False)[:, None] * torch.hann_window(w, periodic=False)[None, :]
+    power = torch.fft.fft2((y - y.mean()) * window).abs().pow(2) / (h * w)
+    fy, fx = torch.fft.fftfreq(h)[:, None], torch.fft.fftfreq(w)[None, :]
+    radius = (fy**2 + fx**2).sqrt()
+    edges = torch.logspace(torch.log10(torch.tensor(1 / 32)), torch.log10(torch.tensor(0.5)), bins + 1)
+    out = [power[(radius >= lo) & (radius < hi)].mean() for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    return torch.stack(out).clamp_min(1e-12).log10()
+
+
+def spectrum_distance(image: Tensor, style: Tensor) -> float:
+    """Mean absolute difference of the log10 radial power spectra (0 = the style's texture scale and contrast)."""
+    return float((log_spectrum(image) - log_spectrum(style)).abs().mean())
+
+
+def centre_crop(image: Tensor, side: int) -> Tensor:
+    """The central side x side square: a 512px texture photo shrunk whole to 128px would blur its grain away."""
+    h, w = image.shape[-2:]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return image[..., top : top + side, left : left + side]
+
+
+def histogram_transfer(content: Tensor, style: Tensor) -> Tensor:
+    """Per-channel histogram matching of the content to the style (scikit-image): the colour-only baseline."""
+    from skimage.exposure import match_histograms
+
+    c, s = (x[0].permute(1, 2, 0).numpy() for x in (content, style))
+    return torch.from_numpy(match_histograms(c, s, channel_axis=-1)).permute(2, 0, 1)[None].float().clamp(0, 1)
+
+
+def stack_panels(panels: list[Tensor]) -> Tensor:
+    """Rows of pictures one under the other (right-padded to one width), white gaps between."""
+    width = max(p.shape[-1] for p in panels)
+    rows = [F.pad(p, (0, width - p.shape[-1]), value=1.0) for p in panels]
+    return torch.cat([torch.cat([p, torch.ones(1, 3, 3, width)], -2) for p in rows], -2)
+
+
+def textures(smoke: bool = False) -> None:
+    """Gatys transfers of china.jpg, and syntheses from noise, with each texture under each route."""
+    res = Results("style_textures", smoke=smoke)
+    size, steps = (48, 2) if smoke else (TEXTURE_SIZE, TEXTURE_STEPS)
+    content = resize_longest(photo("china.jpg"), size)
+    styles = {name: resize_longest(centre_crop(load_style(name), 2 * size), size) for name in TEXTURES}
+    t0 = time.perf_counter()
+    trained = trained_features(steps=5) if smoke else trained_features()
+    trained_s = time.perf_counter() - t0
+    old = RandomFeatures()
+    wide = RandomFeatures(filters=256, zero_mean=True)
+    # system -> (network, style weight, description)
+    routes: dict[str, tuple[FeatureExtractor, float, str]] = {
+        "genzoo-gatys-random64": (old, 20.0, "64 Gaussian 7x7 filters at scales 1,2,4,8 (the old bank)"),
+        "genzoo-gatys-random64-zm": (
+            RandomFeatures(filters=64, zero_mean=True),
+            20.0,
+            "64 zero-mean 7x7 filters at scales 1,2,4,8 + colour layer",
+        ),
+        "genzoo-gatys-random256-zm": (wide, 20.0, "256 zero-mean 7x7 filters at scales 1,2,4,8 + colour layer"),
+        "genzoo-gatys-random256-zm-sw100": (wide, 100.0, "as random256-zm, style weight 100"),
+        "genzoo-gatys-trained": (
+            trained,
+            20.0,
+            f"genzoo's rotation-trained small VGG (trained or read from cache in {trained_s:.0f}s)",
+        ),
+    }
+    synth_routes = ("genzoo-gatys-random64", "genzoo-gatys-random256-zm")
+    judge = random_judge()
+    judges = {
+        "random_vgg": CentredJudge(judge),
+        "random_vgg_unit_contrast": CentredJudge(judge, unit_contrast=True),
+        "trained_unit_contrast": CentredJudge(trained, unit_contrast=True),
+    }
+    about = f"style: central {2 * size}px of the texture at {size}px"
+    transfer_panels, synth_panels = [], []
+    for style_name, style in styles.items():
+        noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(0))
+        for task, start in ((f"china+{style_name}", content), (f"synthesis-{style_name}", None)):
+            base = f"china.jpg (held-out) at {size}px, {about}" if start is not None else f"from noise, {about}"
+            if start is not None:
+                outputs = {"content_unchanged": content, "histogram_transfer": histogram_transfer(content, style)}
+                budgets = {"content_unchanged": f"no computation; {base}", "histogram_transfer": f"one pass; {base}"}
+            else:
+                outputs, budgets = {"noise_start": noise}, {"noise_start": f"the uniform noise start; {base}"}
+            curves: dict[str, list[float]] = {}
+            for system, (net, weight, what) in routes.items():
+                if start is None and system not in synth_routes:
+                    continue
+                cfg = GatysConfig(steps=steps, optimizer="lbfgs", size=size, style_weight=weight,
+                                  content_weight=1.0 if start is not None else 0.0,
+                                  init="content" if start is not None else "noise")
+                r = gatys_transfer(content, [style], config=cfg, features=net)
+                outputs[system] = r.image
+                curves[system] = [round(v, 5) for v in r.history]
+                budgets[system] = (f"{steps} L-BFGS steps, {r.seconds:.1f}s, threads=1, content weight "
+                                   f"{cfg.content_weight:g}, style weight {weight:g}; {what}; {base}")
+                print(f"{task} {system}: {r.seconds:.1f}s", flush=True)
+            for system, image in outputs.items():
+                for judge_name, jnet in judges.items():
+                    if jnet.net is routes.get(system, (None,))[0]:
+                        continue  # a network does not judge its own optimisation
+                    g, c = judge_scores(jnet, image, content, style)
+                    res.add(task, system, f"gram_distance_{judge_name}", g, False, budgets[system])
+                    if start is not None:
+                        res.add(task, system, f"content_distance_{judge_name}", c, False, budgets[system])
+                res.add(task, system, "spectrum_distance", spectrum_distance(image, style), False,
+                        budgets[system], **({"loss_curve": curves[system]} if system in curves else {}))
+            shown = [outputs[k] for k in outputs if k not in ("content_unchanged", "noise_start")]
+            if start is not None:
+                transfer_panels.append(panel_row([content, style, *shown]))
+            else:
+                synth_panels.append(panel_row([style, *shown]))
+    save_image(stack_panels(transfer_panels), res.file("style_textures.png"))
+    save_image(stack_panels(synth_panels), res.file("style_textures_synthesis.png"))
+    print(f"wrote {res.name}.json; style_textures.png columns: content | style | histogram | {' | '.join(routes)}; "
+          f"style_textures_synthesis.png columns: style | {' | '.join(synth_routes)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=("speed", "textures", "all"), default="all")
+    ap.add_argument("--smoke", action="store_true", help="textures part only, tiny: does it run?")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    if args.part in ("textures", "all") or args.smoke:
+        textures(args.smoke)
+        if args.smoke:
+            return
+    if args.part in ("speed", "all"):
+        speed_and_video()
 
 
 if __name__ == "__main__":

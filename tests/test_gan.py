@@ -204,6 +204,29 @@ def test_pix2pix_learns_grey_to_colour_and_reads_user_pairs(tmp_path: Path):
     assert gz.create("pix2pix", data=pairs).config.source_shape == (1, 12, 12)
 
 
+def test_pix2pix_l1_baseline_never_trains_d_and_source_skip_keeps_any_size():
+    data = gz.data.load("photo_pairs", n=64, patch=16)
+    base = gz.create("pix2pix", data=data, width=8, depth=2, d_width=8, adv_weight=0.0)
+    d_before = {k: v.clone() for k, v in base.discriminator.state_dict().items()}
+    parts = _steps(base, data, 20, batch_size=16, lr=2e-3)
+    assert all(float(p["d_loss"]) == 0.0 and float(p["g_adv"]) == 0.0 for p in parts)
+    assert all(torch.equal(v, base.discriminator.state_dict()[k]) for k, v in d_before.items())
+    assert parts[-1]["l1"] < parts[0]["l1"]
+    assert base.translate(torch.rand(2, 1, 13, 10)).shape == (2, 3, 13, 10)  # padded to a multiple, cropped back
+    paper = gz.create("pix2pix", data=data, width=8, depth=2, d_width=8, source_skip=False)
+    assert paper.generator.fuse is None and base.generator.fuse is not None
+    assert paper.translate(torch.rand(1, 1, 16, 16)).shape == (1, 3, 16, 16)
+    # grey -> colour keeps the grey image as the output's luminance (YIQ's Y is photo_pairs' grey)
+    assert base.config.luminance_from_source and paper.config.luminance_from_source  # set from the task
+    grey = 0.2 + 0.6 * torch.rand(3, 1, 16, 16)  # mid-grey: the chroma cannot push RGB out of [0, 1]
+    luma = (base.translate(grey) * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    assert (luma - grey).abs().max() < 0.02
+    edges = gz.data.load("photo_pairs", n=8, patch=16, task="edges2photo")
+    assert not gz.create("pix2pix", data=edges, width=8, depth=2).config.luminance_from_source
+    with pytest.raises(GenzooError, match="luminance_from_source needs a 1-channel source"):
+        gz.create("pix2pix", source_shape=(3, 16, 16), luminance_from_source=True)
+
+
 def test_augment_app_runs_on_few_labels():
     train, test = gz.data.load("digits"), gz.data.load("digits", split="test")
     model = gz.create("cvae", data=train, latent_dim=4, hidden=8)

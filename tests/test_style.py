@@ -164,6 +164,44 @@ def test_gatys_moves_towards_style_and_sizes_output(optimizer: str) -> None:
     )
 
 
+def test_zero_mean_random_features_shapes_and_blind_to_flat_colour() -> None:
+    net = RandomFeatures(filters=12, kernel=5, scales=(1, 2, 4), zero_mean=True)
+    assert net.layers == ("s1", "s2", "s4", "rgb") and net.style_layers == net.layers
+    out = net(torch.rand(2, 3, 32, 24), net.layers)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "s1": (2, 12, 28, 20),  # a valid 5x5 convolution of the 32x24 image
+        "s2": (2, 12, 12, 8),  # of the 16x12 half-size image
+        "s4": (2, 12, 4, 2),  # of the 8x6 quarter-size image
+        "rgb": (2, 6, 32, 24),  # colour layer: the pixels ReLU'd in both signs
+    }
+    tiny = net(torch.rand(1, 3, 12, 12), ("s4",))["s4"]  # 3x3 at scale 4 < kernel: padded, not empty
+    assert tuple(tiny.shape) == (1, 12, 3, 3)
+    # zero-mean filters see structure only: two flat images of different colours give the same responses
+    red, blue = torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)
+    red[:, 0], blue[:, 2] = 0.9, 0.7
+    a, b = net(red, ("s1", "s2")), net(blue, ("s1", "s2"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    plain = RandomFeatures(filters=12, kernel=5, scales=(1, 2))  # the Gaussian bank's DC part sees colour
+    assert not torch.allclose(plain(red, ("s1",))["s1"], plain(blue, ("s1",))["s1"], atol=1e-3)
+
+
+def test_zero_mean_features_paint_the_style_texture() -> None:
+    """A smooth photo stylised with vertical stripes (period 4) gains the stripes' frequency."""
+    content = smooth_image(32, 32, 5)
+    x = torch.arange(32).float()
+    style = (0.5 + 0.4 * torch.sign(torch.sin(2 * math.pi * x / 4 + 0.3))).expand(1, 3, 32, 32).contiguous()
+
+    def stripe_power(img: torch.Tensor) -> float:
+        y = img[0].mean(0)
+        return float(torch.fft.rfft(y - y.mean(), dim=1).abs()[:, 8].mean())  # 32 / 4 = bin 8
+
+    feats = RandomFeatures(filters=48, kernel=5, scales=(1, 2), zero_mean=True)
+    out = gatys_transfer(content, [style], config=GatysConfig(steps=30, size=None), features=feats)
+    assert out.history[-1] < 0.5 * out.history[0]  # the loss it optimises decreases
+    gained = stripe_power(out.image)
+    assert gained > 10 * stripe_power(content) and gained > 0.5 * stripe_power(style)
+
+
 def test_preserve_color_keeps_content_chroma() -> None:
     content, style = smooth_image(24, 24, 3), smooth_image(24, 24, 4)
     cfg = GatysConfig(steps=20, size=None, preserve_color=True, style_weight=50.0)
