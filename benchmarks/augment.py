@@ -44,7 +44,7 @@ def main() -> None:
         t = time.perf_counter()
         torch.manual_seed(0)
         cgan = gz.create("cgan", data=few, latent_dim=64, g_width=32, d_width=32)
-        gz.fit(cgan, few, max_steps=2 * args.gan_batches, batch_size=64, progress=False)
+        gz.fit(cgan, few, max_steps=args.gan_batches, batch_size=64, progress=False)
         torch.manual_seed(0)
         cvae = gz.create("cvae", data=few, latent_dim=16)
         gz.fit(cvae, few, max_steps=args.vae_steps, batch_size=64, progress=False)
