@@ -56,7 +56,7 @@ def test_the_app_offers_each_run_its_capability(runs):
 
     big = handler(app, "upscale_2")((np.random.default_rng(0).random((8, 8)) * 255).astype("uint8"), 1)
     assert big.shape == (32, 32)  # x4, greyscale as the run's data
-    with pytest.raises(Exception, match="upload a low-resolution image"):
+    with pytest.raises(Exception, match="no low-resolution image given"):
         handler(app, "upscale_2")(None, 1)
 
 

@@ -30,7 +30,7 @@ def to_tensor(array: Any, channels: int, size: tuple[int, int] | None = None, wh
     """An uploaded (H, W[, C]) uint8 array as (1, channels, H, W) in [0, 1]: alpha dropped, RGB <-> grey
     converted, resized to `size` (H, W) or, without one, so that its longest side is at most MAX_SIDE."""
     if array is None:
-        raise GenzooError(f"upload an {what} first")
+        raise GenzooError(f"no {what} given: upload one first")
     x = torch.as_tensor(np.asarray(array), dtype=torch.float32)
     x = (x[..., None] if x.ndim == 2 else x[..., :3]).permute(2, 0, 1)[None] / 255.0
     if x.shape[1] != channels:
