@@ -69,6 +69,14 @@ def class_conditional(model: Any, data: Any) -> None:
         assert len(s) == 2 and finite(s)
 
 
+def noise_generator(model: Any, data: Any) -> None:
+    z = torch.randn(2, model.noise_dim)
+    conditional = P.can(model, P.ClassConditional) and model.num_classes
+    labels = torch.tensor([0, 1]) % model.num_classes if conditional else None
+    a, b = model.decode_noise(z, labels), model.decode_noise(z, labels)
+    assert len(a) == 2 and finite(a) and torch.equal(a, b)  # the network alone: the same noise, the same data
+
+
 def likelihood(model: Any, data: Any) -> None:
     x, labels = first_batch(model, data)
     conditional = P.can(model, P.ClassConditional) and model.num_classes

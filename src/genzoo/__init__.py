@@ -65,7 +65,7 @@ def fit(model: Any, data: Any, **kwargs: Any) -> Any:
 def load(path: str, map_location: str = "cpu", needs: Any = None) -> Any:
     """Rebuild any saved model from its directory (config.json + model.safetensors).
 
-    The directory may also be a `transformers` checkpoint (GPT-2), converted exactly, and `path` may be
+    The directory may also be a `transformers` checkpoint (GPT-2 or BERT), converted exactly, and `path` may be
     `hf:owner/name[@revision]`, a Hugging Face hub repository holding either (from the local cache with
     HF_HUB_OFFLINE=1). `needs`: a capability of `genzoo.protocols` (or a tuple of them) the caller will use; a
     run whose model cannot do it is refused in one line, before any weights are read.
@@ -83,7 +83,7 @@ def load(path: str, map_location: str = "cpu", needs: Any = None) -> Any:
 
 def save(model: Any, path: str, format: str = "genzoo") -> Any:
     """Write `model` to the directory `path`: as a genzoo run, or with format="hf" as a folder `transformers`
-    loads (`AutoModelForCausalLM.from_pretrained(path)`; gpt only)."""
+    loads (`AutoModel...from_pretrained(path)`; gpt as GPT-2, a post-norm bert as BERT)."""
     from genzoo.hub import save as _save
     from genzoo.interop import save_hf
 

@@ -65,6 +65,18 @@ class LatentModel(Capability, Protocol):
 
 
 @runtime_checkable
+class NoiseGenerator(Capability, Protocol):
+    """An implicit model's generator: given noise z (N, noise_dim) [and class labels] -> data, deterministic.
+    `sample` draws the noise itself; this is the network alone, what a fixed-shape export (z -> image) needs
+    (a GAN has no encoder, so it is not a `LatentModel`)."""
+
+    @property
+    def noise_dim(self) -> int: ...
+
+    def decode_noise(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
 class Denoiser(Capability, Protocol):
     """A diffusion model: a network output at noise level t, and samplers made from its noise schedule."""
 
@@ -186,8 +198,8 @@ class Classifier(Capability, Protocol):
 
 #: every capability, in the order `genzoo list` shows them
 ALL: tuple[type[Capability], ...] = (
-    Sampler, ClassConditional, Likelihood, LatentModel, Denoiser, Inpainter, Completer, Upscaler, ImageToImage,
-    Stylizer, TextToImage, TokenModel, TextToText, QuestionAnswerer, Forecaster, Speaker, Composer,
+    Sampler, ClassConditional, Likelihood, LatentModel, NoiseGenerator, Denoiser, Inpainter, Completer, Upscaler,
+    ImageToImage, Stylizer, TextToImage, TokenModel, TextToText, QuestionAnswerer, Forecaster, Speaker, Composer,
     VideoPredictor, Compressor, Classifier,
 )
 
@@ -198,6 +210,7 @@ DOING: dict[type[Capability], str] = {
     ClassConditional: "condition on class labels",
     Likelihood: "compute a likelihood",
     LatentModel: "encode to and decode from a latent space",
+    NoiseGenerator: "generate from given noise (z -> data)",
     Denoiser: "denoise (diffusion)",
     Inpainter: "inpaint",
     Completer: "complete a partly observed example",

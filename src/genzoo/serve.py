@@ -1,9 +1,13 @@
 """`genzoo serve RUN [RUN...]`: a local web playground (Gradio) with one tab per run, offering what each run's
 capabilities allow.
 
-- a `TokenModel` streams a continuation of the prompt, token by token (prompt, length, temperature);
+- a `TokenModel` streams a continuation of the prompt, token by token (prompt, length, temperature), and chats;
 - every other run draws what `genzoo sample` would (`genzoo.sampling`: image grids, forecast plots, music,
-  speech, clips, ...), shown by what it is: an image, an audio player, text, or a file to download.
+  speech, clips, ...), shown by what it is: an image, an audio player, text, or a file to download;
+- an `Inpainter` fills a hole painted with the brush or given as a mask, a `Stylizer` restyles an upload (in
+  its own style, or an uploaded style image's), an `Upscaler` super-resolves one (`genzoo.serve_panels`).
+
+A run with several panels shows them as tabs inside its tab.
 
 It runs offline: Gradio's analytics are off, the page uses system fonts (no font CDN), and it binds to
 127.0.0.1 unless told otherwise. Gradio also serves its REST and Python-client API for each button.
@@ -14,12 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from genzoo.errors import GenzooError
-from genzoo.protocols import TokenModel, can
+from genzoo.protocols import Inpainter, Stylizer, TokenModel, Upscaler, can
 
 #: sample suffix -> the component that shows it
 VIEWERS = {".png": "image", ".gif": "image", ".csv": "image", ".wav": "audio", ".txt": "text"}
@@ -83,6 +87,23 @@ def _sample_tab(gr: Any, model: Any, key: str) -> None:
     button.click(sample, [n, seed], output, api_name=f"sample_{key}")
 
 
+def panels_for(model: Any) -> list[tuple[str, Callable[[Any, Any, str], None]]]:
+    """The panels a run gets, by its declared capabilities, in the order its tab shows them."""
+    from genzoo import serve_panels
+
+    out: list[tuple[str, Callable[[Any, Any, str], None]]] = []
+    if can(model, TokenModel):
+        out += [("generate", lambda gr, m, key: _text_tab(gr, m)), ("chat", serve_panels.chat_panel)]
+    else:
+        out.append(("sample", _sample_tab))
+    for capability, name, panel in ((Inpainter, "inpaint", serve_panels.inpaint_panel),
+                                    (Stylizer, "style transfer", serve_panels.style_panel),
+                                    (Upscaler, "upscale", serve_panels.upscale_panel)):
+        if can(model, capability):
+            out.append((name, panel))
+    return out
+
+
 def build_app(runs: list[str]) -> Any:
     """The Gradio Blocks app: one tab per run (loaded now, so a bad run fails before anything is served)."""
     import genzoo as gz
@@ -95,10 +116,14 @@ def build_app(runs: list[str]) -> Any:
         gr.Markdown("# genzoo playground\nOne tab per run; each offers what its model can do.")
         for i, (run, model) in enumerate(models):
             with gr.Tab(f"{Path(run.removeprefix('hf:')).name} ({model.model_name})"):
-                if can(model, TokenModel):
-                    _text_tab(gr, model)
-                else:
-                    _sample_tab(gr, model, str(i))
+                panels = panels_for(model)
+                if len(panels) == 1:
+                    panels[0][1](gr, model, str(i))
+                    continue
+                with gr.Tabs():
+                    for name, panel in panels:
+                        with gr.Tab(name, elem_id=f"panel-{name.replace(' ', '-')}-{i}"):
+                            panel(gr, model, str(i))
     return app
 
 

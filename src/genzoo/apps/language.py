@@ -76,16 +76,30 @@ def cmd_generate(args: argparse.Namespace) -> None:
         print(model.generate_text(args.prompt, config))
 
 
+#: chat decoding: an instruction-tuned run ends its turn with <eos>; others at a stop string
+CHAT_DEFAULTS: dict[str, Any] = {"max_new_tokens": 120, "top_p": 0.9, "temperature": 0.8,
+                                 "stop_strings": ("\nUser:", "\n\n"), "eos_token_id": EOS}
+
+
+def chat_prompt(model: Any, history: str, message: str, max_new_tokens: int) -> str:
+    """The transcript `history` ('User: ...\\nBot: ...' turns) with `message` as the next user turn, awaiting
+    the bot's reply; trimmed to the most recent tokens that leave room to answer within the model's context.
+    One function for `genzoo chat` and the playground's chat panel, so both talk to a run the same way."""
+    prompt = f"{history}User: {message}\nBot:"
+    if model.context_length is not None:
+        ids = model.tokenizer.encode(prompt)
+        room = max(1, model.context_length - min(max_new_tokens, model.context_length // 2))
+        prompt = model.tokenizer.decode(ids[-room:])
+    return prompt
+
+
 def cmd_chat(args: argparse.Namespace) -> None:
     """A read-eval-print loop: history is 'User: ...\\nBot: ...' turns, trimmed to the model's context."""
     import genzoo as gz
 
     model = gz.load(args.run, needs=TokenModel)
-    config = _generation_config(  # an instruction-tuned run ends its turn with <eos>; others at a stop string
-        args, max_new_tokens=120, top_p=0.9, temperature=0.8, stop_strings=("\nUser:", "\n\n"), eos_token_id=EOS
-    )
+    config = _generation_config(args, **CHAT_DEFAULTS)
     history = args.system + "\n" if args.system else ""
-    tokenizer = model.tokenizer
     interactive = sys.stdin.isatty()
     print("genzoo chat: type a message; an empty line or /quit ends, /reset clears the history", flush=True)
     while True:
@@ -99,11 +113,7 @@ def cmd_chat(args: argparse.Namespace) -> None:
             history = args.system + "\n" if args.system else ""
             print("(history cleared)", flush=True)
             continue
-        history += f"User: {line.strip()}\nBot:"
-        if model.context_length is not None:  # keep the most recent turns that fit, leaving room to answer
-            ids = tokenizer.encode(history)
-            room = max(1, model.context_length - min(config.max_new_tokens, model.context_length // 2))
-            history = tokenizer.decode(ids[-room:])
+        history = chat_prompt(model, history, line.strip(), config.max_new_tokens)
         sys.stdout.write("bot>")
         reply = []
         for piece in model.stream_text(history, config):

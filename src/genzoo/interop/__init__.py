@@ -2,7 +2,8 @@
 
 A `transformers` folder (config.json with a `model_type` + model.safetensors) is converted into the genzoo model
 that computes the same function, and a genzoo model is written back as a folder `transformers` loads. One
-module per architecture (`hf_gpt2`); `hf_hub` fetches `hf:owner/name` through `huggingface_hub`'s cache.
+module per architecture (`hf_gpt2`, `hf_bert`) says what differs, `hf_folder` holds what they share (reading,
+writing, moving tensors by a key map); `hf_hub` fetches `hf:owner/name` through `huggingface_hub`'s cache.
 Only safetensors are read: a `pytorch_model.bin` is a pickle, and a checkpoint must not be able to run code.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from genzoo.errors import GenzooError
 
 #: model_type (transformers' config.json) -> the module converting it
-CONVERTERS = {"gpt2": "genzoo.interop.hf_gpt2"}
+CONVERTERS = {"gpt2": "genzoo.interop.hf_gpt2", "bert": "genzoo.interop.hf_bert"}
 
 
 def hf_model_type(directory: str | os.PathLike[str]) -> str | None:
@@ -52,10 +53,12 @@ def load_hf(directory: str | os.PathLike[str], map_location: str = "cpu", needs:
 
 
 def save_hf(model: Any, directory: str | os.PathLike[str]) -> Path:
-    """Write `model` as a transformers folder (config.json, model.safetensors, tokenizer files)."""
-    from genzoo.models.transformers.gpt import GPT
-
-    if not isinstance(model, GPT):
-        raise GenzooError(f"model {getattr(model, 'model_name', type(model).__name__)!r} has no transformers "
-                          f"form; format='hf' writes: gpt (as GPT-2)")
-    return _converter("gpt2").save(model, Path(directory))
+    """Write `model` as a transformers folder (config.json, model.safetensors, tokenizer files), through the
+    converter whose genzoo model (its `MODEL`) this is."""
+    converters = [_converter(model_type) for model_type in CONVERTERS]
+    for converter in converters:
+        if type(model) is converter.MODEL:
+            return converter.save(model, Path(directory))
+    forms = ", ".join(f"{c.MODEL.model_name} (as {c.MODEL_TYPE})" for c in converters)
+    raise GenzooError(f"model {getattr(model, 'model_name', type(model).__name__)!r} has no transformers "
+                      f"form; format='hf' writes: {forms}")

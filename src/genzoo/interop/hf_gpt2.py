@@ -12,21 +12,28 @@ form; a rotary one does not (GPT-2 has no rotary positions) and is refused.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors.torch import load_file, save_file
-
-from genzoo.atomic import atomic_write
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
+from genzoo.interop.hf_folder import (
+    Rule,
+    check_needs,
+    fill,
+    genzoo_tokenizer_entry,
+    hf_tensors,
+    read_config,
+    read_tokenizer,
+    read_weights,
+    refuse_unsupported,
+    write_folder,
+)
 from genzoo.models.transformers.gpt import GPT
-from genzoo.registry import model_entry, require
 
-WEIGHTS = "model.safetensors"
+#: the genzoo model this module converts into, and the transformers model_type it reads and writes
+MODEL, MODEL_TYPE = GPT, "gpt2"
 #: GPT-2's activation_function values -> genzoo's `activation` (gelu_new is the tanh approximation)
 ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu"}
 #: genzoo name pattern -> GPT-2 name; the layer index is carried as {i}
@@ -40,32 +47,35 @@ TOP_KEYS = {"tok_emb.weight": "transformer.wte.weight", "pos_emb.weight": "trans
             "head.weight": "lm_head.weight"}
 
 
-def hf_name(key: str) -> tuple[str, bool]:
-    """genzoo parameter name -> (GPT-2 name, stored transposed)."""
-    if key in TOP_KEYS:
-        return TOP_KEYS[key], False
-    m = re.fullmatch(r"blocks\.(\d+)\.(.+)\.(weight|bias)", key)
-    if m is None or m.group(2) not in BLOCK_KEYS:
-        raise GenzooError(f"genzoo gpt parameter {key!r} has no GPT-2 counterpart")
-    layer, part, kind = m.groups()
-    return f"transformer.h.{layer}.{BLOCK_KEYS[part]}.{kind}", part in CONV1D and kind == "weight"
+def rule_for(tied: bool) -> Any:
+    """genzoo parameter name -> where GPT-2 keeps it (a tied head is the token embedding: no rule)."""
+
+    def rule_of(key: str) -> Rule | None:
+        if (key == "head.weight" and tied) or key == "head.bias":  # GPT-2's LM head has no bias
+            return None
+        if key in TOP_KEYS:
+            return Rule((TOP_KEYS[key],))
+        m = re.fullmatch(r"blocks\.(\d+)\.(.+)\.(weight|bias)", key)
+        if m is None or m.group(2) not in BLOCK_KEYS:
+            raise GenzooError(f"genzoo gpt parameter {key!r} has no GPT-2 counterpart")
+        layer, part, kind = m.groups()
+        return Rule((f"transformer.h.{layer}.{BLOCK_KEYS[part]}.{kind}",), part in CONV1D and kind == "weight")
+
+    return rule_of
 
 
 def options_from_hf(cfg: dict[str, Any]) -> dict[str, Any]:
     """genzoo `gpt` options computing what this GPT-2 config computes; refuses what genzoo's block lacks."""
     d = int(cfg.get("n_embd", 768))
     act = cfg.get("activation_function", "gelu_new")
-    unsupported = [
+    refuse_unsupported("GPT-2", "gpt", [
         (act not in ACTIVATIONS, f"activation_function {act!r} (genzoo has: {', '.join(ACTIVATIONS)})"),
         (cfg.get("n_inner") not in (None, 4 * d), f"n_inner {cfg.get('n_inner')} (genzoo's MLP is 4 x n_embd)"),
         (float(cfg.get("layer_norm_epsilon", 1e-5)) != 1e-5, "layer_norm_epsilon other than 1e-5"),
         (not cfg.get("scale_attn_weights", True), "scale_attn_weights=false"),
         (bool(cfg.get("scale_attn_by_inverse_layer_idx")), "scale_attn_by_inverse_layer_idx"),
         (bool(cfg.get("add_cross_attention")), "cross-attention"),
-    ]
-    for bad, what in unsupported:
-        if bad:
-            raise GenzooError(f"this GPT-2 checkpoint uses {what}; genzoo's gpt cannot compute it exactly")
+    ])
     return {
         "vocab_size": int(cfg.get("vocab_size", 50257)), "context_length": int(cfg.get("n_positions", 1024)),
         "n_layer": int(cfg.get("n_layer", 12)), "n_head": int(cfg.get("n_head", 12)), "d_model": d,
@@ -74,64 +84,41 @@ def options_from_hf(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_tokenizer(directory: Path, cfg: dict[str, Any]) -> str:
-    """The folder's tokenizer as genzoo's tokenizer JSON: its tokenizer files, else the genzoo tokenizer a
-    genzoo-written folder keeps in its config (character tokenizers have no `tokenizers` form)."""
+def bpe_from_vocab_files(directory: Path) -> Any:
+    """GPT-2's byte-level BPE from vocab.json + merges.txt (older folders have no tokenizer.json)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    from genzoo.data.tokenizers import PretrainedTokenizer
-
-    if (directory / "tokenizer.json").is_file():
-        hf = Tokenizer.from_file(str(directory / "tokenizer.json"))
-    elif (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
-        hf = Tokenizer(models.BPE.from_file(str(directory / "vocab.json"), str(directory / "merges.txt")))
-        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        hf.decoder = decoders.ByteLevel()
-        hf.add_special_tokens(["<|endoftext|>"])
-    elif "genzoo_tokenizer" in cfg:
-        return str(cfg["genzoo_tokenizer"])
-    else:
-        raise GenzooError(f"{directory} has no tokenizer (tokenizer.json, or vocab.json + merges.txt); "
-                          "save it beside the model (tokenizer.save_pretrained)")
-    return PretrainedTokenizer(hf).to_json()
+    if not ((directory / "vocab.json").is_file() and (directory / "merges.txt").is_file()):
+        return None
+    hf = Tokenizer(models.BPE.from_file(str(directory / "vocab.json"), str(directory / "merges.txt")))
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.decoder = decoders.ByteLevel()
+    hf.add_special_tokens(["<|endoftext|>"])
+    return hf
 
 
 def load(directory: Path, map_location: str = "cpu", needs: Any = None) -> GPT:
     """The genzoo `gpt` equal to the GPT-2 checkpoint in `directory`."""
     from genzoo.config import build_config
 
-    entry = model_entry("gpt")
-    for capability in (needs if isinstance(needs, (tuple, list)) else (needs,) if needs is not None else ()):
-        require(entry, capability, where=str(directory))
-    cfg = json.loads((directory / "config.json").read_text())
-    weights = directory / WEIGHTS
-    if not weights.is_file():
-        hint = " (it has only pytorch_model.bin, a pickle genzoo never loads)" if (
-            directory / "pytorch_model.bin").is_file() else ""
-        raise GenzooError(f"{directory} has no {WEIGHTS}{hint}")
-    options = {**options_from_hf(cfg), "tokenizer": read_tokenizer(directory, cfg)}
+    check_needs("gpt", needs, str(directory))
+    cfg = read_config(directory)
+    tensors = read_weights(directory, map_location)
+    options = {**options_from_hf(cfg),
+               "tokenizer": read_tokenizer(directory, cfg, bpe_from_vocab_files, "vocab.json + merges.txt")}
     info = DataInfo(name=cfg.get("_name_or_path") or directory.name, kind="text",
                     extra={"vocab_size": options["vocab_size"], "source": "transformers gpt2"})
     model = GPT(build_config(GPT.Config, options, what="'gpt'"), info)
-    tensors = load_file(str(weights), device=str(map_location))
+    # a GPT2Model (no LM head) saves its keys without the "transformer." prefix
     tensors = {k if k.startswith(("transformer.", "lm_head.")) else f"transformer.{k}": v for k, v in tensors.items()}
-    state = {}
-    for key in model.state_dict():
-        if key == "head.weight" and model.config.tie_weights:
-            continue
-        name, transposed = hf_name(key)
-        if name not in tensors:
-            raise GenzooError(f"{weights} lacks {name}, which a GPT-2 of this config has")
-        state[key] = tensors[name].t() if transposed else tensors[name]
-    model.load_state_dict(state, strict=not model.config.tie_weights)  # a tied head is tok_emb's tensor
+    fill(model, tensors, rule_for(model.config.tie_weights), str(directory / "model.safetensors"))
     return model.to(map_location).eval()
 
 
 def hf_config(model: GPT) -> dict[str, Any]:
     c = model.config
     activation = {"gelu_tanh": "gelu_new", "gelu": "gelu"}[c.activation]
-    tokenizer = {} if hasattr(model.tokenizer, "hf") else {"genzoo_tokenizer": c.tokenizer}
-    return {**tokenizer,
+    return {**genzoo_tokenizer_entry(model),
         "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": c.vocab_size,
         "n_positions": c.context_length, "n_embd": c.d_model, "n_layer": c.n_layer, "n_head": c.n_head,
         "n_inner": None, "activation_function": activation, "resid_pdrop": c.dropout, "embd_pdrop": c.dropout,
@@ -146,23 +133,5 @@ def save(model: GPT, directory: Path) -> Path:
     if c.positions != "learned":
         raise GenzooError("a gpt with rotary positions has no GPT-2 form (GPT-2 learns its positions); "
                           "train it with -O positions=learned")
-    tensors: dict[str, torch.Tensor] = {}
-    for key, value in model.state_dict().items():
-        if key == "head.weight" and c.tie_weights:
-            continue
-        name, transposed = hf_name(key)
-        tensors[name] = (value.t() if transposed else value).detach().cpu().contiguous()
-    if not c.bias:  # a layer without a bias computes what one with a zero bias does
-        for module_name, module in model.named_modules():
-            if isinstance(module, (torch.nn.Linear, torch.nn.LayerNorm)) and module_name != "head":
-                name, _ = hf_name(f"{module_name}.weight")
-                tensors[name[: -len("weight")] + "bias"] = torch.zeros(module.weight.shape[0])
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write(directory / WEIGHTS, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
-    atomic_write(directory / "config.json", lambda p: Path(p).write_text(json.dumps(hf_config(model), indent=2)))
-    tokenizer = model.tokenizer
-    if hasattr(tokenizer, "hf"):  # BPE and pretrained tokenizers are HF `tokenizers` objects
-        atomic_write(directory / "tokenizer.json", lambda p: Path(p).write_text(tokenizer.hf.to_str()))
-        atomic_write(directory / "tokenizer_config.json", lambda p: Path(p).write_text(
-            json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": c.context_length})))
-    return directory
+    tensors = hf_tensors(model, rule_for(c.tie_weights))
+    return write_folder(directory, tensors, hf_config(model), model.tokenizer, c.context_length)

@@ -27,7 +27,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 from genzoo.models.gan.optim import adam_pair
-from genzoo.protocols import ClassConditional, Sampler
+from genzoo.protocols import ClassConditional, NoiseGenerator, Sampler
 
 
 @dataclass
@@ -58,7 +58,7 @@ class GANConfig:
     aux_weight: float = 0.0
 
 
-class GAN(GenerativeModel, Sampler, ClassConditional):
+class GAN(GenerativeModel, Sampler, ClassConditional, NoiseGenerator):
     """A generator G(z[, y]) and a discriminator D(x[, y]) trained against each other."""
 
     Config = GANConfig
@@ -222,6 +222,18 @@ class GAN(GenerativeModel, Sampler, ClassConditional):
         return {"loss": d_loss}
 
     # -- protocol ---------------------------------------------------------------------------------------
+    @property
+    def noise_dim(self) -> int:
+        return int(self.config.latent_dim)
+
+    def decode_noise(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The generator `sample` uses (the EMA one where kept) on given noise z (N, latent_dim): data space."""
+        if self.config.num_classes and labels is None:
+            k = self.config.num_classes
+            raise GenzooError(f"model {self.model_name!r} is class-conditional: pass labels (0..{k - 1})")
+        g = self.generator_ema if self.generator_ema is not None else self.generator
+        return g(z.to(self.device), None if labels is None else labels.to(self.device).long())
+
     @torch.no_grad()
     def sample(self, n: int, labels: Tensor | int | None = None, use_ema: bool = True) -> Tensor:
         """n samples (images in [0, 1]); class-conditional models take `labels` (one int or n of them)."""

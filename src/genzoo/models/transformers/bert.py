@@ -6,12 +6,17 @@ positions. Fine-tuning heads read the same encoder: `classify` (from the first p
 and `span_logits` (start/end scores per position, for extractive question answering). A batch dict with
 `labels` or `start`/`end` trains those heads instead of MLM; `answer(question, context)` reads a span
 out (dataset `stdlib_qa` or `squad`; pretrain on the same items with objective="mlm", then fine-tune).
+
+By default the encoder is genzoo's pre-norm block stack without biases (it trains stably without warm-up).
+The options `post_norm`, `embed_norm`, `type_vocab_size`, `bias`, `norm_eps`, `activation` and
+`mlm_transform` make it the original BERT exactly, which is what a `transformers` BERT checkpoint converts into
+(`genzoo.interop.hf_bert`); `pad_id` and `mask_id` are then that tokenizer's [PAD] and [MASK].
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,7 +27,7 @@ from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import MASK, N_SPECIAL, PAD, Tokenizer, tokenizer_from_json
 from genzoo.errors import GenzooError
-from genzoo.models.transformers.layers import Block, init_weights
+from genzoo.models.transformers.layers import ACTIVATIONS, Block, init_weights
 from genzoo.protocols import QuestionAnswerer
 from genzoo.registry import register_model
 
@@ -38,6 +43,15 @@ class BERTConfig:
     mask_prob: float = 0.15
     num_labels: int = 0
     tokenizer: str = ""
+    post_norm: bool = False  # BERT's post-norm blocks (then no final LayerNorm)
+    embed_norm: bool = False  # LayerNorm over the summed embeddings (BERT's)
+    type_vocab_size: int = 0  # segment ("token type") embeddings; 0: none
+    bias: bool = False  # biases in every Linear and LayerNorm (BERT has them)
+    norm_eps: float = field(default=1e-5, metadata={"min": 1e-30, "max": 1e-1})
+    activation: str = "gelu"  # gelu | gelu_tanh
+    mlm_transform: bool = False  # BERT's MLM head: dense + activation + LayerNorm, then the tied decoder + bias
+    pad_id: int = PAD  # the id never attended to
+    mask_id: int = MASK  # the id `fill_mask` and the MLM corruption write
 
 
 class BERTEncoder(GenerativeModel):
@@ -52,12 +66,26 @@ class BERTEncoder(GenerativeModel):
         c = config
         if not 0 < c.mask_prob < 1:
             raise GenzooError(f"mask_prob must be in (0, 1), got {c.mask_prob}")
+        if c.activation not in ACTIVATIONS:
+            raise GenzooError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {c.activation!r}")
+        for name in ("pad_id", "mask_id"):
+            if not 0 <= getattr(c, name) < c.vocab_size:
+                raise GenzooError(f"{name} {getattr(c, name)} is outside the vocabulary (0..{c.vocab_size - 1})")
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
         self.pos_emb = nn.Embedding(c.max_len, c.d_model)
+        self.type_emb = nn.Embedding(c.type_vocab_size, c.d_model) if c.type_vocab_size else None
+        self.emb_norm = nn.LayerNorm(c.d_model, eps=c.norm_eps, bias=c.bias) if c.embed_norm else None
         self.drop = nn.Dropout(c.dropout)
-        self.blocks = nn.ModuleList(Block(c.d_model, c.n_head, c.dropout) for _ in range(c.n_layer))
-        self.ln_f = nn.LayerNorm(c.d_model, bias=False)
-        self.mlm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.blocks = nn.ModuleList(
+            Block(c.d_model, c.n_head, c.dropout, c.bias, activation=c.activation, post_norm=c.post_norm,
+                  eps=c.norm_eps)
+            for _ in range(c.n_layer)
+        )
+        # post-norm blocks end normalised; pre-norm ones need the final LayerNorm
+        self.ln_f = None if c.post_norm else nn.LayerNorm(c.d_model, eps=c.norm_eps, bias=c.bias)
+        self.mlm_dense = nn.Linear(c.d_model, c.d_model) if c.mlm_transform else None
+        self.mlm_norm = nn.LayerNorm(c.d_model, eps=c.norm_eps) if c.mlm_transform else None
+        self.mlm_head = nn.Linear(c.d_model, c.vocab_size, bias=c.mlm_transform)
         self.classifier = nn.Linear(c.d_model, c.num_labels) if c.num_labels else None
         self.span = nn.Linear(c.d_model, 2)
         init_weights(self, c.n_layer)
@@ -78,24 +106,40 @@ class BERTEncoder(GenerativeModel):
     def tokenizer(self) -> Tokenizer:
         return tokenizer_from_json(self.config.tokenizer)
 
-    def encode(self, ids: Tensor, **_: Any) -> Tensor:
-        """Contextual vectors (B, T, D) for token ids (B, T); padding (id 0) is not attended to."""
+    def encode(self, ids: Tensor, token_types: Tensor | None = None, **_: Any) -> Tensor:
+        """Contextual vectors (B, T, D) for token ids (B, T); padding (`pad_id`) is not attended to.
+        `token_types` (B, T): segment ids where the model has them (default: all segment 0)."""
         ids = torch.as_tensor(ids, dtype=torch.long, device=self.device)
         if ids.shape[1] > self.config.max_len:
             raise GenzooError(f"{ids.shape[1]} tokens exceed BERT's max_len {self.config.max_len}")
-        x = self.drop(self.tok_emb(ids) + self.pos_emb(torch.arange(ids.shape[1], device=ids.device)))
-        mask = ids != PAD
+        x = self.tok_emb(ids) + self.pos_emb(torch.arange(ids.shape[1], device=ids.device))
+        if self.type_emb is not None:
+            types = torch.zeros_like(ids) if token_types is None else torch.as_tensor(token_types, device=ids.device)
+            x = x + self.type_emb(types.long())
+        if self.emb_norm is not None:
+            x = self.emb_norm(x)
+        x = self.drop(x)
+        mask = ids != self.config.pad_id
         for block in self.blocks:
             x = block(x, key_mask=mask)
-        return self.ln_f(x)
+        return x if self.ln_f is None else self.ln_f(x)
+
+    def mlm_logits(self, hidden: Tensor) -> Tensor:
+        """Vocabulary logits (B, T, V) from the encoder's vectors: the tied decoder, after BERT's transform
+        (dense, activation, LayerNorm) where the model has it."""
+        if self.mlm_dense is not None and self.mlm_norm is not None:
+            approximate = "tanh" if self.config.activation == "gelu_tanh" else "none"
+            hidden = self.mlm_norm(F.gelu(self.mlm_dense(hidden), approximate=approximate))
+        return self.mlm_head(hidden)
 
     def mask_tokens(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         """BERT's corruption: returns (corrupted ids, targets with -100 where no loss is taken)."""
         chosen = (torch.rand(ids.shape, device=ids.device) < self.config.mask_prob) & (ids >= N_SPECIAL)
+        chosen &= ids != self.config.pad_id
         targets = torch.where(chosen, ids, torch.full_like(ids, -100))
         roll = torch.rand(ids.shape, device=ids.device)
         random_ids = torch.randint(N_SPECIAL, self.config.vocab_size, ids.shape, device=ids.device)
-        corrupted = torch.where(chosen & (roll < 0.8), torch.full_like(ids, MASK), ids)
+        corrupted = torch.where(chosen & (roll < 0.8), torch.full_like(ids, self.config.mask_id), ids)
         corrupted = torch.where(chosen & (roll >= 0.8) & (roll < 0.9), random_ids, corrupted)
         return corrupted, targets
 
@@ -108,7 +152,7 @@ class BERTEncoder(GenerativeModel):
         """Start and end scores per position (B, T) each; padding gets -inf."""
         ids = torch.as_tensor(ids, dtype=torch.long, device=self.device)
         start, end = self.span(self.encode(ids)).unbind(-1)
-        pad = ids == PAD
+        pad = ids == self.config.pad_id
         return start.masked_fill(pad, float("-inf")), end.masked_fill(pad, float("-inf"))
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
@@ -128,7 +172,7 @@ class BERTEncoder(GenerativeModel):
             return {"loss": loss}
         ids = (batch["ids"] if isinstance(batch, dict) else batch).to(self.device)
         corrupted, targets = self.mask_tokens(ids)
-        logits = self.mlm_head(self.encode(corrupted)).float()
+        logits = self.mlm_logits(self.encode(corrupted)).float()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
         return {"loss": loss, "mlm_nats": loss.detach()}
 
@@ -142,10 +186,10 @@ class BERTEncoder(GenerativeModel):
         for i, part in enumerate(parts):
             ids += self.tokenizer.encode(part)
             if i < len(parts) - 1:
-                ids.append(MASK)
+                ids.append(self.config.mask_id)
         x = torch.tensor([ids[: self.config.max_len]])
-        best = self.mlm_head(self.encode(x)).argmax(-1)[0]
-        filled = [int(best[i]) if t == MASK else t for i, t in enumerate(x[0].tolist())]
+        best = self.mlm_logits(self.encode(x)).argmax(-1)[0]
+        filled = [int(best[i]) if t == self.config.mask_id else t for i, t in enumerate(x[0].tolist())]
         return self.tokenizer.decode(filled)
 
 

@@ -1,4 +1,7 @@
-"""Transformer building blocks shared by gpt, bert, seq2seq and the text encoders: pre-norm blocks, MLP, init.
+"""Transformer building blocks shared by gpt, bert, seq2seq and the text encoders: blocks, MLP, init.
+
+Blocks are pre-norm (GPT-2 and every genzoo model trained here: stable without warm-up) or, with `post_norm`,
+BERT's original post-norm order, so that a converted BERT checkpoint computes the same function.
 
 Attention and rotary positions are the shared ones of `genzoo.nn.attention` (one attention, on
 `F.scaled_dot_product_attention`, with the KV cache of `genzoo.nn.kv_cache`); they are re-exported here.
@@ -37,7 +40,11 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(ln(x)) [+ cross(ln(x), memory)] + mlp(ln(x))."""
+    """Pre-norm transformer block: x + attn(ln(x)) [+ cross(ln(x), memory)] + mlp(ln(x)).
+
+    `post_norm` (Vaswani et al. and BERT): ln1(x + attn(x)), then ln2(x + mlp(x)); no cross-attention.
+    `eps` is the LayerNorms' epsilon (BERT's is 1e-12; with unit-scale activations it changes the last digits).
+    """
 
     def __init__(
         self,
@@ -48,13 +55,18 @@ class Block(nn.Module):
         rotary: Rotary | None = None,
         cross: bool = False,
         activation: str = "gelu",
+        post_norm: bool = False,
+        eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        self.ln1 = nn.LayerNorm(d_model, bias=bias)
+        if post_norm and cross:
+            raise ValueError("post-norm blocks have no cross-attention here")
+        self.post_norm = post_norm
+        self.ln1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.attn = Attention(d_model, n_head, dropout, bias, rotary)
-        self.ln_cross = nn.LayerNorm(d_model, bias=bias) if cross else None
+        self.ln_cross = nn.LayerNorm(d_model, eps=eps, bias=bias) if cross else None
         self.cross = Attention(d_model, n_head, dropout, bias, cross=True) if cross else None
-        self.ln2 = nn.LayerNorm(d_model, bias=bias)
+        self.ln2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.mlp = MLP(d_model, 4, dropout, bias, activation)
         self.drop = nn.Dropout(dropout)
 
@@ -69,6 +81,9 @@ class Block(nn.Module):
         memory: Tensor | None = None,
         memory_mask: Tensor | None = None,
     ) -> Tensor:
+        if self.post_norm:
+            x = self.ln1(x + self.drop(self.attn(x, causal=causal, key_mask=key_mask, cache=cache, layer=layer)))
+            return self.ln2(x + self.mlp(x))
         x = x + self.drop(self.attn(self.ln1(x), causal=causal, key_mask=key_mask, cache=cache, layer=layer))
         if self.cross is not None and self.ln_cross is not None:
             x = x + self.drop(self.cross(self.ln_cross(x), key_mask=memory_mask, memory=memory))
