@@ -48,7 +48,7 @@ RANGES: dict[str, Range] = {
     "n": Range(1, 100_000), "samples": Range(1, 100_000),
     "scale": Range(1, 32), "size": Range(1, 4096), "patch": Range(1, 4096),
     "seed": Range(0, 2**32 - 1), "label": Range(0, 10**6), "port": Range(0, 65535),
-    **dict.fromkeys(("holdout", "m1_steps", "pan_zoom", "top_k"), NONNEG),
+    **dict.fromkeys(("holdout", "m1_steps", "pan_zoom", "top_k", "prompt_lookup"), NONNEG),
     **dict.fromkeys(("lr", "time_budget", "fps", "tempo", "pace", "style_scale", "temperature",
                      "repetition_penalty"), POSITIVE),
     **dict.fromkeys(("top_p", "min_p", "blend", "perturb", "label_confidence", "sample_confidence"), PROBABILITY),
