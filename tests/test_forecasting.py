@@ -184,7 +184,7 @@ def test_conformal_quantile_covers_held_out_gaussian_errors_and_warp_keeps_both_
 
 def test_ensemble_conformal_bands_cover_about_their_level_on_gaussian_series() -> None:
     model = gz.create("forecast_ensemble", members=["seasonal_naive"], calibration_origins=3, network_weight=0.0,
-                      calibration_scale="naive", **TINY)
+                      calibration_scale="naive", calibration_tail=1.0, **TINY)
     rng = np.random.default_rng(2)
     hits80, hits95 = [], []
     for _ in range(40):
