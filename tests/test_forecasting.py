@@ -16,6 +16,7 @@ from genzoo.data import timestamps as T
 from genzoo.data.kernel_synth import synth
 from genzoo.data.series import Series, load_csv
 from genzoo.errors import GenzooError
+from genzoo.models.forecasting.conformal import Warp, conformal_quantile
 from genzoo.models.forecasting.global_forecaster import GlobalWindows, encode
 
 TINY = dict(context_length=24, prediction_length=6, hidden=32, blocks=1)
@@ -121,11 +122,12 @@ def test_global_forecaster_learns_many_seasonal_series_and_beats_seasonal_naive_
 
 
 def test_ensemble_calibration_widens_overconfident_bands_and_needs_room() -> None:
-    model = gz.create("forecast_ensemble", members=["autotheta"], calibration_origins=3, **TINY)
+    model = gz.create("forecast_ensemble", members=["autotheta"], calibration_origins=3, calibration_scale="sigma",
+                      **TINY)
     rng = np.random.default_rng(1)
     jumpy = np.cumsum(rng.standard_t(1.5, 80))  # heavy tails: the members' Gaussian bands are too narrow
-    assert model.combine(jumpy, 6, 1)[2] > 1.0
-    assert model.combine(jumpy[:12], 6, 1)[2] == 1.0  # no origin leaves 10 points to fit on
+    assert model.combine(jumpy, 6, 1)[2].factors[0] > 1.0
+    assert model.combine(jumpy[:12], 6, 1)[2].factors == (1.0, 1.0)  # no origin leaves 10 points to fit on
     with pytest.raises(GenzooError, match="unknown ensemble member"):
         gz.create("forecast_ensemble", members=["prophet"], **TINY)
 
@@ -165,3 +167,31 @@ def test_zero_shot_predicts_a_new_csv_without_training(tmp_path: Path, capsys: p
     assert len(rows) == 1 + 18 and rows[1].startswith("1995-01,")
     assert main(["forecast", "predict", "--model", "zero-shot"]) == 2
     assert "exactly one of" in capsys.readouterr().err
+
+
+def test_conformal_quantile_covers_held_out_gaussian_errors_and_warp_keeps_both_bands() -> None:
+    rng = np.random.default_rng(3)
+    # the finite-sample rank: over many draws of 19 calibration scores the held-out coverage is in [0.8, 0.85]
+    held = np.abs(rng.standard_normal((4000, 20)))
+    covered = [row[-1] <= conformal_quantile(row[:-1], 0.8) for row in held]
+    assert 0.79 < np.mean(covered) < 0.86, np.mean(covered)
+    assert conformal_quantile(held[0], 0.8, tail=0.5) > conformal_quantile(held[0], 0.8)
+    warp = Warp((0.8, 0.95), (1.5, 1.1))  # a wide 80% band and a narrow 95% one: both must hold in samples
+    x = warp(rng.standard_normal(200000))
+    assert abs(np.mean(np.abs(x) <= warp.half_width(0)) - 0.8) < 0.01
+    assert abs(np.mean(np.abs(x) <= warp.half_width(1)) - 0.95) < 0.01
+
+
+def test_ensemble_conformal_bands_cover_about_their_level_on_gaussian_series() -> None:
+    model = gz.create("forecast_ensemble", members=["seasonal_naive"], calibration_origins=3, network_weight=0.0,
+                      calibration_scale="naive", calibration_tail=1.0, **TINY)
+    rng = np.random.default_rng(2)
+    hits80, hits95 = [], []
+    for _ in range(40):
+        y = rng.standard_normal(46)
+        point, scale, warp = model.combine(y[:40], 6, 1)
+        err = np.abs(y[40:] - point) / scale
+        hits80.append(err <= warp.half_width(0))
+        hits95.append(err <= warp.half_width(1))
+    assert 0.72 < np.mean(hits80) < 0.9, np.mean(hits80)
+    assert 0.88 < np.mean(hits95) <= 1.0, np.mean(hits95)

@@ -1,20 +1,23 @@
 """The global network averaged with AutoETS, AutoARIMA and AutoTheta, with conformally calibrated intervals.
 
-The average is weighted per series by each member's error on rolling origins replayed inside the history
-(see `combine`).
-
 Why an ensemble: on the M3/M4 series no single method wins everywhere, and a plain average of a few
 different ones beats each of them on the mean (the M4 result that combinations dominate); a global network
-errs differently from the per-series statistical fits, so it adds most to the average.
+errs differently from the per-series statistical fits, so it adds to the average where it is good.
+
+Weights: before forecasting from a history the ensemble replays itself at up to `calibration_origins`
+rolling origins at the end of that history (one horizon apart, every member refitted on the data before
+each origin) and weights each member by the inverse of its mean absolute error there (to the power
+`weight_power`). The network was usually trained on those very windows, so its replay error is
+optimistic: its weight is multiplied by `network_weight` (0 drops it) and it is left out on histories
+shorter than `network_min_history`, where a global net has little context (yearly series).
 
 Why calibration: the statistical models' Gaussian bands assume their own model is right, and the
 network's quantiles were fitted on the training windows, so the averaged band is too narrow or too wide
-depending on the series. Before forecasting from a history the ensemble replays itself at up to
-`calibration_origins` rolling origins at the end of that history (one horizon apart, every member refitted
-on the data before each origin), measures its errors in units of its own predicted sigma, and scales sigma
-by their 80% quantile over Z80 (split conformal prediction on rolling origins, with the finite-sample
-rank ceil((n + 1) 0.8) of the n scaled errors). A series with no room for an origin keeps the members'
-own spread.
+depending on the series. The replayed errors, divided by a per-step scale (`calibration_scale`: the mix's
+sigma or the naive scale, see `conformal`) and pooled over steps and origins, give split-conformal
+half-widths at each of `levels`. The origin whose errors are scored is held apart from the weighting: its
+mix is weighted on the other origins only (cross-fitting), so the scores are not those of weights chosen to
+fit them. A series with no room for an origin keeps the members' own spread.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from torch import Tensor
 from genzoo.base import Recipe
 from genzoo.errors import GenzooError
 from genzoo.models.forecasting import statistical
+from genzoo.models.forecasting.conformal import Warp, conformal_quantile, naive_scale
 from genzoo.models.forecasting.global_forecaster import LEVELS, GlobalForecaster, GlobalForecasterConfig
 from genzoo.registry import register_model
 
@@ -39,7 +43,13 @@ MIN_FIT = 10  # the shortest history a calibration origin may leave to fit the m
 class ForecastEnsembleConfig(GlobalForecasterConfig):
     members: tuple[str, ...] = ("autoets", "autoarima", "autotheta")
     calibration_origins: int = 3
-    coverage: float = 0.8  # the band the calibration aims at (its quantile of the scaled errors)
+    levels: tuple[float, ...] = (0.8, 0.95)  # the bands the calibration aims at
+    # the defaults below are the options benchmarks/forecast.py chose on its tuning half of the series
+    network_weight: float = 1.0  # multiplies the network's inverse-error weight (0 leaves it out)
+    network_min_history: int = 150  # histories shorter than this leave the network out
+    weight_power: float = 2.0  # weights are 1 / MAE**power: 2 leans harder on the member that replays best
+    calibration_scale: str = "naive"  # "sigma" (the mix's own) or "naive" (in-sample naive error x sqrt(step))
+    calibration_tail: float = 0.75  # shrinks the miscoverage the conformal rank aims at (<= 1: wider bands)
 
 
 @register_model(
@@ -62,8 +72,12 @@ class ForecastEnsemble(GlobalForecaster):
         for name in config.members:
             if name not in statistical.MODELS:
                 raise GenzooError(f"unknown ensemble member {name!r}; choose from {statistical.MODELS}")
-        if not 0.5 <= config.coverage < 1:
-            raise GenzooError(f"coverage must be in [0.5, 1), got {config.coverage}")
+        if not config.levels or not all(0.5 <= p < 1 for p in config.levels):
+            raise GenzooError(f"levels must be in [0.5, 1), got {config.levels}")
+        if config.calibration_scale not in ("sigma", "naive"):
+            raise GenzooError(f"calibration_scale must be 'sigma' or 'naive', got {config.calibration_scale!r}")
+        if not 0 < config.calibration_tail <= 1 or config.network_weight < 0 or config.weight_power < 0:
+            raise GenzooError("calibration_tail must be in (0, 1], network_weight and weight_power at least 0")
 
     def member_forecasts(self, history: np.ndarray, horizon: int, season: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """(point, sigma) of every member, the network first, each (horizon,)."""
@@ -72,40 +86,55 @@ class ForecastEnsemble(GlobalForecaster):
         out = [(q[mid], (q[hi] - q[lo]) / (2 * statistical.Z80))]
         return out + [statistical.forecast(history, horizon, season, name) for name in self.config.members]
 
-    def combine(self, history: np.ndarray, horizon: int, season: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """(point, sigma, conformal factor) of the ensemble's forecast after `history`.
-
-        The replayed origins do two jobs: the members are weighted by the inverse of their mean absolute
-        error there (equal weights when there is no room for an origin), so a member that fails on this
-        series (a network extrapolating a trend it never saw) counts little; and the weighted average's
-        errors in units of its sigma give the conformal factor."""
+    def replays(self, history: np.ndarray, horizon: int, season: int) -> tuple[list, list]:
+        """The members' forecasts after `history`, and (forecasts, truth, history) at each replayed origin."""
         origins = [len(history) - k * horizon for k in range(1, self.config.calibration_origins + 1)]
         origins = [o for o in origins if o >= max(MIN_FIT, self.min_history())]
-        replays = [(self.member_forecasts(history[:o], horizon, season), history[o : o + horizon]) for o in origins]
-        members = self.member_forecasts(history, horizon, season)
-        weights = np.ones(len(members))
+        replays = [(self.member_forecasts(history[:o], horizon, season), history[o : o + horizon], history[:o])
+                   for o in origins]
+        return self.member_forecasts(history, horizon, season), replays
+
+    def weights(self, replays: list, n_members: int, length: int) -> np.ndarray:
+        """Inverse replay MAE per member (equal without replays), the network's scaled by `network_weight`."""
+        weights = np.ones(n_members)
         if replays:
-            mae = np.array([np.mean([np.abs(truth - f[j][0]).mean() for f, truth in replays])
-                            for j in range(len(members))])
-            weights = 1.0 / np.maximum(mae, 1e-9 * (mae.max() + 1e-12))
-        weights = weights / weights.sum()
+            mae = np.array([np.mean([np.abs(truth - f[j][0]).mean() for f, truth, _ in replays])
+                            for j in range(n_members)])
+            weights = np.maximum(mae, 1e-9 * (mae.max() + 1e-12)) ** -self.config.weight_power
+            weights = weights / weights.max()
+        weights[0] *= self.config.network_weight if length >= self.config.network_min_history else 0.0
+        if n_members > 1 and weights[1:].sum() == 0:
+            weights[1:] = 1.0
+        return weights / weights.sum()
 
-        def mix(forecasts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-            point = sum(w * f[0] for w, f in zip(weights, forecasts))
-            sigma = sum(w * f[1] for w, f in zip(weights, forecasts))
-            return point, np.maximum(sigma, 1e-12)
+    def _mix(self, forecasts: list, weights: np.ndarray, history: np.ndarray, season: int) -> tuple:
+        point = sum(w * f[0] for w, f in zip(weights, forecasts))
+        sigma = np.maximum(sum(w * f[1] for w, f in zip(weights, forecasts)), 1e-12)
+        if self.config.calibration_scale == "naive":
+            sigma = naive_scale(history, len(point), season)
+        return point, sigma
 
-        point, sigma = mix(members)
+    def combine_replays(self, members: list, replays: list, history: np.ndarray, season: int) -> tuple:
+        """(point, scale, Warp) from `replays`' output: the weighted mix and its conformal calibration."""
+        point, scale = self._mix(members, self.weights(replays, len(members), len(history)), history, season)
         if not replays:
-            return point, sigma, 1.0
-        errors = []
-        for forecasts, truth in replays:
-            p, sd = mix(forecasts)
-            errors.append(np.abs(truth - p) / sd)
-        z = statistical.Z80 if self.config.coverage == 0.8 else _normal_quantile(0.5 + self.config.coverage / 2)
-        scores = np.concatenate(errors)
-        level = min(1.0, np.ceil((len(scores) + 1) * self.config.coverage) / len(scores))  # split-conformal rank
-        return point, sigma, float(np.quantile(scores, level, method="higher")) / z
+            sigma = np.maximum(sum(f[1] for f in members) / len(members), 1e-12)
+            return point, sigma, Warp(tuple(self.config.levels), (1.0,) * len(self.config.levels))
+        scores = []
+        for j, (forecasts, truth, past) in enumerate(replays):
+            others = replays[:j] + replays[j + 1 :]  # cross-fitting: weights from the other origins
+            p, sd = self._mix(forecasts, self.weights(others, len(forecasts), len(past)), past, season)
+            scores.append(np.abs(truth - p) / sd)
+        pooled = np.concatenate(scores)
+        factors = tuple(conformal_quantile(pooled, p, self.config.calibration_tail) / _normal_quantile(0.5 + p / 2)
+                        for p in self.config.levels)
+        return point, scale, Warp(tuple(self.config.levels), factors)
+
+    def combine(self, history: np.ndarray, horizon: int, season: int) -> tuple[np.ndarray, np.ndarray, Warp]:
+        """(point, scale, Warp) of the ensemble's forecast after `history`: the band of level p is
+        point +- scale * warp.half_width(p's index)."""
+        members, replays = self.replays(np.asarray(history, dtype=np.float64), horizon, season)
+        return self.combine_replays(members, replays, np.asarray(history, dtype=np.float64), season)
 
     @torch.no_grad()
     def sample(
@@ -120,9 +149,9 @@ class ForecastEnsemble(GlobalForecaster):
         y = np.asarray(history, dtype=np.float64).reshape(-1)
         horizon = self.config.prediction_length if horizon is None else int(horizon)
         season = int(season_length or self.config.season_length)
-        point, sigma, factor = self.combine(y, horizon, season)
+        point, scale, warp = self.combine(y, horizon, season)
         z = torch.randn(n, horizon, dtype=torch.float64).numpy()
-        return torch.from_numpy(point + factor * sigma * z)
+        return torch.from_numpy(point + scale * warp(z))
 
 
 def _normal_quantile(p: float) -> float:
