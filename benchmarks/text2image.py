@@ -1,125 +1,314 @@
-"""Text-to-image benchmark: caption consistency and classifier-FID of dalle, t2i_ldm and t2i_diffusion.
+"""Text-to-image benchmark: caption match against training wall-clock for dalle, t2i_ldm and t2i_diffusion.
 
-All three learn from the same 32-px `captioned_digits` canvases (seen attribute combinations only) on short
-CPU budgets; dalle and t2i_ldm share one VQ-VAE. Each is asked for images of captions from the test
-split — seen combinations and held-out ones — at guidance 0, 1 and 3, and the reading classifier
-(`genzoo.metrics.caption_match`) reports the share whose layout, digits and sizes all match the caption.
-`real_canvases` rows give the same numbers for real canvases (the reader's own agreement: the ceiling).
-`fid_classifier` is the Fréchet distance on the reader's features (layout + per-slot digit features),
-between test canvases and guidance-3 samples of the same captions. No anchor package runs text-to-image
-on a CPU within this budget, so there is no anchor row; the baselines are guidance 0 (text ignored) and
-chance. Run: `PYTHONPATH=src python benchmarks/text2image.py` (about 12 minutes on 2 shared cores);
-`--smoke` trains everything for a few steps in a fresh temporary directory (does it run?) and writes
-text2image_smoke.json.
+All three learn from the same 32-px `captioned_digits` canvases (seen attribute combinations only); dalle
+and t2i_ldm share one VQ-VAE. Each model trains in stages (`gz.fit` resumes its run directory, so a
+learning-curve point costs only the steps added since the last one); after each stage it draws one image
+per test caption — seen combinations and held-out ones, reported separately — and the reading classifier
+(`genzoo.metrics.caption_match`) gives the share whose layout, digits and sizes all match the caption.
+The last stage is also sampled at guidance 0 (text ignored) and 1, and its grid saved beside the JSON.
+
+Baseline rows (same captions, same reader): `real_canvases` (the reader's agreement with real test
+canvases: the ceiling), `vqvae_reconstruction` (the test canvases through the shared tokenizer: what
+dalle and t2i_ldm can reach at best), `nearest_training_canvas` (for each caption the training canvas
+whose scene shares the most slot attributes with it — memorisation: near the ceiling on seen captions,
+by construction never exact on held-out ones) and `random_training_canvas` (the caption ignored: chance).
+No anchor package runs text-to-image on a CPU within this budget, so there is no anchor row.
+
+    PYTHONPATH=src python benchmarks/text2image.py --systems dalle          # one system per queued run
+    PYTHONPATH=src python benchmarks/text2image.py --smoke                  # a few steps of everything
+    benchmarks/text2image_gpu.sh                                            # the long runs, on one GPU
+
+Rows from earlier invocations with other systems are kept, so the systems can run one at a time. The
+curve points come from `--curve` (or DALLE_STEPS / LDM_STEPS / PIXEL_STEPS, comma lists of steps).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, Results  # noqa: E402
+from common import RESULTS, Results, machine  # noqa: E402
 
 import genzoo as gz  # noqa: E402
+from genzoo.data.captions import Scene  # noqa: E402
 from genzoo.metrics import caption_match as cm  # noqa: E402
 from genzoo.viz import save_grid  # noqa: E402
 
-N_EVAL = 40  # captions per (split) cell
-GUIDANCE = (0.0, 1.0, 3.0)
-RUNS = Path(os.environ.get("T2I_RUNS", Path(tempfile.gettempdir()) / "genzoo-bench-text2image"))  # fresh = retrain
-STEPS = {  # training steps of batch 32 per model (environment overrides for longer runs)
-    "dalle": int(os.environ.get("DALLE_STEPS", 500)),
-    "t2i_ldm": int(os.environ.get("LDM_STEPS", 500)),
-    "t2i_diffusion": int(os.environ.get("PIXEL_STEPS", 300)),
+SYSTEMS = ("dalle", "t2i_ldm", "t2i_diffusion")
+CURVES = {  # learning-curve points, training steps of batch `BATCH`
+    "dalle": os.environ.get("DALLE_STEPS", "250,500,1000,2000"),
+    "t2i_ldm": os.environ.get("LDM_STEPS", "250,500,1000"),
+    "t2i_diffusion": os.environ.get("PIXEL_STEPS", "150,300,600"),
+}
+BATCH = int(os.environ.get("T2I_BATCH", 32))
+MAX_SECONDS = float(os.environ.get("T2I_MAX_SECONDS", "inf"))  # per system: later curve points are skipped
+VQ_STEPS = int(os.environ.get("VQ_STEPS", 400))
+SAMPLE_STEPS = 15  # DDIM steps of the diffusion models
+#: the architectures and knobs benchmarked (the GPU script passes larger ones through T2I_OVERRIDES)
+MODEL_ARGS: dict[str, dict[str, Any]] = {
+    "vqvae": {"hidden": 32, "codebook_size": 64, "code_dim": 16},
+    "dalle": {"n_layer": 3, "d_model": 96, "n_head": 4},
+    "t2i_ldm": {"base_channels": 32},
+    "t2i_diffusion": {"base_channels": 16, "channel_mults": (1, 2, 2), "attn_resolutions": (8,)},
+}
+EMA = {"dalle": None, "t2i_ldm": 0.99, "t2i_diffusion": 0.99}  # 0.99: see `Stages`
+LR = {"dalle": None, "t2i_ldm": None, "t2i_diffusion": None}
+#: sampling knobs tried on the last stage besides guidance 0, 1 and the model's own (no training cost)
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "dalle": [{"temperature": 0.7}, {"top_k": 8}, {"guidance_scale": 1.0, "temperature": 0.7}],
+    "t2i_ldm": [{"guidance_scale": 6.0}],
+    "t2i_diffusion": [{"guidance_scale": 6.0}],
 }
 
 
-def train(runs: Path, name: str, data: object, steps: int, batch: int, ema: float | None = None,
-          **overrides: object) -> tuple[object, float]:
-    """Train (or, when runs/name already finished, reload) a model; returns it and its training wall time.
+class Stages:
+    """One model trained stage by stage in its own run directory; `curve.json` there keeps each stage's
+    cumulative training seconds and caption match, measured when it was trained, so a rerun with more
+    stages trains and measures only the new ones.
 
     Diffusion runs use EMA 0.99: at a few hundred steps the family's 0.995 still carries ~20% of the
     zero-output initial weights, which shrinks the predicted noise and leaves samples noisy.
     """
-    model = gz.create(name, data=data, **overrides)
-    record = runs / name / "train_seconds.txt"  # measured when it was trained; a finished run resumes as a no-op
-    t = time.perf_counter()
-    gz.fit(model, data, max_steps=steps, batch_size=batch, progress=False, out=runs / name, ema=ema)
-    if not record.is_file():
-        record.write_text(f"{time.perf_counter() - t:.1f}\n")
-    return model, float(record.read_text())
+
+    def __init__(self, out: Path, name: str, data: Any, device: str, **overrides: Any) -> None:
+        self.out, self.data, self.device = out, data, device
+        self.model = gz.create(name, data=data, **overrides)
+        self.record = out / "curve.json"
+        self.points: list[dict[str, Any]] = json.loads(self.record.read_text()) if self.record.is_file() else []
+
+    def train_to(
+        self, steps: int, batch: int, ema: float | None, lr: float | None, measure: Any = None
+    ) -> dict[str, Any]:
+        """Train (or resume) to `steps` total; the point {steps, train_seconds, **measure(model)} of the curve."""
+        done = [p for p in self.points if p["steps"] == steps]
+        if done and measure is not None:
+            return done[0]
+        t = time.perf_counter()
+        accel = "cpu" if self.device == "cpu" else "gpu"
+        self.model = gz.fit(
+            self.model,
+            self.data,
+            max_steps=steps,
+            batch_size=batch,
+            progress=False,
+            out=self.out,
+            ema=ema,
+            lr=lr,
+            accelerator=accel,
+            devices=1,
+            loggers="csv",
+        )
+        before = max((p["train_seconds"] for p in self.points if p["steps"] < steps), default=0.0)
+        point = {"steps": steps, "train_seconds": round(before + time.perf_counter() - t, 1)}
+        if measure is not None:
+            point.update(measure(self.model))
+            self.points = sorted([*self.points, point], key=lambda p: p["steps"])
+            self.record.write_text(json.dumps(self.points))
+        return point
+
+
+def nearest_scene_canvases(train: Any, scenes: list[Scene], pick_random: bool, seed: int = 0) -> torch.Tensor:
+    """For each scene, the training canvas of the same layout sharing the most (digit, size) slots with it
+    (first such canvas); with `pick_random`, a random training canvas instead (the caption ignored)."""
+    g = torch.Generator().manual_seed(seed)
+    if pick_random:
+        return train.images[torch.randint(len(train), (len(scenes),), generator=g)]
+    out = []
+    for s in scenes:
+
+        def score(t: Scene, s: Scene = s) -> int:
+            if t.layout != s.layout:
+                return -1
+            return sum((a, b) == (c, d) for a, b, c, d in zip(t.digits, t.sizes, s.digits, s.sizes))
+
+        scores = [score(t) for t in train.scenes]
+        out.append(train.images[max(range(len(scores)), key=scores.__getitem__)])
+    return torch.stack(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="a few steps of everything in a temporary directory")
-    smoke = ap.parse_args().smoke
-    torch.set_num_threads(1)
+    ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma list of dalle, t2i_ldm, t2i_diffusion")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--runs", default=os.environ.get("T2I_RUNS", ""), help="run directory (kept: reruns resume)")
+    ap.add_argument("--n-eval", type=int, default=100, help="test captions per split (seen, held-out)")
+    ap.add_argument("--n-train", type=int, default=6000)
+    ap.add_argument("--stem", default="text2image", help="results/<stem>.json")
+    ap.add_argument("--tag", default="", help="an ablation's name: system genzoo-<model>-<tag>, its own run")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the model's)")
+    args = ap.parse_args()
+    systems = [s for s in args.systems.split(",") if s]
+    if bad := [s for s in systems if s not in SYSTEMS]:
+        print(f"genzoo: error: unknown systems {bad}; choose from {', '.join(SYSTEMS)}", file=sys.stderr)
+        sys.exit(2)
+    torch.set_num_threads(1 if args.device == "cpu" else torch.get_num_threads())
     torch.manual_seed(0)
-    stem = "text2image_smoke" if smoke else "text2image"
-    res = Results(stem)
-    start = time.perf_counter()
-    if smoke:  # a barely trained reader, not cached; fresh runs that vanish afterwards
+    overrides = json.loads(os.environ.get("T2I_OVERRIDES", "{}"))  # {"dalle": {...}, ...} for longer runs
+    model_args = {k: {**v, **overrides.get(k, {})} for k, v in MODEL_ARGS.items()}
+    threads = torch.get_num_threads()
+    where = f"{'1 thread of ' if args.device == 'cpu' else ''}{machine()}"
+    stem = f"{args.stem}_smoke" if args.smoke else args.stem
+    if args.smoke:
         tmp = tempfile.TemporaryDirectory()
-        runs, steps, n_eval, n_train, vq_steps, sample_steps = Path(tmp.name), dict.fromkeys(STEPS, 3), 4, 300, 5, 2
+        runs, n_eval, n_train, vq_steps = Path(tmp.name), 4, 300, 5
+        curves = dict.fromkeys(SYSTEMS, [2, 3])
         reader = cm.train_reader(32, steps=5, n=200)[0]
         reader_budget = "reader: 5 steps x 128 crops on 200 train-digit canvases"
     else:
-        runs, steps, n_eval, n_train, vq_steps, sample_steps = RUNS, STEPS, N_EVAL, 6000, 400, 15
+        runs = Path(args.runs) if args.runs else Path(tempfile.gettempdir()) / "genzoo-bench-text2image"
+        n_eval, n_train, vq_steps = args.n_eval, args.n_train, VQ_STEPS
+        curves = {k: [int(s) for s in v.split(",")] for k, v in CURVES.items()}
         reader = cm.reader_for(32)
         reader_budget = "reader: 1000 steps x 128 crops on 5000 train-digit canvases (cached)"
+    res = Results(args.stem, smoke=args.smoke)
+    old = RESULTS / f"{stem}.json"  # keep the rows of systems not rerun now
+    if old.is_file() and not args.smoke:
+        rerun = {f"genzoo-{s}" + (f"-{args.tag}" if args.tag else "") for s in systems}
+        res.rows = [r for r in json.loads(old.read_text())["rows"] if "split" in r and r["system"] not in rerun]
+    keep_baselines = {r["system"] for r in res.rows}
     train_ds = gz.data.load("captioned_digits", split="train", n=n_train)
-    evals = {split: gz.data.load("captioned_digits", split="test", n=n_eval, combos=split, seed=5)
-             for split in ("seen", "held_out")}
-    for split, ds in evals.items():
-        res.add(f"real-canvases-{split}", "real_canvases", "caption_match",
-                cm.caption_match(reader, ds.images, ds.scenes), True,
-                f"{reader_budget}; {n_eval} test-digit canvases")
+    evals = {
+        split: gz.data.load("captioned_digits", split="test", n=n_eval, combos=split, seed=5)
+        for split in ("seen", "held_out")
+    }
+
+    def add(system: str, task: str, match: dict[str, float], budget: str, **extra: Any) -> None:
+        for split, value in match.items():
+            res.add(f"{task}-{split}", system, "caption_match", value, True, budget, split=split, **extra)
+
+    def matches(images: dict[str, torch.Tensor]) -> dict[str, float]:
+        return {s: cm.caption_match(reader, x, evals[s].scenes) for s, x in images.items()}
+
+    def attributes(images: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
+        """Per split, the share of images read with the caption's layout and, where the layout is right,
+        the share of slots read with the caption's digit and with its size: which attribute fails."""
+        out = {}
+        for s, x in images.items():
+            pairs = list(zip(cm.read_scenes(reader, x), evals[s].scenes, strict=True))
+            slots = [
+                (a, b, c, d)
+                for r, t in pairs
+                if r.layout == t.layout
+                for a, b, c, d in zip(r.digits, r.sizes, t.digits, t.sizes, strict=True)
+            ]
+            out[s] = {
+                "layout": round(sum(r.layout == t.layout for r, t in pairs) / len(pairs), 3),
+                "digit_per_slot": round(sum(a == c for a, _, c, _ in slots) / max(len(slots), 1), 3),
+                "size_per_slot": round(sum(b == d for _, b, _, d in slots) / max(len(slots), 1), 3),
+            }
+        return out
+
+    for system, pick in (("real_canvases", None), ("nearest_training_canvas", False), ("random_training_canvas", True)):
+        if system in keep_baselines:
+            continue
+        images = {
+            s: ds.images if pick is None else nearest_scene_canvases(train_ds, ds.scenes, pick)
+            for s, ds in evals.items()
+        }
+        add(
+            system,
+            system.replace("_", "-"),
+            matches(images),
+            f"{reader_budget}; {n_eval} test captions per split; training pool {n_train} seen-combination canvases",
+        )
 
     runs.mkdir(parents=True, exist_ok=True)
-    vq, vq_s = train(runs, "vqvae", train_ds, vq_steps, 64, hidden=32, codebook_size=64, code_dim=16)
-    stats = vq.codebook_stats(evals["seen"].images)
-    print(f"vqvae: {vq_s:.0f} s, psnr {stats['psnr']:.1f} dB, usage {stats['usage']:.2f}")
-    models = {
-        "dalle": train(runs, "dalle", train_ds, steps["dalle"], 32, tokens_of=str(runs / "vqvae"), n_layer=3,
-                       d_model=96, n_head=4),
-        "t2i_ldm": train(runs, "t2i_ldm", train_ds, steps["t2i_ldm"], 32, ema=0.99, latent_of=str(runs / "vqvae"),
-                         base_channels=32),
-        "t2i_diffusion": train(runs, "t2i_diffusion", train_ds, steps["t2i_diffusion"], 32, ema=0.99, base_channels=16,
-                               channel_mults=(1, 2, 2), attn_resolutions=(8,)),
-    }
-    real_all = torch.cat([ds.images for ds in evals.values()])
-    for name, (model, train_s) in models.items():
-        budget = f"{steps[name]} steps x batch 32 ({train_s:.0f} s wall, shared 2-core CPU)"
-        if name != "dalle":
-            budget += ", EMA 0.99"
-        if name != "t2i_diffusion":
-            budget += f"; + shared vqvae {vq_steps} x 64 ({vq_s:.0f} s)"
-        kwargs = {} if name == "dalle" else {"steps": sample_steps}
-        fakes = []
-        for split, ds in evals.items():
-            for w in GUIDANCE:
-                t = time.perf_counter()
-                x = model.sample(len(ds), prompt=ds.captions, guidance_scale=w, seed=0, **kwargs)
-                match = cm.caption_match(reader, x, ds.scenes)
-                res.add(f"{name}-{split}-guidance{w:g}", "genzoo", "caption_match", match, True,
-                        f"{budget}; {len(ds)} captions, sampling {time.perf_counter() - t:.0f} s")
-                if w == 3.0:
-                    fakes.append(x)
-                    if split == "seen":
-                        save_grid(x[:16], RESULTS / f"{stem}_{name}.png", nrow=8, scale=2)
-        res.add(f"{name}-guidance3", "genzoo", "fid_classifier", cm.reader_fid(reader, real_all, torch.cat(fakes)),
-                False, f"{budget}; reader features, {len(real_all)} real vs {len(real_all)} generated")
-    (RESULTS / f"{stem}_captions.txt").write_text("\n".join(evals["seen"].captions[:16]) + "\n")
-    print(f"total {time.perf_counter() - start:.0f} s")
+    if {"dalle", "t2i_ldm"} & set(systems) and "vqvae_reconstruction" not in keep_baselines:
+        stages = Stages(runs / "vqvae", "vqvae", train_ds, args.device, **model_args["vqvae"])
+        vq_s = stages.train_to(vq_steps, 64, None, None, lambda m: {})["train_seconds"]
+        vq = stages.model
+        recon = {s: vq.decode(vq.encode(ds.images.to(vq.device))).cpu() for s, ds in evals.items()}
+        stats = vq.codebook_stats(evals["seen"].images.to(vq.device))
+        add(
+            "vqvae_reconstruction",
+            "vqvae-reconstruction",
+            matches(recon),
+            f"{vq_steps} steps x batch 64, {vq_s:.0f} s wall, threads={threads}, {where}",
+            steps=vq_steps,
+            train_seconds=round(vq_s, 1),
+            psnr=round(stats["psnr"], 2),
+            usage=round(stats["usage"], 3),
+        )
+    for name in systems:
+        extra = {"dalle": {"tokens_of": str(runs / "vqvae")}, "t2i_ldm": {"latent_of": str(runs / "vqvae")}}
+        label = name + (f"-{args.tag}" if args.tag else "")
+        stages = Stages(runs / label, name, train_ds, args.device, **model_args[name], **extra.get(name, {}))
+        lr = args.lr or LR[name]
+        kwargs = {} if name == "dalle" else {"steps": SAMPLE_STEPS}
+        w = float(stages.model.config.guidance_scale)
+
+        def draw(model: Any, guidance: float, kwargs: dict = kwargs, **knobs: Any) -> dict[str, torch.Tensor]:
+            return {
+                s: model.sample(len(ds), prompt=ds.captions, guidance_scale=guidance, seed=0, **kwargs, **knobs).cpu()
+                for s, ds in evals.items()
+            }
+
+        curve = []
+        for steps in curves[name]:
+            point = stages.train_to(steps, BATCH, EMA[name], lr, lambda m, w=w: matches(draw(m, w)))
+            curve.append(point)
+            print(f"{label} {point}", flush=True)
+            if point["train_seconds"] > MAX_SECONDS:
+                break
+        stages.train_to(curve[-1]["steps"], BATCH, EMA[name], lr)  # the last stage's weights, if it was done
+        last = curve[-1]
+        budget = (
+            f"{last['steps']} steps x batch {BATCH}, {last['train_seconds']:.0f} s wall, threads={threads}, "
+            f"{where}"
+            + (f", EMA {EMA[name]}" if EMA[name] else "")
+            + (f"; + shared vqvae {vq_steps} x 64" if name != "t2i_diffusion" else "")
+        )
+        config = {**model_args[name], **({"lr": lr} if lr else {})}
+        for guidance in sorted({0.0, 1.0, w}):
+            images = draw(stages.model, guidance)
+            extra_fields = {"curve": curve} if guidance == w else {}
+            add(
+                f"genzoo-{label}",
+                f"{label}-guidance{guidance:g}",
+                matches(images),
+                budget,
+                steps=last["steps"],
+                train_seconds=last["train_seconds"],
+                guidance=guidance,
+                config=config,
+                attributes=attributes(images),
+                **extra_fields,
+            )
+            if guidance == w:
+                save_grid(images["seen"][:16], res.file(f"{stem}_{label}.png"), nrow=8, scale=2)
+                save_grid(images["held_out"][:16], res.file(f"{stem}_{label}_held_out.png"), nrow=8, scale=2)
+        for knobs in VARIANTS[name]:
+            knobs = {"guidance_scale": w, **knobs}
+            guidance = knobs.pop("guidance_scale")
+            knob = "-".join(f"{k.replace('_', '')}{v:g}" for k, v in knobs.items())
+            images = draw(stages.model, guidance, **knobs)
+            add(
+                f"genzoo-{label}",
+                f"{label}-guidance{guidance:g}" + (f"-{knob}" if knob else ""),
+                matches(images),
+                budget,
+                steps=last["steps"],
+                train_seconds=last["train_seconds"],
+                guidance=guidance,
+                config=config,
+                attributes=attributes(images),
+                **knobs,
+            )
+    for split, ds in evals.items():
+        res.file(f"{stem}_captions{'' if split == 'seen' else '_held_out'}.txt").write_text(
+            "\n".join(ds.captions[:16]) + "\n"
+        )
 
 
 if __name__ == "__main__":

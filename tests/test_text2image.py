@@ -86,6 +86,22 @@ def test_captioned_folder_and_flickr8k_format(tmp_path, monkeypatch):
         gz.data.load("flickr8k")
 
 
+def test_reworded_captions_keep_their_scene_and_vary_the_wording():
+    from genzoo.models.text2image.common import reword_captions
+
+    tok = cap.CaptionTokenizer()
+    captions = ["a small 7 to the right of a large 3", "two small 4s side by side", "a large 9"]
+    ids = torch.cat([tok.batch(captions), tok.null(1)])
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(20):
+        out = reword_captions(ids, tok)
+        assert [cap.parse_caption(tok.decode(r)) for r in out[:3]] == [cap.parse_caption(c) for c in captions]
+        assert torch.equal(out[2:], ids[2:])  # one wording only; the empty caption stays empty
+        seen.add(tok.decode(out[0]))
+    assert seen == {"a small 7 to the right of a large 3", "a large 3 to the left of a small 7"}
+
+
 # -- the reading classifier ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def reader():

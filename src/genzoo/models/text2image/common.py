@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genzoo.data.captions import PAD, CaptionTokenizer, parse_caption
+from genzoo.data.captions import PAD, CaptionTokenizer, Scene, parse_caption
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.transformers.layers import Block, init_weights
@@ -43,6 +43,28 @@ class TextEncoder(nn.Module):
         for block in self.blocks:
             x = block(x, key_mask=mask)
         return self.ln(x), mask
+
+
+@functools.lru_cache(maxsize=4096)
+def _scene_of(text: str) -> Scene | None:
+    return parse_caption(text)
+
+
+def reword_captions(ids: Tensor, tokenizer: CaptionTokenizer) -> Tensor:
+    """Caption augmentation: every `captioned_digits` caption in the batch rewritten in a random one of its
+    equivalent wordings ("a 3 to the left of a 7" <-> "a 7 to the right of a 3", "two 4s side by side"),
+    drawn from torch's global generator; captions outside that grammar (and the empty caption) are kept.
+
+    Each image then teaches the model every wording of its scene, not only the one it was captioned with,
+    so which word says where is learned from the relation words rather than from word order.
+    """
+    out = ids.clone()
+    variants = torch.randint(0, 3, (len(ids),)).tolist()
+    for i, (row, variant) in enumerate(zip(ids.tolist(), variants, strict=True)):
+        scene = _scene_of(tokenizer.decode(row))
+        if scene is not None:
+            out[i] = torch.tensor(tokenizer.encode(scene.caption(variant), warn=False))
+    return out
 
 
 def captioned_fields(info: DataInfo) -> dict[str, Any]:

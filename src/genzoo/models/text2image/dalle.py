@@ -28,7 +28,7 @@ from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
 from genzoo.generation import GenerationConfig, KVCache, generate
-from genzoo.models.text2image.common import CaptionConditioned, captioned_fields
+from genzoo.models.text2image.common import CaptionConditioned, captioned_fields, reword_captions
 from genzoo.models.transformers.gpt import DecoderLM, GPTConfig
 from genzoo.registry import register_model
 
@@ -47,6 +47,7 @@ class DalleConfig:
     d_model: int = 128
     dropout: float = 0.0
     caption_dropout: float = 0.1
+    reword_captions: bool = False  # caption augmentation (`common.reword_captions`)
     guidance_scale: float = 3.0
     temperature: float = 1.0
     top_k: int = 0
@@ -140,7 +141,7 @@ class Dalle(CaptionConditioned, GenerativeModel):
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
         images, ids = batch
-        ids = ids.clone()
+        ids = reword_captions(ids, self.caption_tokenizer) if self.config.reword_captions else ids.clone()
         drop = torch.rand(len(ids), device=ids.device) < self.config.caption_dropout
         ids[drop] = self.caption_tokenizer.null(int(drop.sum())).to(ids.device)
         seq = self.sequence(images, ids)

@@ -30,7 +30,7 @@ from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.diffusion.ddpm import DDPMConfig, UNetDiffusion
 from genzoo.models.diffusion.pipeline import drop_condition
-from genzoo.models.text2image.common import CaptionConditioned, TextEncoder, captioned_fields
+from genzoo.models.text2image.common import CaptionConditioned, TextEncoder, captioned_fields, reword_captions
 from genzoo.registry import register_model
 
 
@@ -46,6 +46,7 @@ class TextDiffusionConfig(DDPMConfig):
     text_length: int = 12
     text_vocab: int = len(WORDS)
     caption_dropout: float = 0.1
+    reword_captions: bool = False  # caption augmentation (`common.reword_captions`)
     guidance_scale: float = 3.0
     sample_steps: int = 25
     latent_of: str = ""  # t2i_ldm: a trained vqvae run whose latent grid the diffusion runs on
@@ -104,6 +105,8 @@ class TextDiffusion(CaptionConditioned, UNetDiffusion):
         images, ids = batch
         self.check_input(images, "training image")
         x0 = self.to_space(images)
+        if self.config.reword_captions:
+            ids = reword_captions(ids.cpu(), self.caption_tokenizer)
         ids = ids.to(x0.device)
         ids = drop_condition(ids, self.caption_tokenizer.null(len(ids)).to(ids.device), self.config.caption_dropout)
         return self.diffusion_loss(x0, self.text(ids))
