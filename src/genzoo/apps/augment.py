@@ -191,9 +191,9 @@ def run_augment(
     `augment_unlabelled.generated_samples`.
     """
     info = train.info
-    for model in generators.values():
-        if not isinstance(model, tuple):
-            check_generator(model, info)
+    for generator in generators.values():
+        if not isinstance(generator, tuple):  # a ready (images, labels) set needs no check
+            check_generator(generator, info)
     real_x, real_y = labelled_subset(train.images, train.labels, settings.per_class, seed=0)
     k = info.num_classes
     synthetic = {

@@ -141,8 +141,14 @@ class DiffusionModel(GenerativeModel, Denoiser):
         resample: int = 1,
         generator: torch.Generator | None = None,
         callback: Callable[[int, Tensor], Tensor] | None = None,
+        start: Tensor | None = None,
+        strength: float = 1.0,
     ) -> Tensor:
         """The denoising loop: noise of `shape` -> a sample in the diffusion space, by `scheduler`.
+
+        With `start` (a clean guess in the diffusion space) and `strength` < 1 the loop is SDEdit (Meng et
+        al. 2022): it begins at timestep `strength` * T from `start` noised to that level, so the guess's
+        layout survives where little noise is added and the model redraws the detail.
 
         With `known` (clean values in the diffusion space) and `mask` (1 = generate, broadcast to `known`),
         the known part is replaced at every step by `known` noised to the step's level, and with
@@ -151,9 +157,14 @@ class DiffusionModel(GenerativeModel, Denoiser):
         """
         if jump < 1 or resample < 1:
             raise GenzooError(f"jump and resample must be at least 1, got {jump} and {resample}")
+        if not 0 < strength <= 1:
+            raise GenzooError(f"strength must be in (0, 1], got {strength}")
         sched = self.make_scheduler(scheduler, steps, eta)
         ts = sched.timesteps
         x = torch.randn(shape, generator=generator, device=self.device)
+        if start is not None and strength < 1:
+            ts = [t for t in ts if t < strength * self.config.timesteps] or ts[-1:]
+            x = self.schedule.add_noise(start, x, torch.full((len(start),), ts[0], device=self.device))
         remaining = {i: resample - 1 for i in range(jump, len(ts), jump)} if resample > 1 else {}
         i = 0
         while i < len(ts):

@@ -176,18 +176,9 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         x0 = self.to_space(clips)
         mask = mask.to(self.device).float().expand(len(x0), 1, *x0.shape[2:])
         cond = self.condition(x0, mask)
-        if not 0 < strength <= 1:
-            raise GenzooError(f"strength must be in (0, 1], got {strength}")
-        if init is None or strength == 1:
-            x = self.denoise(x0.shape, cond, scheduler=scheduler, steps=steps, eta=eta, generator=generator)
-            return keep_known(clips, mask, self.from_space(x))
-        sched = self.make_scheduler(scheduler, steps, eta)
-        ts = [t for t in sched.timesteps if t < strength * self.config.timesteps] or sched.timesteps[-1:]
-        noise = torch.randn(x0.shape, generator=generator, device=self.device)
-        start = self.to_space(self.check_clips(init, "init", frames=x0.shape[2]))
-        x = self.schedule.add_noise(start, noise, torch.full((len(x0),), ts[0], device=self.device))
-        for t in ts:
-            x = sched.step(self.model_output(x, t, cond), t, x, generator)
+        start = None if init is None else self.to_space(self.check_clips(init, "init", frames=x0.shape[2]))
+        x = self.denoise(x0.shape, cond, scheduler=scheduler, steps=steps, eta=eta, generator=generator,
+                         start=start, strength=strength)
         return keep_known(clips, mask, self.from_space(x))
 
     @torch.no_grad()
