@@ -306,6 +306,7 @@ def test_prompt_lookup_drafts_what_followed_the_latest_match_of_the_tail() -> No
     assert prompt_lookup.draft([1, 2, 3, 9, 1, 2, 3, 8, 1, 2, 3], 2) == [8, 1]  # latest match of (1, 2, 3)
     assert prompt_lookup.draft([4, 5, 6, 7, 5], 3) == [6, 7, 5]  # only a 1-gram matches
     assert prompt_lookup.draft([1, 2, 3], 4) == []
+    assert prompt_lookup.draft([5, 7, 8, 7, 8], 5) == [7, 8, 7, 8, 7]  # a cycle is continued past the end
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,19 @@ MIN_NGRAM = 1
 
 
 def draft(tokens: list[int], num_tokens: int) -> list[int]:
-    """Up to `num_tokens` tokens that followed the latest earlier occurrence of `tokens`' tail ([] if none)."""
+    """`num_tokens` tokens that followed the latest earlier occurrence of `tokens`' tail ([] if none).
+
+    The copy may run on into the draft itself, as LZ77's overlapping copies do: a tail that repeats every
+    p tokens (a run of spaces, a rule of '=') matches p tokens back, and the draft continues the cycle for
+    all `num_tokens` instead of stopping after p.
+    """
     n_tokens = len(tokens)
     for n in range(min(MAX_NGRAM, n_tokens - 1), MIN_NGRAM - 1, -1):
         tail = tokens[-n:]
         for start in range(n_tokens - n - 1, -1, -1):
             if tokens[start : start + n] == tail:
-                return tokens[start + n : start + n + num_tokens]
+                out: list[int] = []
+                for j in range(start + n, start + n + num_tokens):
+                    out.append(tokens[j] if j < n_tokens else out[j - n_tokens])
+                return out
     return []
