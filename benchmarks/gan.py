@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Results, machine  # noqa: E402
 
 import genzoo as gz  # noqa: E402
-from genzoo.apps.augment import AugmentSettings, synthetic_set, train_and_test  # noqa: E402
+from genzoo.apps.augment import AugmentSettings, accuracy, synthetic_set, train_classifier  # noqa: E402
 from genzoo.engine import rng  # noqa: E402
 from genzoo.metrics.fid import sample_metrics  # noqa: E402
 from genzoo.viz import save_grid  # noqa: E402
@@ -209,9 +209,10 @@ def cas(model: Any, train: Any, test: Any, steps: int) -> tuple[float, float]:
     settings = AugmentSettings(steps=steps, batch_size=64)
     fake = synthetic_set(model, model.num_classes, per_class)
     empty = train.images[:0], train.labels[:0]
-    fake_acc = train_and_test(*empty, test.images, test.labels, settings, seed=0, extra=fake)
+    k = model.num_classes
+    fake_acc = accuracy(train_classifier(*empty, k, settings, seed=0, extra=fake), test.images, test.labels)
     real = train.images[: len(fake[0])], train.labels[: len(fake[0])]
-    real_acc = train_and_test(*empty, test.images, test.labels, settings, seed=0, extra=real)
+    real_acc = accuracy(train_classifier(*empty, k, settings, seed=0, extra=real), test.images, test.labels)
     return fake_acc, real_acc
 
 

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 import genzoo as gz
-from genzoo.apps.augment import AugmentSettings, labelled_indices, run_augment
+from genzoo.apps.augment import run_augment
+from genzoo.apps.augment_classifier import AugmentSettings, labelled_indices
 from genzoo.apps.augment_unlabelled import (
     UnlabelledSettings,
     generated_samples,

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genzoo.apps.augment import AugmentSettings, labelled_indices, train_classifier
+from genzoo.apps.augment_classifier import AugmentSettings, labelled_indices, train_classifier
 from genzoo.engine import rng
 from genzoo.errors import GenzooError
 from genzoo.protocols import ClassConditional

@@ -16,11 +16,11 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import GenzooError
-from genzoo.generation import prompt_lookup
 from genzoo.generation.cache import Cache, KVCache
 from genzoo.generation.config import GenerationConfig
 from genzoo.generation.guidance import Guided
 from genzoo.generation.processors import LogitsProcessor, processors_from_config
+from genzoo.generation.prompt_lookup import draft
 from genzoo.generation.stopping import EosToken, StoppingCriteria, StoppingCriteriaList, StopStrings
 
 Decode = Callable[[list[int]], str]
@@ -186,7 +186,7 @@ def stream(
         if lookup:
             history.append(int(token))
             room = min(config.max_new_tokens - step - 1, dec.room() - 1)
-            guess = prompt_lookup.draft(history, min(lookup, room)) if room > 0 else []
+            guess = draft(history, min(lookup, room)) if room > 0 else []
         if not guess:
             logits = dec.logits(out[:, : t + 1], out[:, t : t + 1])
             continue
