@@ -26,7 +26,8 @@ Systems:
   own spread), to show what the network adds.
 - statsforecast models: their mean is the point forecast; their 80% band (mean +- 1.28 sigma) gives sigma,
   and CRPS / the 95% band use the Gaussian it implies.
-- darts: not run (not installed on this machine; see its row).
+- darts: `benchmarks/forecast_darts.py` runs it on the same series, origins and split (it is not a genzoo
+  dependency; install it beside genzoo without touching torch) and writes `forecast_darts.json`.
 Metrics per series (mean over its origins): MASE (seasonal scale from the history before the origin),
 scaled CRPS (CRPS over the same scale, so series can be averaged), coverage of the 80% and 95% bands.
 Summaries: mean and median over series, means per frequency.
@@ -271,8 +272,6 @@ def summarise(res: Results, per: dict, series: list, seconds: dict, unseen: set,
                         f"{len(chosen)} series x {ORIGINS} origins")
     for system, value in seconds.items():
         res.add("all", system, "forecast_seconds", value, False, f"{len(series)} series x {ORIGINS} origins")
-    res.add("all", "darts", "not_run", 0.0, False, "darts is not installed on this machine (offline) and was not "
-            "installed in a side environment within this run's compute cap; not compared")
     if unseen:
         names = [n for n in per if "zero_shot" in per[n]]
         mean_mase = {(n, sys_): np.mean([v["mase"] for v in per[n][sys_]]) for n in names
