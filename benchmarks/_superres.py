@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -188,3 +189,30 @@ def textured_boxes(image: Tensor, size: int = 64, n: int = 3) -> list[tuple[int,
 
 def crop(image: Tensor, boxes: list[tuple[int, int, int]]) -> Tensor:
     return torch.cat([image[..., r : r + s, c : c + s] for r, c, s in boxes])
+
+
+#: row fields kept only on the row a learning curve belongs to (PSNR on the issue's held-out patches)
+CURVE_FIELDS = ("curve", "curve_note")
+
+
+def report(res: Any, name: str, systems: dict[str, tuple[Upscale, str, dict[str, Any]]],
+           sets: dict[str, list[Tensor]], smoke: bool) -> None:
+    """Every system's rows on every held-out set, then the bicubic | genzoo | original picture.
+
+    systems: name -> (upscale, budget, extra row fields); the curve fields go on the PSNR-on-patches row only.
+    """
+    full: dict[str, list[Tensor]] = {}
+    for system, (upscale, budget, extra) in systems.items():
+        outputs: dict[str, list[Tensor]] = {}
+        for set_name, metrics in evaluate(upscale, sets, outputs).items():
+            for metric, value in metrics.items():
+                keep = {k: v for k, v in extra.items()
+                        if k not in CURVE_FIELDS or (metric, set_name) == ("psnr", "patches")}
+                if metric == "sharpness_ratio":
+                    keep["target"] = 1.0  # the truth's own edge energy; above it is invented detail
+                res.add(f"superres-x4-{set_name}", system, metric, value, True, budget, **keep)
+        full[system] = outputs["full"]
+    boxes = [textured_boxes(image, size=32 if smoke else 64) for image in sets["full"]]
+    columns = {k: torch.cat([crop(o, b) for o, b in zip(v, boxes, strict=True)]) for k, v in full.items()}
+    columns["original"] = torch.cat([crop(image, b) for image, b in zip(sets["full"], boxes, strict=True)])
+    save_comparison(res.file(name), columns)

@@ -33,11 +33,9 @@ from _superres import (
     SCALE,
     TrainingPatches,
     bicubic,
-    crop,
     evaluate,
     held_out_sets,
-    save_comparison,
-    textured_boxes,
+    report,
     train_for,
 )  # noqa: E402
 from common import Results, machine  # noqa: E402
@@ -92,7 +90,8 @@ def main() -> None:
         f"{BATCH} 32x32 patches in {curve[-1]['seconds']:.0f}s on {args.threads} CPU thread(s) of {machine()}; "
         f"Adam {LR} cosine"
     )
-    extra = {"steps": n, "seconds": curve[-1]["seconds"], "threads": args.threads}
+    extra = {"steps": n, "seconds": curve[-1]["seconds"], "threads": args.threads, "curve": curve,
+             "curve_note": "PSNR of the 1-step (DDIM-1) output during training"}
     systems = {"bicubic": (bicubic, "no training", {})}
     for k in STEPS:
         systems[f"genzoo-sr3-ddim{k}"] = (
@@ -100,25 +99,7 @@ def main() -> None:
             f"{trained}; deterministic DDIM, {k} step(s)",
             {**extra, "sample_steps": k},
         )
-    full: dict[str, list[torch.Tensor]] = {}
-    for system, (upscale, budget, more) in systems.items():
-        outputs: dict[str, list[torch.Tensor]] = {}
-        for set_name, metrics in evaluate(upscale, sets, outputs).items():
-            for metric, value in metrics.items():
-                keep = dict(more)
-                if (metric, set_name) == ("psnr", "patches") and system != "bicubic":
-                    keep["curve"] = curve
-                    keep["curve_note"] = "PSNR of the 1-step (DDIM-1) output during training"
-                if metric == "sharpness_ratio":
-                    keep["target"] = 1.0  # the truth's own edge energy; above it is invented detail
-                res.add(f"superres-x4-{set_name}", system, metric, value, True, budget, **keep)
-        full[system] = outputs["full"]
-
-    boxes = [textured_boxes(image, size=32 if args.smoke else 64) for image in sets["full"]]
-    columns = {k: torch.cat([crop(o, b) for o, b in zip(v, boxes, strict=True)]) for k, v in full.items()}
-    columns["original"] = torch.cat([crop(image, b) for image, b in zip(sets["full"], boxes, strict=True)])
-    save_comparison(res.file(NAME), columns)
-
+    report(res, NAME, systems, sets, args.smoke)
 
 if __name__ == "__main__":
     main()

@@ -32,11 +32,9 @@ from _superres import (  # noqa: E402
     Clock,
     TrainingPatches,
     bicubic,
-    crop,
     evaluate,
     held_out_sets,
-    save_comparison,
-    textured_boxes,
+    report,
     train_for,
 )
 from common import Results, machine  # noqa: E402
@@ -118,22 +116,7 @@ def main() -> None:
             {"steps": n1 + n2, "seconds": curve2[-1]["seconds"], "threads": args.threads, "curve": curve1 + curve2[1:]},
         )
 
-    full: dict[str, list[torch.Tensor]] = {}
-    for system, (upscale, budget, extra) in systems.items():
-        outputs: dict[str, list[torch.Tensor]] = {}
-        for set_name, metrics in evaluate(upscale, sets, outputs).items():
-            for metric, value in metrics.items():
-                keep = {k: v for k, v in extra.items() if k != "curve" or (metric, set_name) == ("psnr", "patches")}
-                if metric == "sharpness_ratio":
-                    keep["target"] = 1.0  # the truth's own edge energy; above it is invented detail
-                res.add(f"superres-x4-{set_name}", system, metric, value, True, budget, **keep)
-        full[system] = outputs["full"]
-
-    boxes = [textured_boxes(image, size=32 if args.smoke else 64) for image in sets["full"]]
-    columns = {k: torch.cat([crop(o, b) for o, b in zip(v, boxes, strict=True)]) for k, v in full.items()}
-    columns["original"] = torch.cat([crop(image, b) for image, b in zip(sets["full"], boxes, strict=True)])
-    save_comparison(res.file(NAME), columns)
-
+    report(res, NAME, systems, sets, args.smoke)
 
 if __name__ == "__main__":
     main()
