@@ -223,6 +223,19 @@ def test_argmax_flow_on_characters() -> None:
         m.log_prob(torch.rand(2, 16))
 
 
+def test_fresh_glow_density_equals_identity_flow_closed_form() -> None:
+    """A fresh Glow is a rotation (orthogonal 1x1 convolutions, identity couplings, actnorm not yet fitted,
+    squeeze/split permutations) of logit space, and a standard normal is rotation-invariant: its log_prob
+    must equal the identity flow's closed form, so no level leaks or double-counts a log-determinant."""
+    m = _model("glow", (1, 4, 4), num_layers=2, channels=4, levels=2).eval()
+    x = torch.randint(0, 17, (3, 1, 4, 4)).float() / 16
+    a, levels = 0.05, 17
+    s = a + (1 - 2 * a) * (torch.round(x * 16) + 0.5) / levels
+    w = torch.log(s / (1 - s))
+    by_hand = (-0.5 * w**2 - 0.5 * math.log(2 * math.pi) + math.log(1 - 2 * a) - torch.log(s * (1 - s))).flatten(1)
+    assert torch.allclose(m._log_density(x, None, noise=False), by_hand.sum(1), atol=1e-3)
+
+
 def test_dequantised_image_probabilities_sum_to_at_most_one() -> None:
     """Over all 16 binary 2x2 images, E_u exp(log_prob) is P(image) under the dequantised density restricted
     to the logit map's range: the sum is at most 1, and near 1, only if every Jacobian and the D log L
