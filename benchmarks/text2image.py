@@ -224,7 +224,11 @@ def main() -> None:
         )
 
     runs.mkdir(parents=True, exist_ok=True)
-    if {"dalle", "t2i_ldm"} & set(systems) and "vqvae_reconstruction" not in keep_baselines:
+    # the shared tokenizer is trained whenever this run directory lacks it, even if its row is kept
+    need_vq = {"dalle", "t2i_ldm"} & set(systems)
+    if need_vq and not (runs / "vqvae").is_dir():
+        Stages(runs / "vqvae", "vqvae", train_ds, args.device, **model_args["vqvae"]).train_to(vq_steps, 64, None, None)
+    if need_vq and "vqvae_reconstruction" not in keep_baselines:
         stages = Stages(runs / "vqvae", "vqvae", train_ds, args.device, **model_args["vqvae"])
         vq_s = stages.train_to(vq_steps, 64, None, None, lambda m: {})["train_seconds"]
         vq = stages.model
