@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.nn import functional as F
 
 import genzoo as gz
+from genzoo.errors import GenzooError
 from genzoo.nn.resample import bicubic_upscale, downscale
 
 
@@ -30,6 +32,23 @@ def test_srgan_l1_steps_beat_bicubic_on_the_batch_they_saw() -> None:
     assert out.shape == hr.shape and 0 <= out.min() and out.max() <= 1
     assert F.l1_loss(out, hr) < F.l1_loss(bicubic, hr)
     assert model.upscale(torch.rand(3, 5, 7)).shape == (3, 20, 28)  # convolutional: any input size
+
+
+def test_srgan_self_ensemble_is_flip_equivariant_and_padding_is_checked() -> None:
+    data = gz.data.load("photos", patch=16, n=8)
+    model = gz.create("srgan", data=data, width=8, blocks=1)
+    torch.manual_seed(0)
+    for p in model.generator.parameters():  # an arbitrary non-symmetric generator, not the bicubic start
+        p.data.normal_(0, 0.1)
+    low = downscale(data.images, 4)
+    plain, ensemble = model.upscale(low), model.upscale(low, self_ensemble=True)
+    assert not torch.allclose(model.upscale(low.flip(-1)), plain.flip(-1), atol=1e-3)  # one pass is not
+    assert torch.allclose(model.upscale(low.flip(-1), self_ensemble=True), ensemble.flip(-1), atol=1e-5)
+    rotated = low.transpose(-1, -2).flip(-1)
+    assert torch.allclose(model.upscale(rotated, self_ensemble=True), ensemble.transpose(-1, -2).flip(-1), atol=1e-5)
+    assert gz.create("srgan", data=data, width=8, blocks=1, padding="zeros").upscale(low).shape == plain.shape
+    with pytest.raises(GenzooError, match="padding"):
+        gz.create("srgan", data=data, width=8, blocks=1, padding="reflect-ish")
 
 
 def test_sr3_starts_at_bicubic_and_learns_a_residual() -> None:
