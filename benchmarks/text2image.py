@@ -3,9 +3,14 @@
 All three learn from the same 32-px `captioned_digits` canvases (seen attribute combinations only); dalle
 and t2i_ldm share one VQ-VAE. Each model trains in stages (`gz.fit` resumes its run directory, so a
 learning-curve point costs only the steps added since the last one); after each stage it draws one image
-per test caption — seen combinations and held-out ones, reported separately — and the reading classifier
+per caption of three sets — validation captions (seen combinations, split "val", another seed), test
+captions of seen combinations and test captions of held-out ones — and the reading classifier
 (`genzoo.metrics.caption_match`) gives the share whose layout, digits and sizes all match the caption.
-The last stage is also sampled at guidance 0 (text ignored) and 1, and its grid saved beside the JSON.
+The last stage is also sampled at guidance 0 (text ignored) and 1; then the sampling knobs of `SWEEP`
+(guidance x temperature) are tried on the validation captions only, and the best there is drawn once on
+the two test sets (task `<model>-chosen`; its grids are saved beside the JSON). Each row's `attributes`
+say which attribute fails: layout, digit and size per slot, and caption match by the caption's wording
+(one digit; a pair named left/top first; named right/bottom first; "two 4s ...").
 
 Baseline rows (same captions, same reader): `real_canvases` (the reader's agreement with real test
 canvases: the ceiling), `vqvae_reconstruction` (the test canvases through the shared tokenizer: what
@@ -63,12 +68,14 @@ MODEL_ARGS: dict[str, dict[str, Any]] = {
 }
 EMA = {"dalle": None, "t2i_ldm": 0.99, "t2i_diffusion": 0.99}  # 0.99: see `Stages`
 LR = {"dalle": None, "t2i_ldm": None, "t2i_diffusion": None}
-#: sampling knobs tried on the last stage besides guidance 0, 1 and the model's own (no training cost)
-VARIANTS: dict[str, list[dict[str, Any]]] = {
-    "dalle": [{"temperature": 0.7}, {"top_k": 8}, {"guidance_scale": 1.0, "temperature": 0.7}],
-    "t2i_ldm": [{"guidance_scale": 6.0}],
-    "t2i_diffusion": [{"guidance_scale": 6.0}],
+#: sampling knobs tried on the validation captions after the last stage (no training cost); the best is
+#: then drawn on the test captions
+SWEEP: dict[str, list[dict[str, Any]]] = {
+    "dalle": [{"guidance_scale": g, "temperature": t} for g in (1.5, 3.0, 5.0) for t in (1.0, 0.7, 0.5)],
+    "t2i_ldm": [{"guidance_scale": g} for g in (1.5, 3.0, 6.0)],
+    "t2i_diffusion": [{"guidance_scale": g} for g in (1.5, 3.0, 6.0)],
 }
+TEST = ("seen", "held_out")  # the reported test splits; "val" picks the sampling knobs
 
 
 class Stages:
@@ -136,13 +143,18 @@ def nearest_scene_canvases(train: Any, scenes: list[Scene], pick_random: bool, s
     return torch.stack(out)
 
 
+def knob_name(guidance: float, knobs: dict[str, Any]) -> str:
+    """A row's task suffix for sampling knobs, e.g. "guidance3-temperature0.7"."""
+    return "-".join([f"guidance{guidance:g}", *(f"{k.replace('_', '')}{v:g}" for k, v in knobs.items())])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="a few steps of everything in a temporary directory")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma list of dalle, t2i_ldm, t2i_diffusion")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--runs", default=os.environ.get("T2I_RUNS", ""), help="run directory (kept: reruns resume)")
-    ap.add_argument("--n-eval", type=int, default=100, help="test captions per split (seen, held-out)")
+    ap.add_argument("--n-eval", type=int, default=100, help="captions per split (val, seen, held-out)")
     ap.add_argument("--n-train", type=int, default=6000)
     ap.add_argument("--stem", default="text2image", help="results/<stem>.json")
     ap.add_argument("--tag", default="", help="an ablation's name: system genzoo-<model>-<tag>, its own run")
@@ -176,12 +188,12 @@ def main() -> None:
     if old.is_file() and not args.smoke:
         rerun = {f"genzoo-{s}" + (f"-{args.tag}" if args.tag else "") for s in systems}
         res.rows = [r for r in json.loads(old.read_text())["rows"] if "split" in r and r["system"] not in rerun]
-    keep_baselines = {r["system"] for r in res.rows}
+    keep_baselines = {r["system"] for r in res.rows if r["split"] == "val"}  # baselines from before "val" rerun
     train_ds = gz.data.load("captioned_digits", split="train", n=n_train)
     evals = {
-        split: gz.data.load("captioned_digits", split="test", n=n_eval, combos=split, seed=5)
-        for split in ("seen", "held_out")
+        split: gz.data.load("captioned_digits", split="test", n=n_eval, combos=split, seed=5) for split in TEST
     }
+    evals = {"val": gz.data.load("captioned_digits", split="val", n=n_eval, combos="seen", seed=7), **evals}
 
     def add(system: str, task: str, match: dict[str, float], budget: str, **extra: Any) -> None:
         for split, value in match.items():
@@ -190,10 +202,18 @@ def main() -> None:
     def matches(images: dict[str, torch.Tensor]) -> dict[str, float]:
         return {s: cm.caption_match(reader, x, evals[s].scenes) for s, x in images.items()}
 
-    def attributes(images: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
+    def wording(caption: str, scene: Scene) -> str:
+        if scene.layout == "single":
+            return "single"
+        if caption.startswith("two"):
+            return "two"
+        return "in_order" if caption == scene.caption(0) else "reversed"
+
+    def attributes(images: dict[str, torch.Tensor]) -> dict[str, dict[str, Any]]:
         """Per split, the share of images read with the caption's layout and, where the layout is right,
-        the share of slots read with the caption's digit and with its size: which attribute fails."""
-        out = {}
+        the share of slots read with the caption's digit and with its size: which attribute fails; and the
+        caption match per wording (a pair named right/bottom first is "reversed"): whether word order does."""
+        out: dict[str, dict[str, Any]] = {}
         for s, x in images.items():
             pairs = list(zip(cm.read_scenes(reader, x), evals[s].scenes, strict=True))
             slots = [
@@ -202,16 +222,24 @@ def main() -> None:
                 if r.layout == t.layout
                 for a, b, c, d in zip(r.digits, r.sizes, t.digits, t.sizes, strict=True)
             ]
+            kinds = [wording(c, t) for c, (_, t) in zip(evals[s].captions, pairs, strict=True)]
+            by_wording = {}
+            for kind in ("single", "in_order", "reversed", "two"):
+                hits = [r == t for (r, t), k in zip(pairs, kinds, strict=True) if k == kind]
+                if hits:
+                    by_wording[kind] = {"match": round(sum(hits) / len(hits), 3), "n": len(hits)}
             out[s] = {
                 "layout": round(sum(r.layout == t.layout for r, t in pairs) / len(pairs), 3),
                 "digit_per_slot": round(sum(a == c for a, _, c, _ in slots) / max(len(slots), 1), 3),
                 "size_per_slot": round(sum(b == d for _, b, _, d in slots) / max(len(slots), 1), 3),
+                "match_by_wording": by_wording,
             }
         return out
 
     for system, pick in (("real_canvases", None), ("nearest_training_canvas", False), ("random_training_canvas", True)):
         if system in keep_baselines:
             continue
+        res.rows = [r for r in res.rows if r["system"] != system]
         images = {
             s: ds.images if pick is None else nearest_scene_canvases(train_ds, ds.scenes, pick)
             for s, ds in evals.items()
@@ -229,6 +257,7 @@ def main() -> None:
     if need_vq and not (runs / "vqvae").is_dir():
         Stages(runs / "vqvae", "vqvae", train_ds, args.device, **model_args["vqvae"]).train_to(vq_steps, 64, None, None)
     if need_vq and "vqvae_reconstruction" not in keep_baselines:
+        res.rows = [r for r in res.rows if r["system"] != "vqvae_reconstruction"]
         stages = Stages(runs / "vqvae", "vqvae", train_ds, args.device, **model_args["vqvae"])
         vq_s = stages.train_to(vq_steps, 64, None, None, lambda m: {})["train_seconds"]
         vq = stages.model
@@ -243,6 +272,7 @@ def main() -> None:
             train_seconds=round(vq_s, 1),
             psnr=round(stats["psnr"], 2),
             usage=round(stats["usage"], 3),
+            attributes=attributes(recon),
         )
     for name in systems:
         extra = {"dalle": {"tokens_of": str(runs / "vqvae")}, "t2i_ldm": {"latent_of": str(runs / "vqvae")}}
@@ -252,10 +282,13 @@ def main() -> None:
         kwargs = {} if name == "dalle" else {"steps": SAMPLE_STEPS}
         w = float(stages.model.config.guidance_scale)
 
-        def draw(model: Any, guidance: float, kwargs: dict = kwargs, **knobs: Any) -> dict[str, torch.Tensor]:
+        def draw(
+            model: Any, guidance: float, splits: tuple[str, ...] = tuple(evals), kwargs: dict = kwargs, **knobs: Any
+        ) -> dict[str, torch.Tensor]:
             return {
-                s: model.sample(len(ds), prompt=ds.captions, guidance_scale=guidance, seed=0, **kwargs, **knobs).cpu()
-                for s, ds in evals.items()
+                s: model.sample(len(evals[s]), prompt=evals[s].captions, guidance_scale=guidance, seed=0, **kwargs,
+                                **knobs).cpu()
+                for s in splits
             }
 
         curve = []
@@ -289,27 +322,42 @@ def main() -> None:
                 attributes=attributes(images),
                 **extra_fields,
             )
-            if guidance == w:
-                save_grid(images["seen"][:16], res.file(f"{stem}_{label}.png"), nrow=8, scale=2)
-                save_grid(images["held_out"][:16], res.file(f"{stem}_{label}_held_out.png"), nrow=8, scale=2)
-        for knobs in VARIANTS[name]:
-            knobs = {"guidance_scale": w, **knobs}
+        tried = []
+        for knobs in SWEEP[name]:
+            knobs = dict(knobs)
             guidance = knobs.pop("guidance_scale")
-            knob = "-".join(f"{k.replace('_', '')}{v:g}" for k, v in knobs.items())
-            images = draw(stages.model, guidance, **knobs)
+            images = draw(stages.model, guidance, ("val",), **knobs)
+            tried.append((matches(images)["val"], guidance, knobs))
             add(
                 f"genzoo-{label}",
-                f"{label}-guidance{guidance:g}" + (f"-{knob}" if knob else ""),
-                matches(images),
+                f"{label}-" + knob_name(guidance, knobs),
+                {"val": tried[-1][0]},
                 budget,
                 steps=last["steps"],
                 train_seconds=last["train_seconds"],
                 guidance=guidance,
                 config=config,
-                attributes=attributes(images),
                 **knobs,
             )
-    for split, ds in evals.items():
+        _, guidance, knobs = max(tried, key=lambda t: t[0])  # the first best on validation
+        images = draw(stages.model, guidance, TEST, **knobs)
+        add(
+            f"genzoo-{label}",
+            f"{label}-chosen",
+            matches(images),
+            budget,
+            steps=last["steps"],
+            train_seconds=last["train_seconds"],
+            guidance=guidance,
+            chosen_on="val: " + knob_name(guidance, knobs),
+            config=config,
+            attributes=attributes(images),
+            **knobs,
+        )
+        save_grid(images["seen"][:16], res.file(f"{stem}_{label}.png"), nrow=8, scale=2)
+        save_grid(images["held_out"][:16], res.file(f"{stem}_{label}_held_out.png"), nrow=8, scale=2)
+    for split in TEST:
+        ds = evals[split]
         res.file(f"{stem}_captions{'' if split == 'seen' else '_held_out'}.txt").write_text(
             "\n".join(ds.captions[:16]) + "\n"
         )

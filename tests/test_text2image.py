@@ -102,6 +102,23 @@ def test_reworded_captions_keep_their_scene_and_vary_the_wording():
     assert seen == {"a small 7 to the right of a large 3", "a large 3 to the left of a small 7"}
 
 
+def test_scene_slots_give_every_wording_of_a_scene_one_prefix():
+    from genzoo.models.text2image.dalle import scene_slots
+
+    tok = cap.CaptionTokenizer()
+    same = ["a small 7 to the right of a large 3", "a large 3 to the left of a small 7"]
+    stacked = ["two small 4s on top of each other", "a small 4 below a small 4"]
+    ids = torch.cat([tok.batch([*same, *stacked, "a large 9", "a large cow"], warn=False), tok.null(1)])
+    out = scene_slots(ids, tok)
+    assert tok.decode(out[0]) == "side large 3 small 7" and torch.equal(out[0], out[1])
+    assert tok.decode(out[2]) == "top small 4 small 4" and torch.equal(out[2], out[3])
+    assert tok.decode(out[4]) == "a large 9"
+    assert not torch.equal(out[0], scene_slots(tok.batch(["a large 7 to the left of a small 3"]), tok)[0])
+    assert torch.equal(out[5:], ids[5:])  # outside the grammar, and the empty caption: unchanged
+    other = cap.CaptionTokenizer((*cap.SPECIAL_WORDS, "a", "large", "3"), 4)  # a vocabulary without slot words
+    assert torch.equal(scene_slots(other.batch(["a large 3"]), other), other.batch(["a large 3"]))
+
+
 # -- the reading classifier ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def reader():

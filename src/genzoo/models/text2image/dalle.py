@@ -7,6 +7,13 @@ the codebook). Captions are swapped for the empty caption with probability `capt
 GPT is also an unconditional image-token model; sampling mixes the two in log-probability space,
 log p_u + w (log p_c - log p_u) (classifier-free guidance for autoregressive models, as in Make-A-Scene).
 
+With `caption_slots` (the default), a caption of the `captioned_digits` grammar reaches the GPT as its
+scene in fixed attribute slots, [layout ; size, digit of slot 0 ; size, digit of slot 1] (`scene_slots`),
+not as its words: then "a small 7 to the right of a large 3" and "a large 3 to the left of a small 7" are
+one prefix, and each image region can attend to the same two prefix positions for its digit and size
+whatever the wording. On word prefixes the small GPT learned layout and size but read the wrong digit for
+about half the slots (`benchmarks/results/text2image.json`). Other captions are left as words.
+
 Sampling runs through the shared decoding core (`genzoo.generation.generate`): KV cache, the guidance
 (each row run beside its twin behind the empty caption, mixed by the core's classifier-free guidance
 processor), temperature, top-k and top-p all come from there. `ImageTokens` is the GPT as the core sees
@@ -15,6 +22,7 @@ it: a token model whose next token is always an image token.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +31,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from genzoo.base import GenerativeModel, Recipe
-from genzoo.data.captions import WORDS
+from genzoo.data.captions import PAD, SIZES, WORDS, CaptionTokenizer, Scene, parse_caption
 from genzoo.data.info import DataInfo
 from genzoo.data.tokenizers import N_SPECIAL
 from genzoo.errors import GenzooError
@@ -34,6 +42,36 @@ from genzoo.registry import register_model
 
 # the GPT's byte-tokenizer floor: CausalLM insists vocab_size >= its (unused here) byte tokenizer's size
 _GPT_MIN_VOCAB = N_SPECIAL + 256
+#: the caption word that stands for each layout in slot 0 of a slot encoding (a code: any distinct words do)
+_LAYOUT_WORD = {"single": "a", "row": "side", "column": "top"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _scene_of(text: str) -> Scene | None:
+    return parse_caption(text)
+
+
+def scene_slots(ids: Tensor, tokenizer: CaptionTokenizer) -> Tensor:
+    """Caption ids re-encoded as their scene's attribute slots: the layout's word, then size and digit words
+    per slot (left / top first), padded; e.g. "a small 7 to the right of a large 3" -> "side large 3 small 7".
+
+    Captions outside the `captioned_digits` grammar, the empty caption, and vocabularies without these words
+    are returned unchanged.
+    """
+    index = tokenizer.index
+    if not all(w in index for w in (*_LAYOUT_WORD.values(), *SIZES, *map(str, range(10)))):
+        return ids.clone()
+    out = ids.clone()
+    for i, row in enumerate(ids.tolist()):
+        scene = _scene_of(tokenizer.decode(row))
+        if scene is None:
+            continue
+        words = [_LAYOUT_WORD[scene.layout]]
+        for digit, size in zip(scene.digits, scene.sizes, strict=True):
+            words += [SIZES[size], str(digit)]
+        out[i] = PAD
+        out[i, : len(words)] = torch.tensor([index[w] for w in words])
+    return out
 
 
 @dataclass
@@ -48,6 +86,7 @@ class DalleConfig:
     dropout: float = 0.0
     caption_dropout: float = 0.1
     reword_captions: bool = False  # caption augmentation (`common.reword_captions`)
+    caption_slots: bool = True  # grammar captions as fixed attribute slots (`scene_slots`)
     guidance_scale: float = 3.0
     temperature: float = 1.0
     top_k: int = 0
@@ -142,6 +181,7 @@ class Dalle(CaptionConditioned, GenerativeModel):
     def loss(self, batch: Any) -> dict[str, Tensor]:
         images, ids = batch
         ids = reword_captions(ids, self.caption_tokenizer) if self.config.reword_captions else ids.clone()
+        ids = self.encode_captions(ids)
         drop = torch.rand(len(ids), device=ids.device) < self.config.caption_dropout
         ids[drop] = self.caption_tokenizer.null(int(drop.sum())).to(ids.device)
         seq = self.sequence(images, ids)
@@ -152,10 +192,15 @@ class Dalle(CaptionConditioned, GenerativeModel):
                                (seq[:, start + 1 :] - lo).flatten())
         return {"loss": nats, "bits_per_token": nats.detach() / torch.log(torch.tensor(2.0))}
 
+    def encode_captions(self, ids: Tensor) -> Tensor:
+        """Caption ids as the GPT reads them: attribute slots with `caption_slots`, else the words."""
+        return scene_slots(ids, self.caption_tokenizer) if self.config.caption_slots else ids
+
     @torch.no_grad()
     def generate_images(self, ids: Tensor, guidance_scale: float, seed: int | None, temperature: float | None = None,
                         top_k: int | None = None, top_p: float | None = None) -> Tensor:
         n = len(ids)
+        ids = self.encode_captions(ids)
         bos = torch.full((n, 1), self.bos_image, dtype=torch.long)
         prompt = torch.cat([ids, bos], 1)
         null_prompt = torch.cat([self.caption_tokenizer.null(n), bos], 1)
