@@ -62,7 +62,7 @@ SAMPLE_STEPS = 15  # DDIM steps of the diffusion models
 #: the architectures and knobs benchmarked (the GPU script passes larger ones through T2I_OVERRIDES)
 MODEL_ARGS: dict[str, dict[str, Any]] = {
     "vqvae": {"hidden": 32, "codebook_size": 64, "code_dim": 16},
-    "dalle": {"n_layer": 3, "d_model": 96, "n_head": 4},
+    "dalle": {"n_layer": 3, "d_model": 96, "n_head": 4, "caption_slots": True},
     "t2i_ldm": {"base_channels": 32},
     "t2i_diffusion": {"base_channels": 16, "channel_mults": (1, 2, 2), "attn_resolutions": (8,)},
 }
