@@ -24,7 +24,7 @@ No anchor package runs text-to-image on a CPU within this budget, so there is no
     benchmarks/text2image_gpu.sh                                            # the long runs, on one GPU
 
 Rows from earlier invocations with other systems are kept, so the systems can run one at a time. The
-curve points come from `--curve` (or DALLE_STEPS / LDM_STEPS / PIXEL_STEPS, comma lists of steps).
+curve points come from DALLE_STEPS / LDM_STEPS / PIXEL_STEPS and the tokenizer's from VQ_STEPS (comma lists of steps).
 """
 
 from __future__ import annotations
@@ -51,13 +51,14 @@ from genzoo.viz import save_grid  # noqa: E402
 
 SYSTEMS = ("dalle", "t2i_ldm", "t2i_diffusion")
 CURVES = {  # learning-curve points, training steps of batch `BATCH`
-    "dalle": os.environ.get("DALLE_STEPS", "250,500,1000,2000"),
+    "dalle": os.environ.get("DALLE_STEPS", "1000,2000,3500,5000"),
     "t2i_ldm": os.environ.get("LDM_STEPS", "250,500,1000"),
     "t2i_diffusion": os.environ.get("PIXEL_STEPS", "150,300,600"),
 }
 BATCH = int(os.environ.get("T2I_BATCH", 32))
 MAX_SECONDS = float(os.environ.get("T2I_MAX_SECONDS", "inf"))  # per system: later curve points are skipped
-VQ_STEPS = int(os.environ.get("VQ_STEPS", 400))
+#: the shared tokenizer's learning-curve points (reconstructions' caption match on "val"); the last is used
+VQ_STEPS = [int(s) for s in os.environ.get("VQ_STEPS", "400,800,1600").split(",")]
 SAMPLE_STEPS = 15  # DDIM steps of the diffusion models
 #: the architectures and knobs benchmarked (the GPU script passes larger ones through T2I_OVERRIDES)
 MODEL_ARGS: dict[str, dict[str, Any]] = {
@@ -173,7 +174,7 @@ def main() -> None:
     stem = f"{args.stem}_smoke" if args.smoke else args.stem
     if args.smoke:
         tmp = tempfile.TemporaryDirectory()
-        runs, n_eval, n_train, vq_steps = Path(tmp.name), 4, 300, 5
+        runs, n_eval, n_train, vq_steps = Path(tmp.name), 4, 300, [5]
         curves = dict.fromkeys(SYSTEMS, [2, 3])
         reader = cm.train_reader(32, steps=5, n=200)[0]
         reader_budget = "reader: 5 steps x 128 crops on 200 train-digit canvases"
@@ -252,27 +253,35 @@ def main() -> None:
         )
 
     runs.mkdir(parents=True, exist_ok=True)
-    # the shared tokenizer is trained whenever this run directory lacks it, even if its row is kept
+    # the shared tokenizer (trained where this run directory lacks it) and its row: the ceiling of the
+    # models that draw through it, so the row always describes the tokenizer the systems run now use
     need_vq = {"dalle", "t2i_ldm"} & set(systems)
-    if need_vq and not (runs / "vqvae").is_dir():
-        Stages(runs / "vqvae", "vqvae", train_ds, args.device, **model_args["vqvae"]).train_to(vq_steps, 64, None, None)
-    if need_vq and "vqvae_reconstruction" not in keep_baselines:
+    if need_vq:
         res.rows = [r for r in res.rows if r["system"] != "vqvae_reconstruction"]
         stages = Stages(runs / "vqvae", "vqvae", train_ds, args.device, **model_args["vqvae"])
-        vq_s = stages.train_to(vq_steps, 64, None, None, lambda m: {})["train_seconds"]
-        vq = stages.model
-        recon = {s: vq.decode(vq.encode(ds.images.to(vq.device))).cpu() for s, ds in evals.items()}
+
+        def reconstruct(vq: Any, splits: tuple[str, ...] = tuple(evals)) -> dict[str, torch.Tensor]:
+            return {s: vq.decode(vq.encode(evals[s].images.to(vq.device))).cpu() for s in splits}
+
+        vq_curve = [
+            stages.train_to(steps, 64, None, None, lambda m: matches(reconstruct(m, ("val",)))) for steps in vq_steps
+        ]
+        stages.train_to(vq_steps[-1], 64, None, None)  # the last point's weights, if it was done
+        vq, vq_s = stages.model, vq_curve[-1]["train_seconds"]
+        recon = reconstruct(vq)
         stats = vq.codebook_stats(evals["seen"].images.to(vq.device))
         add(
             "vqvae_reconstruction",
             "vqvae-reconstruction",
             matches(recon),
-            f"{vq_steps} steps x batch 64, {vq_s:.0f} s wall, threads={threads}, {where}",
-            steps=vq_steps,
+            f"{vq_steps[-1]} steps x batch 64, {vq_s:.0f} s wall, threads={threads}, {where}",
+            steps=vq_steps[-1],
             train_seconds=round(vq_s, 1),
             psnr=round(stats["psnr"], 2),
             usage=round(stats["usage"], 3),
+            config=model_args["vqvae"],
             attributes=attributes(recon),
+            curve=vq_curve,
         )
     for name in systems:
         extra = {"dalle": {"tokens_of": str(runs / "vqvae")}, "t2i_ldm": {"latent_of": str(runs / "vqvae")}}
@@ -304,7 +313,7 @@ def main() -> None:
             f"{last['steps']} steps x batch {BATCH}, {last['train_seconds']:.0f} s wall, threads={threads}, "
             f"{where}"
             + (f", EMA {EMA[name]}" if EMA[name] else "")
-            + (f"; + shared vqvae {vq_steps} x 64" if name != "t2i_diffusion" else "")
+            + (f"; + shared vqvae {vq_steps[-1]} x 64" if name != "t2i_diffusion" else "")
         )
         config = {**model_args[name], **({"lr": lr} if lr else {})}
         for guidance in sorted({0.0, 1.0, w}):
