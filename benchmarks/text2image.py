@@ -314,6 +314,7 @@ def main() -> None:
             f"{where}"
             + (f", EMA {EMA[name]}" if EMA[name] else "")
             + (f"; + shared vqvae {vq_steps[-1]} x 64" if name != "t2i_diffusion" else "")
+            + f"; {n_train} training canvases"
         )
         config = {**model_args[name], **({"lr": lr} if lr else {})}
         for guidance in sorted({0.0, 1.0, w}):
