@@ -8,11 +8,17 @@ For colourisation (a grey source that is the target's luminance) the generator p
 and the output keeps the source as its luminance, as the paper's colourisation runs did (L -> ab in Lab;
 here Y -> IQ in YIQ, whose Y is exactly `photo_pairs`' grey): predicting all three channels, the net
 must first relearn the grey image it was given, and within a CPU budget it stays below the plain grey
-copy (benchmarks/pix2pix.py).
+copy (benchmarks/pix2pix.py). The chroma head starts at zero, so at step 0 the output *is* the grey copy
+and training can only move away from it where the losses say colour pays.
+
+Sampling uses an exponential moving average of the generator's weights (`ema_decay`): the adversarial
+game makes the live generator's colours swing from batch to batch, and the average is steadier.
+Models saved before the EMA existed load with the EMA set to their generator.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +49,7 @@ class Pix2PixConfig:
     l1_weight: float = 100.0
     adv_weight: float = 1.0  # 0: the per-pixel regression baseline (same U-Net, L1 only, D never trained)
     betas: tuple[float, float] = (0.5, 0.999)
+    ema_decay: float = 0.99  # generator weight EMA used by translate/sample; 0 turns it off
 
 
 class UNet(nn.Module):
@@ -107,6 +114,13 @@ class UNet(nn.Module):
             x = self.fuse(torch.cat([x, source], 1))
         return torch.sigmoid(x)[:, :, :h, :w]
 
+    def zero_head(self) -> None:
+        """Zero the last layer, so every output starts at sigmoid(0) = 0.5 (its gradients stay non-zero)."""
+        head = self.fuse if self.fuse is not None else self.out
+        assert isinstance(head, (nn.Conv2d, nn.ConvTranspose2d))
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+
 
 class PatchDiscriminator(nn.Module):
     """(source, image) -> a grid of real/fake logits, one per overlapping patch (PatchGAN)."""
@@ -134,7 +148,7 @@ CHROMA_RANGE = torch.tensor([0.596, 0.523]).view(1, 2, 1, 1)  # the largest |I| 
 
 @register_model("pix2pix", "pix2pix paired translation: U-Net + PatchGAN; translate(source) / sample(n, source=...)")
 class Pix2Pix(GenerativeModel, ImageToImage):
-    """U-Net generator, PatchGAN discriminator, non-saturating adversarial loss + 100 x L1."""
+    """U-Net generator, PatchGAN discriminator, non-saturating adversarial loss + 100 x L1; EMA generator."""
 
     quick = Recipe("photo_pairs", {"width": 8, "depth": 2, "d_width": 8}, {"n": 16, "patch": 16})
 
@@ -151,9 +165,28 @@ class Pix2Pix(GenerativeModel, ImageToImage):
                 f"luminance_from_source needs a 1-channel source and an RGB target, "
                 f"got {c_in} -> {config.target_channels} channels"
             )
+        if not 0 <= config.ema_decay < 1:
+            raise GenzooError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
         c_out = 2 if config.luminance_from_source else config.target_channels
         self.generator = UNet(c_in, c_out, config.width, config.depth, config.dropout, config.source_skip)
+        if config.luminance_from_source:
+            self.generator.zero_head()  # chroma 0 at step 0: the output starts as the grey copy
         self.discriminator = PatchDiscriminator(c_in + config.target_channels, config.d_width)
+        self.generator_ema: UNet | None = None
+        if config.ema_decay > 0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))  # drives the EMA warm-up
+        self._register_load_state_dict_pre_hook(self._fill_ema_of_older_models)
+
+    @staticmethod
+    def _fill_ema_of_older_models(state: dict[str, Tensor], prefix: str, *_: Any) -> None:
+        """A model saved before the EMA existed has none: start its EMA (and warm-up count) from its generator."""
+        ema = f"{prefix}generator_ema."
+        if any(k.startswith(ema) for k in state):
+            return
+        for key in [k for k in state if k.startswith(f"{prefix}generator.")]:
+            state[ema + key[len(f"{prefix}generator.") :]] = state[key]
+        state.setdefault(f"{prefix}ema_updates", torch.zeros((), dtype=torch.long))
 
     @classmethod
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
@@ -168,9 +201,13 @@ class Pix2Pix(GenerativeModel, ImageToImage):
             "luminance_from_source": info.extra.get("task") == "grey2colour",
         }
 
-    def generate(self, source: Tensor) -> Tensor:
-        """The generator's image in [0, 1]: RGB from its chroma and the source's luminance, or as it is."""
-        out = self.generator(source)
+    def generate(self, source: Tensor, use_ema: bool = False) -> Tensor:
+        """The generator's image in [0, 1]: RGB from its chroma and the source's luminance, or as it is.
+
+        use_ema: run the weight-averaged generator (where kept) instead of the live one being trained.
+        """
+        g = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        out = g(source)
         if not self.config.luminance_from_source:
             return out
         chroma = (2 * out - 1) * CHROMA_RANGE.to(out)  # sigmoid -> I, Q in [-0.6, 0.6], near 0 at the start
@@ -205,6 +242,7 @@ class Pix2Pix(GenerativeModel, ImageToImage):
         backward(g_total)
         g_norm = losses.grad_norm(list(self.generator.parameters()))
         opt_g.step()
+        self._update_ema()
         return {
             "loss": g_total.detach(),
             "d_loss": d_loss.detach(),
@@ -214,11 +252,27 @@ class Pix2Pix(GenerativeModel, ImageToImage):
             "g_grad_norm": g_norm,
         }
 
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """EMA with warm-up: decay (1+t)/(10+t) up to ema_decay, so a short run does not keep its start.
+
+        Batch-norm statistics are copied from the live generator: they belong to its activations, and
+        the averaged weights stay close to the live ones.
+        """
+        if self.generator_ema is None:
+            return
+        t = float(self.ema_updates)
+        decay = min(self.config.ema_decay, (1.0 + t) / (10.0 + t))
+        torch._foreach_lerp_(list(self.generator_ema.parameters()), list(self.generator.parameters()), 1.0 - decay)
+        for eb, mb in zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True):
+            eb.copy_(mb)
+        self.ema_updates += 1
+
     def loss(self, batch: Any) -> dict[str, Tensor]:
-        """Validation objective: L1 between translation and target."""
+        """Validation objective: L1 between the translation `translate` gives (EMA weights) and the target."""
         source, target = batch
         with torch.no_grad():
-            return {"loss": F.l1_loss(self.generate(source), target)}
+            return {"loss": F.l1_loss(self.generate(source, use_ema=True), target)}
 
     @torch.no_grad()
     def translate(self, source: Tensor) -> Tensor:
@@ -230,7 +284,7 @@ class Pix2Pix(GenerativeModel, ImageToImage):
             raise GenzooError(
                 f"pix2pix expects source images with {c} channels, got shape {tuple(source.shape)}"
             )
-        out = self.generate(x.to(self.device).float())
+        out = self.generate(x.to(self.device).float(), use_ema=True)
         return out[0] if single else out
 
     @torch.no_grad()
