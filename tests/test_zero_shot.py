@@ -1,0 +1,67 @@
+"""The zero-shot forecaster's pretraining recipe: the synthetic mix, the corpus that keeps the test out, the
+validation scoring that chooses the recipe, and the shipped checkpoint's record of what it never saw."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genzoo.apps import forecast as fc
+from genzoo.data.kernel_synth import FAMILIES, synth_mix
+from genzoo.data.series import Series
+from genzoo.errors import GenzooError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import pretrain_zero_shot as pz  # noqa: E402
+
+
+def test_synth_mix_is_deterministic_mixes_families_and_lengths() -> None:
+    a, b = synth_mix(60, lengths=(40, 300), seed=5), synth_mix(60, lengths=(40, 300), seed=5)
+    assert all(np.array_equal(x.values, y.values) for x, y in zip(a, b))
+    assert all(40 <= len(s) <= 300 and np.isfinite(s.values).all() for s in a)
+    assert len({len(s) for s in a}) > 20
+    assert {s.name.split("-")[2] for s in a} == set(FAMILIES)
+    assert any(s.season_length > 1 for s in a)
+    walks = synth_mix(30, weights=(0.0, 1.0, 0.0), seed=1)
+    assert all("walk" in s.name for s in walks)
+    with pytest.raises(GenzooError, match="weights"):
+        synth_mix(3, weights=(1.0, 0.0))
+
+
+def test_a_seen_series_of_the_same_quantity_stops_before_the_held_out_test_windows() -> None:
+    yearly = Series("sunspots", np.arange(309.0), "YS", "1700-01-01", 11)
+    monthly = Series("sunspots-monthly", np.arange(2820.0), "MS", "1749-01-01", 1)  # ends 1983-12
+    assert len(pz.training_part(yearly)) == 309 - 2 * 6
+    part = pz.training_part(yearly, [monthly])
+    assert len(part) == 1981 - 1700  # the monthly test windows start in January 1981
+    other = Series("nile", np.arange(100.0), "YS", "1871-01-01", 1)
+    assert len(pz.training_part(other, [monthly])) == 100 - 2 * 6
+
+
+def test_benchmark_windows_and_relative_score_against_seasonal_naive() -> None:
+    s = Series("s", np.tile(np.arange(4.0), 30), "QS", "1990-01-01", 4)
+    windows = pz.benchmark_windows([s], origins=3)
+    assert [len(w[1]) for w in windows] == [120 - 24, 120 - 16, 120 - 8] and all(len(w[2]) == 8 for w in windows)
+    assert np.array_equal(pz.seasonal_naive(windows[0][1], 8, 4), windows[0][2])
+    assert np.array_equal(pz.seasonal_naive(np.array([1.0, 2.0]), 3, 4), [2.0, 2.0, 2.0])
+
+    class Shifted:  # a forecaster one unit off the truth, everywhere
+        def quantiles(self, hist: np.ndarray, h: int, m: int) -> np.ndarray:
+            return np.tile(pz.seasonal_naive(hist, h, m) + 1.0, (13, 1))
+
+    noisy = Series("n", np.tile(np.arange(4.0), 30) + np.random.default_rng(0).normal(0, 2, 120), "QS", "0", 4)
+    score = pz.relative_score(Shifted(), pz.benchmark_windows([noisy], origins=2))
+    assert score["win_rate"] == 0.0 and score["geo_ratio"] > 1.0
+
+
+def test_the_shipped_checkpoint_never_trained_on_its_held_out_series() -> None:
+    if not (fc.ZERO_SHOT / "config.json").is_file():
+        pytest.skip("no pretrained checkpoint in this checkout (scripts/pretrain_zero_shot.py makes it)")
+    meta = json.loads((fc.ZERO_SHOT / "config.json").read_text())
+    extra = meta["data_info"]["extra"]
+    assert len(extra["held_out"]) == 20 and not set(extra["held_out"]) & set(extra["real"])
+    assert (fc.ZERO_SHOT / "model.safetensors").stat().st_size < 8e6
