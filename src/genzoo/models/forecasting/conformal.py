@@ -38,18 +38,18 @@ def conformal_quantile(scores: np.ndarray, level: float, tail: float = 1.0) -> f
     return float(s[min(rank, len(s)) - 1])
 
 
-def naive_scale(history: np.ndarray, horizon: int, season: int, growth: float = 0.5) -> np.ndarray:
+def naive_scale(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
     """(horizon,) scale of a series' forecast errors without any model: the in-sample mean absolute
-    seasonal-naive error (the MASE scale) times step**growth (0.5: a random walk's sqrt(step))."""
+    seasonal-naive error (the MASE scale) times sqrt(step), as for a random walk."""
     y = np.asarray(history, dtype=np.float64)
     m = season if len(y) > season + 1 else 1
     base = np.mean(np.abs(y[m:] - y[:-m])) if len(y) > m else np.std(y)
-    return np.maximum(base, 1e-12) * np.arange(1, horizon + 1) ** growth
+    return np.maximum(base, 1e-12) * np.sqrt(np.arange(1, horizon + 1))
 
 
 def growth_exponent(errors: np.ndarray, prior: float = 0.5, prior_origins: float = 2.0,
                     bounds: tuple[float, float] = (0.0, 1.0)) -> float:
-    """The exponent b of scale ~ step**b fitted to (origins, horizon) absolute errors: the least-squares
+    """The exponent b of errors ~ step**b fitted to (origins, horizon) absolute errors: the least-squares
     slope of log(mean error over origins) on log(step), averaged with `prior` as if the prior were worth
     `prior_origins` origins (few origins give a noisy slope), then clipped to `bounds`."""
     e = np.mean(np.abs(np.asarray(errors, dtype=np.float64)), axis=0)
