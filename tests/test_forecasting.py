@@ -16,7 +16,8 @@ from genzoo.data import timestamps as T
 from genzoo.data.kernel_synth import synth
 from genzoo.data.series import Series, load_csv
 from genzoo.errors import GenzooError
-from genzoo.models.forecasting.conformal import Warp, conformal_quantile
+from genzoo.models.forecasting import statistical
+from genzoo.models.forecasting.conformal import Warp, conformal_quantile, growth_exponent
 from genzoo.models.forecasting.global_forecaster import GlobalWindows, encode
 
 TINY = dict(context_length=24, prediction_length=6, hidden=32, blocks=1)
@@ -195,3 +196,57 @@ def test_ensemble_conformal_bands_cover_about_their_level_on_gaussian_series() -
         hits95.append(err <= warp.half_width(1))
     assert 0.72 < np.mean(hits80) < 0.9, np.mean(hits80)
     assert 0.88 < np.mean(hits95) <= 1.0, np.mean(hits95)
+
+
+def test_growth_exponent_follows_the_errors_slope_shrunk_by_few_origins() -> None:
+    steps = np.arange(1, 11)
+    linear = np.tile(steps * 1.0, (5, 1))  # errors that grow like the step: slope 1
+    assert growth_exponent(linear, prior=0.5, prior_origins=2) == pytest.approx((5 * 1 + 2 * 0.5) / 7)
+    assert growth_exponent(linear[:1], prior=0.5, prior_origins=2) == pytest.approx((1 + 1) / 3)
+    assert growth_exponent(np.ones((5, 10)), prior=0.5, prior_origins=2) == pytest.approx(1 / 7)
+    assert growth_exponent(np.tile(steps ** 3.0, (5, 1)), prior=0.0, bounds=(-0.5, 0.5)) == 0.5
+
+
+def test_fitted_growth_widens_the_far_steps_of_a_trend_the_naive_scale_underrates() -> None:
+    # a steady trend forecast by seasonal naive: the error grows like the step, the naive scale like sqrt(step)
+    y = 3.0 * np.arange(80) + np.random.default_rng(4).normal(0, 1, 80)
+    widths = {}
+    for growth in ("scale", "fitted"):
+        model = gz.create("forecast_ensemble", members=["seasonal_naive"], calibration_origins=3, network_weight=0.0,
+                          calibration_scale="naive", calibration_growth=growth, calibration_tail=1.0, **TINY)
+        point, scale, warp = model.combine(y[:74], 6, 1)
+        widths[growth] = scale * warp.half_width(0)
+        assert np.all(np.diff(widths[growth]) > 0), widths[growth]  # bands widen with the step
+    ratio = {g: w[-1] / w[0] for g, w in widths.items()}
+    assert ratio["scale"] == pytest.approx(np.sqrt(6)) and ratio["fitted"] > 1.3 * ratio["scale"], ratio
+
+
+def test_gaussian_floor_keeps_bands_at_least_the_mix_s_own_gaussian_band() -> None:
+    # replays the mix forecast perfectly: conformal alone gives a band of width 0, the floor the members' sigma
+    sigma = np.linspace(1.0, 3.0, 6)
+    members = [(np.zeros(6), sigma), (np.zeros(6), 2 * sigma)]  # the network (weight 0 here), one member
+    replays = [(members, np.zeros(6), np.arange(40.0)) for _ in range(3)]
+    for floor in (False, True):
+        model = gz.create("forecast_ensemble", members=["seasonal_naive"], network_weight=0.0,
+                          calibration_scale="naive", calibration_gaussian_floor=floor, **TINY)
+        point, scale, warp = model.combine_replays(members, replays, np.arange(40.0), 1)
+        for i, z in enumerate((statistical.Z80, 1.959963984540054)):
+            expected = z * 2 * sigma if floor else np.zeros(6)
+            assert np.allclose(scale * warp.half_width(i), expected), (floor, i)
+        if floor:
+            paths = point + scale * warp(np.random.default_rng(0).standard_normal((100000, 6)))
+            inside = np.mean(np.abs(paths) <= statistical.Z80 * 2 * sigma, axis=0)
+            assert np.allclose(inside, 0.8, atol=0.01), inside
+
+
+def test_gaussian_floor_keeps_the_outer_band_at_least_the_inner_band_s_gaussian_extension() -> None:
+    # every replayed score is 5: conformal alone makes the 95% band as wide as the 80% one
+    members = [(np.zeros(6), np.full(6, 1e-3)), (np.zeros(6), np.full(6, 1e-3))]
+    replays = [(members, 5.0 * np.sqrt(np.arange(1, 7)), np.arange(40.0)) for _ in range(3)]
+    for floor in (False, True):
+        model = gz.create("forecast_ensemble", members=["seasonal_naive"], network_weight=0.0, calibration_tail=1.0,
+                          calibration_scale="naive", calibration_gaussian_floor=floor, **TINY)
+        warp = model.combine_replays(members, replays, np.arange(40.0), 1)[2]
+        inner, outer = warp.half_width(0), warp.half_width(1)
+        assert np.allclose(inner, 5.0)
+        assert np.allclose(outer, 5.0 * 1.959963984540054 / statistical.Z80 if floor else 5.0), outer

@@ -18,6 +18,14 @@ sigma or the naive scale, see `conformal`) and pooled over steps and origins, gi
 half-widths at each of `levels`. The origin whose errors are scored is held apart from the weighting: its
 mix is weighted on the other origins only (cross-fitting), so the scores are not those of weights chosen to
 fit them. A series with no room for an origin keeps the members' own spread.
+
+Two guards for what a few origins cannot show (`calibration_growth`, `calibration_gaussian_floor`). The
+scale's growth over the steps may be refitted to the replayed scores (`conformal.growth_exponent`: the
+scores' own slope over log(step), shrunk towards none; only ever faster than the scale's own). And the
+bands may be floored by a Gaussian twice over: each band at least as wide as the Gaussian band of the mix's
+own sigma at that step (three lucky origins can make a band narrower than the members themselves believe),
+and the outer band at least the inner one's Gaussian extension (a 95% band from 18 scores is little more
+than their maximum, which understates the tail).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from torch import Tensor
 from genzoo.base import Recipe
 from genzoo.errors import GenzooError
 from genzoo.models.forecasting import statistical
-from genzoo.models.forecasting.conformal import Warp, conformal_quantile, naive_scale
+from genzoo.models.forecasting.conformal import Warp, conformal_quantile, growth_exponent, naive_scale
 from genzoo.models.forecasting.global_forecaster import LEVELS, GlobalForecaster, GlobalForecasterConfig
 from genzoo.registry import register_model
 
@@ -50,6 +58,8 @@ class ForecastEnsembleConfig(GlobalForecasterConfig):
     weight_power: float = 2.0  # weights are 1 / MAE**power: 2 leans harder on the member that replays best
     calibration_scale: str = "naive"  # "sigma" (the mix's own) or "naive" (in-sample naive error x sqrt(step))
     calibration_tail: float = 0.75  # shrinks the miscoverage the conformal rank aims at (<= 1: wider bands)
+    calibration_growth: str = "scale"  # "scale" (the scale's own growth over steps) or "fitted" (refitted on replays)
+    calibration_gaussian_floor: bool = False  # bands never narrower than the mix's own Gaussian band
 
 
 @register_model(
@@ -72,10 +82,13 @@ class ForecastEnsemble(GlobalForecaster):
         for name in config.members:
             if name not in statistical.MODELS:
                 raise GenzooError(f"unknown ensemble member {name!r}; choose from {statistical.MODELS}")
-        if not config.levels or not all(0.5 <= p < 1 for p in config.levels):
-            raise GenzooError(f"levels must be in [0.5, 1), got {config.levels}")
+        if not config.levels or not all(0.5 <= p < 1 for p in config.levels) or list(config.levels) != sorted(
+                set(config.levels)):
+            raise GenzooError(f"levels must be increasing and in [0.5, 1), got {config.levels}")
         if config.calibration_scale not in ("sigma", "naive"):
             raise GenzooError(f"calibration_scale must be 'sigma' or 'naive', got {config.calibration_scale!r}")
+        if config.calibration_growth not in ("scale", "fitted"):
+            raise GenzooError(f"calibration_growth must be 'scale' or 'fitted', got {config.calibration_growth!r}")
         if not 0 < config.calibration_tail <= 1 or config.network_weight < 0 or config.weight_power < 0:
             raise GenzooError("calibration_tail must be in (0, 1], network_weight and weight_power at least 0")
 
@@ -107,28 +120,35 @@ class ForecastEnsemble(GlobalForecaster):
             weights[1:] = 1.0
         return weights / weights.sum()
 
-    def _mix(self, forecasts: list, weights: np.ndarray, history: np.ndarray, season: int) -> tuple:
+    def mix(self, forecasts: list, weights: np.ndarray, history: np.ndarray, season: int) -> tuple:
+        """(point, sigma, scale): the weighted mean, the weighted members' sigma, and the calibration's scale."""
         point = sum(w * f[0] for w, f in zip(weights, forecasts))
         sigma = np.maximum(sum(w * f[1] for w, f in zip(weights, forecasts)), 1e-12)
-        if self.config.calibration_scale == "naive":
-            sigma = naive_scale(history, len(point), season)
-        return point, sigma
+        scale = naive_scale(history, len(point), season) if self.config.calibration_scale == "naive" else sigma
+        return point, sigma, scale
 
     def combine_replays(self, members: list, replays: list, history: np.ndarray, season: int) -> tuple:
         """(point, scale, Warp) from `replays`' output: the weighted mix and its conformal calibration."""
-        point, scale = self._mix(members, self.weights(replays, len(members), len(history)), history, season)
+        config = self.config
+        point, sigma, scale = self.mix(members, self.weights(replays, len(members), len(history)), history, season)
         if not replays:
             sigma = np.maximum(sum(f[1] for f in members) / len(members), 1e-12)
-            return point, sigma, Warp(tuple(self.config.levels), (1.0,) * len(self.config.levels))
+            return point, sigma, Warp(tuple(config.levels), (1.0,) * len(config.levels))
         scores = []
         for j, (forecasts, truth, past) in enumerate(replays):
             others = replays[:j] + replays[j + 1 :]  # cross-fitting: weights from the other origins
-            p, sd = self._mix(forecasts, self.weights(others, len(forecasts), len(past)), past, season)
+            p, _, sd = self.mix(forecasts, self.weights(others, len(forecasts), len(past)), past, season)
             scores.append(np.abs(truth - p) / sd)
+        steps = np.arange(1, len(point) + 1)
+        if config.calibration_growth == "fitted":  # scores that still grow with the step: let the scale grow too
+            growth = steps ** growth_exponent(np.array(scores), prior=0.0, bounds=(0.0, 1.0))
+            scores, scale = [sc / growth for sc in scores], scale * growth
         pooled = np.concatenate(scores)
-        factors = tuple(conformal_quantile(pooled, p, self.config.calibration_tail) / _normal_quantile(0.5 + p / 2)
-                        for p in self.config.levels)
-        return point, scale, Warp(tuple(self.config.levels), factors)
+        factors = np.array([conformal_quantile(pooled, p, config.calibration_tail) / _normal_quantile(0.5 + p / 2)
+                            for p in config.levels])
+        if config.calibration_gaussian_floor:  # per step: the mix's own Gaussian band; per level: a Gaussian's tail
+            factors = np.maximum.accumulate(np.maximum(factors[:, None], (sigma / scale)[None, :]), axis=0)
+        return point, scale, Warp(tuple(config.levels), factors)
 
     def combine(self, history: np.ndarray, horizon: int, season: int) -> tuple[np.ndarray, np.ndarray, Warp]:
         """(point, scale, Warp) of the ensemble's forecast after `history`: the band of level p is
