@@ -4,11 +4,15 @@ Why a separate script: benchmarks/forecast.py scores the shipped checkpoint on t
 collection ("unseen"), but choosing how to pretrain by those figures would make them a tuning score. So the
 recipe is chosen here on data that is not the test:
 
-- selection (`--select NAME`): candidate recipes are pretrained with the seen half split again: every second
-  seen series (A) is trained on (its training part, as in the real recipe), the others (B) are held out
-  entirely and scored at their last 4 horizons (rows "select:unseen_b"); A's benchmark windows
-  ("select:holdout_a") and 200 fresh synthetic draws ("select:synthetic") are reported too. The criterion is
-  the geometric mean over B's series of MASE / seasonal-naive MASE (geo_ratio; lower is better).
+- selection (`--select NAME`): candidate recipes are pretrained with the seen half split again into two folds:
+  every second seen series (A) is trained on (its training part, as in the real recipe), the others (B) are
+  held out entirely and scored at their last 4 horizons; then the other way round. So all 20 seen series are
+  scored by a model that never saw them ("select:unseen", per series "select:unseen:<series>"); the in-fold
+  series' benchmark windows ("select:holdout") and 200 fresh synthetic draws ("select:synthetic") are reported
+  too. The criterion is the geometric mean over those series of MASE / seasonal-naive MASE (geo_ratio; lower
+  is better; the point is the network's 0.5 quantile, seasonal naive the plain last season). `--best` prints the
+  candidate with the lowest geo_ratio there; `--best-shrink NAME` the `shrink` (the blend with seasonal naive,
+  see GlobalForecasterConfig) with the lowest geo_ratio for that candidate ("select:shrink").
 - test (`--test NAME`): the checkpoint in the package (or `--checkpoint DIR`) scored exactly as
   benchmarks/forecast.py scores it (its `scores`, 400 sample paths, the median as the point forecast, seasonal
   naive from statsforecast with the same Gaussian draws), on the 20 held-out series at the benchmark's 2 origins

@@ -14,7 +14,7 @@ hard to beat. Its head gives quantiles at fixed levels (trained with the pinball
 one level per path and interpolate the quantile function, so paths are smooth and the marginals are the
 forecast quantiles.
 
-Trained on the offline series collection plus Gaussian-process synthetic series (`synthetic.py`), the
+Trained on the offline series collection plus synthetic series (`kernel_synth.py`), the
 same model is the shipped zero-shot forecaster (see `genzoo forecast predict --model zero-shot`).
 """
 
