@@ -54,6 +54,9 @@ class GlobalForecasterConfig:
     # naive on stays won. 0 (the default) is the network alone; the zero-shot checkpoint's value is chosen on
     # validation series it never saw (benchmarks/zero_shot_eval.py).
     shrink: float = 0.0
+    # Independent networks (own initialisation, own loss) whose quantiles are averaged: a seed ensemble, against
+    # the step-to-step swings of one small network's forecasts. 1 (the default) is one network.
+    members: int = 1
 
 
 def season_features(m: int) -> np.ndarray:
@@ -132,11 +135,18 @@ class GlobalForecaster(GenerativeModel, Forecaster):
             raise GenzooError(f"min_context must be in 1..context_length, got {c.min_context}")
         if not 0.0 <= c.shrink <= 1.0:
             raise GenzooError(f"shrink must be in [0, 1], got {c.shrink}")
+        if c.members < 1:
+            raise GenzooError(f"members must be at least 1, got {c.members}")
         self.n_in = 2 * c.context_length + c.prediction_length + len(SEASON_BUCKETS) + 1
         n_out = c.prediction_length * len(LEVELS)
-        self.blocks = nn.ModuleList(
-            Block(self.n_in, n_out, c.hidden, c.layers_per_block, c.dropout) for _ in range(c.blocks)
-        )
+
+        def stack() -> nn.ModuleList:
+            return nn.ModuleList(
+                Block(self.n_in, n_out, c.hidden, c.layers_per_block, c.dropout) for _ in range(c.blocks)
+            )
+
+        self.blocks = stack()
+        self.others = nn.ModuleList(stack() for _ in range(c.members - 1))  # no weights when members == 1
         self.register_buffer("levels", torch.tensor(LEVELS), persistent=False)
 
     @classmethod
@@ -160,22 +170,31 @@ class GlobalForecaster(GenerativeModel, Forecaster):
         return 2
 
     # -- the network ------------------------------------------------------------------------------------
+    def member_outputs(self, x: Tensor) -> Tensor:
+        """Encoded windows (B, n_in) -> each member's quantiles (members, B, prediction_length, levels)."""
+        outs = []
+        for blocks in (self.blocks, *self.others):
+            residual, out = x, 0.0
+            for block in blocks:
+                back, fore = block(residual)
+                residual = residual - back
+                out = out + fore
+            outs.append(out.view(len(x), self.config.prediction_length, len(LEVELS)))
+        return torch.stack(outs)
+
     def forward(self, x: Tensor) -> Tensor:
-        """Encoded windows (B, n_in) -> quantiles (B, prediction_length, levels) in scale-free units."""
-        residual, out = x, 0.0
-        for block in self.blocks:
-            back, fore = block(residual)
-            residual = residual - back
-            out = out + fore
-        return out.view(len(x), self.config.prediction_length, len(LEVELS))
+        """Encoded windows (B, n_in) -> quantiles (B, prediction_length, levels) in scale-free units (the
+        members' mean)."""
+        return self.member_outputs(x).mean(0)
 
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Mean pinball loss over the levels and the observed target steps (scale-free units)."""
-        q = self(batch["x"].float())
+        """Mean pinball loss over the levels and the observed target steps (scale-free units); each member is
+        scored on its own quantiles, so the members stay independent forecasters."""
+        q = self.member_outputs(batch["x"].float())
         err = batch["target"].float().unsqueeze(-1) - q
         pinball = torch.maximum(self.levels * err, (self.levels - 1) * err).mean(-1)
         mask = batch["target_mask"].float()
-        loss = (pinball * mask).sum() / mask.sum().clamp_min(1.0)
+        loss = (pinball * mask).sum() / mask.sum().clamp_min(1.0) / len(q)
         return {"loss": loss, "pinball": loss.detach()}
 
     @torch.no_grad()
