@@ -4,11 +4,15 @@ Why a separate script: benchmarks/forecast.py scores the shipped checkpoint on t
 collection ("unseen"), but choosing how to pretrain by those figures would make them a tuning score. So the
 recipe is chosen here on data that is not the test:
 
-- selection (`--select NAME`): candidate recipes are pretrained with the seen half split again: every second
-  seen series (A) is trained on (its training part, as in the real recipe), the others (B) are held out
-  entirely and scored at their last 4 horizons (rows "select:unseen_b"); A's benchmark windows
-  ("select:holdout_a") and 200 fresh synthetic draws ("select:synthetic") are reported too. The criterion is
-  the geometric mean over B's series of MASE / seasonal-naive MASE (geo_ratio; lower is better).
+- selection (`--select NAME`): candidate recipes are pretrained with the seen half split again into two folds:
+  every second seen series (A) is trained on (its training part, as in the real recipe), the others (B) are
+  held out entirely and scored at their last 4 horizons; then the other way round. So all 20 seen series are
+  scored by a model that never saw them ("select:unseen", per series "select:unseen:<series>"); the in-fold
+  series' benchmark windows ("select:holdout") and 200 fresh synthetic draws ("select:synthetic") are reported
+  too. The criterion is the geometric mean over those series of MASE / seasonal-naive MASE (geo_ratio; lower
+  is better; the point is the network's 0.5 quantile, seasonal naive the plain last season). `--best` prints the
+  candidate with the lowest geo_ratio there; `--best-shrink NAME` the `shrink` (the blend with seasonal naive,
+  see GlobalForecasterConfig) with the lowest geo_ratio for that candidate ("select:shrink").
 - test (`--test NAME`): the checkpoint in the package (or `--checkpoint DIR`) scored exactly as
   benchmarks/forecast.py scores it (its `scores`, 400 sample paths, the median as the point forecast, seasonal
   naive from statsforecast with the same Gaussian draws), on the 20 held-out series at the benchmark's 2 origins
@@ -49,15 +53,14 @@ from genzoo.models.forecasting import statistical  # noqa: E402
 from genzoo.protocols import Forecaster  # noqa: E402
 
 SELECT_ORIGINS = 4  # B's series are never trained on, so more of their windows can be scored
-MIX = {**pz.BASELINE, "mix": "mix", "weights": (0.6, 0.3, 0.1)}
-CANDIDATES: dict[str, dict[str, Any]] = {
-    "baseline": pz.BASELINE,
-    "baseline_ema": {**pz.BASELINE, "ema": 0.999},
-    "baseline_12k_ema": {**pz.BASELINE, "steps": 12000, "ema": 0.999},
-    "mix": MIX,
-    "mix_ema": {**MIX, "ema": 0.999},
-    "mix_12k_ema": {**MIX, "steps": 12000, "ema": 0.999},
-}
+CANDIDATES = pz.RECIPES
+SHRINKS = (0.0, 0.25, 0.5, 0.75)  # the zero-shot checkpoint's `shrink` (towards seasonal naive) is one of these
+
+
+def fail(message: str) -> None:
+    """One `genzoo: error:` line and exit code 2, as for any bad input."""
+    print(f"genzoo: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def label(recipe: dict[str, Any]) -> str:
@@ -104,21 +107,33 @@ def select(name: str) -> None:
     for key, summary in summaries.items():
         windows = len(synthetic) if key == "synthetic" else sum(len(valid[key]) for _, valid in nets)
         for metric, value in summary.items():
-            res.add(f"select:{key}", name, metric, value, metric == "win_rate", budget, windows=windows)
+            if metric != "per_series":
+                res.add(f"select:{key}", name, metric, value, metric == "win_rate", budget, windows=windows)
+    for shrink in SHRINKS:
+        for net, _ in nets:
+            net.config.shrink = shrink
+        for metric, value in pooled(nets, "unseen").items():
+            if metric != "per_series":
+                res.add("select:shrink", name, metric, value, metric == "win_rate", budget, shrink=shrink)
+    for series_name, (value, naive) in sorted(summaries["unseen"]["per_series"].items()):
+        res.add(f"select:unseen:{series_name}", name, "mase", value, False, f"{SELECT_ORIGINS} origins",
+                seasonal_naive=naive)
 
 
-def pooled(nets: list, key: str) -> dict[str, float]:
-    """The summary over the union of the folds' `key` windows, each scored by its own fold's network."""
+def pooled(nets: list, key: str) -> dict[str, Any]:
+    """The summary over the union of the folds' `key` windows, each scored by its own fold's network (and
+    per series: (MASE, seasonal-naive MASE))."""
     zs, naive = {}, {}
     for net, valid in nets:
         zs.update(pz.validation_mase(net, valid[key]))
         per: dict[str, list[float]] = {}
         for name, hist, truth, m in valid[key]:
-            per.setdefault(name, []).append(pz.mase(truth, pz.seasonal_naive(hist, len(truth), m), hist, m))
+            per.setdefault(name, []).append(pz.mase(truth, pz.seasonal_naive(hist, m, len(truth)), hist, m))
         naive.update({n: float(np.mean(v)) for n, v in per.items()})
     ratio = [np.log(max(zs[n], 1e-9) / max(naive[n], 1e-9)) for n in zs]
     return {"mean_mase": float(np.mean(list(zs.values()))), "naive_mean_mase": float(np.mean(list(naive.values()))),
-            "win_rate": float(np.mean([zs[n] < naive[n] for n in zs])), "geo_ratio": float(np.exp(np.mean(ratio)))}
+            "win_rate": float(np.mean([zs[n] < naive[n] for n in zs])), "geo_ratio": float(np.exp(np.mean(ratio))),
+            "per_series": {n: (zs[n], naive[n]) for n in zs}}
 
 
 def benchmark_scores(model: Any, series: list) -> dict[str, dict[str, float]]:
@@ -147,7 +162,7 @@ def test(name: str, checkpoint: Path) -> None:
     series = all_series()
     seen, unseen = pz.halves(series)
     if {s.name for s in unseen} != held_out or held_out & set(model.data_info.extra["real"]):
-        raise SystemExit(f"genzoo: error: checkpoint {name!r} was not trained with the held-out half out")
+        fail(f"checkpoint {name!r} was not trained with the held-out half out")
     res = Results("zero_shot")
     keep(res, name, "unseen")
     res.rows = [r for r in res.rows if not (r["system"] == name and r["task"].startswith(("validation", "pretrain")))]
@@ -172,16 +187,41 @@ def test(name: str, checkpoint: Path) -> None:
                 synthetic_mean_mase=point["synthetic_mean_mase"])
 
 
+def best() -> str:
+    """The selection rule, fixed before any test run: the candidate with the lowest geometric mean MASE ratio
+    to seasonal naive on the never-trained-on fold series ("select:unseen" geo_ratio), then the higher win rate."""
+    rows = [r for r in load_rows() if r["task"] == "select:unseen"]
+    value = {(r["system"], r["metric"]): r["value"] for r in rows}
+    names = sorted({r["system"] for r in rows})
+    return min(names, key=lambda n: (value[n, "geo_ratio"], -value[n, "win_rate"]))
+
+
+def best_shrink(name: str) -> float:
+    """The shrink of candidate `name` with the lowest geo_ratio on the fold series it never saw (rule fixed before
+    any test run, as for the recipe), then the higher win rate."""
+    rows = [r for r in load_rows() if r["task"] == "select:shrink" and r["system"] == name]
+    value = {(r["shrink"], r["metric"]): r["value"] for r in rows}
+    if not value:
+        fail(f"no select:shrink rows for {name!r}; run --select {name} first")
+    return min(sorted({r["shrink"] for r in rows}), key=lambda v: (value[v, "geo_ratio"], -value[v, "win_rate"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--select", choices=sorted(CANDIDATES), help="pretrain and validate one candidate recipe")
     mode.add_argument("--test", metavar="NAME", help="score a checkpoint on the unseen series, as NAME")
+    mode.add_argument("--best", action="store_true", help="print the candidate the validation rows choose")
+    mode.add_argument("--best-shrink", metavar="NAME", help="print the shrink the validation rows choose for NAME")
     parser.add_argument("--checkpoint", type=Path, default=fc.ZERO_SHOT)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
-    if args.select:
+    if args.best:
+        print(best())
+    elif args.best_shrink:
+        print(best_shrink(args.best_shrink))
+    elif args.select:
         select(args.select)
     else:
         test(args.test, args.checkpoint)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+import genzoo as gz
 from genzoo.apps import forecast as fc
 from genzoo.data.kernel_synth import FAMILIES, synth_mix
 from genzoo.data.series import Series
@@ -46,16 +48,44 @@ def test_benchmark_windows_and_relative_score_against_seasonal_naive() -> None:
     s = Series("s", np.tile(np.arange(4.0), 30), "QS", "1990-01-01", 4)
     windows = pz.benchmark_windows([s], origins=3)
     assert [len(w[1]) for w in windows] == [120 - 24, 120 - 16, 120 - 8] and all(len(w[2]) == 8 for w in windows)
-    assert np.array_equal(pz.seasonal_naive(windows[0][1], 8, 4), windows[0][2])
-    assert np.array_equal(pz.seasonal_naive(np.array([1.0, 2.0]), 3, 4), [2.0, 2.0, 2.0])
+    assert np.array_equal(pz.seasonal_naive(windows[0][1], 4, 8), windows[0][2])
+    assert np.array_equal(pz.seasonal_naive(np.array([1.0, 2.0]), 4, 3), [2.0, 2.0, 2.0])
 
-    class Shifted:  # a forecaster one unit off the truth, everywhere
+    class Shifted:  # seasonal naive moved one unit against the trend
         def quantiles(self, hist: np.ndarray, h: int, m: int) -> np.ndarray:
-            return np.tile(pz.seasonal_naive(hist, h, m) + 1.0, (13, 1))
+            return np.tile(pz.seasonal_naive(hist, m, h) - 1.0, (13, 1))
 
-    noisy = Series("n", np.tile(np.arange(4.0), 30) + np.random.default_rng(0).normal(0, 2, 120), "QS", "0", 4)
-    score = pz.relative_score(Shifted(), pz.benchmark_windows([noisy], origins=2))
-    assert score["win_rate"] == 0.0 and score["geo_ratio"] > 1.0
+    trend = Series("t", np.tile(np.arange(4.0), 30) + 0.5 * np.arange(120), "QS", "0", 4)  # naive 2-4 short
+    score = pz.relative_score(Shifted(), pz.benchmark_windows([trend], origins=2))
+    assert score["win_rate"] == 0.0 and score["geo_ratio"] == pytest.approx(4 / 3)
+
+
+def test_shrink_moves_the_forecast_to_seasonal_naive_and_keeps_its_spread() -> None:
+    model = gz.create("global_forecaster", context_length=24, prediction_length=6, hidden=16, blocks=1)
+    y = 3 * np.sin(np.arange(60) * 2 * np.pi / 12) + 0.1 * np.arange(60)
+    alone = model.quantiles(y, 6, 12)
+    model.config.shrink = 0.5
+    half = model.quantiles(y, 6, 12)
+    assert np.allclose(half[6], 0.5 * alone[6] + 0.5 * y[-12:-6])
+    assert np.allclose(np.diff(half, axis=0), np.diff(alone, axis=0))
+    with pytest.raises(GenzooError, match="shrink"):
+        gz.create("global_forecaster", shrink=1.5)
+
+
+def test_members_are_independent_networks_whose_quantiles_are_averaged() -> None:
+    tiny = dict(context_length=24, prediction_length=6, hidden=16, blocks=1)
+    one = gz.create("global_forecaster", **tiny)
+    assert not any(k.startswith("others") for k in one.state_dict())  # one network: the weights it always had
+    three = gz.create("global_forecaster", members=3, **tiny)
+    x = torch.randn(5, three.n_in)
+    outs = three.member_outputs(x)
+    assert outs.shape == (3, 5, 6, 13) and torch.allclose(three(x), outs.mean(0))
+    assert not torch.allclose(outs[0], outs[1])  # each member has its own initialisation
+    batch = {"x": x, "target": torch.randn(5, 6), "target_mask": torch.ones(5, 6)}
+    three.loss(batch)["loss"].backward()
+    assert all(stack[0].mlp[0].weight.grad.abs().sum() > 0 for stack in (three.blocks, *three.others))
+    with pytest.raises(GenzooError, match="members"):
+        gz.create("global_forecaster", members=0, **tiny)
 
 
 def test_the_shipped_checkpoint_never_trained_on_its_held_out_series() -> None:
