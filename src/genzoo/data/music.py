@@ -432,7 +432,11 @@ class ChoraleEvents(Dataset):
 
 class ChoraleRolls(Dataset):
     """Piano-roll windows (seq_len + 1, 88) of 16th-note frames, with 50% overlap; shorter pieces zero-padded
-    and masked (item = (roll, mask))."""
+    and masked (item = (roll, mask)).
+
+    Every piece starts with one silent frame, the piano-roll's BOS: a sampler starts from an empty frame and
+    a blank state, and frame 0 of a window is only context, so without it the first chord of a piece (which
+    sets its key) would never be trained and every composition would open from an untrained guess."""
 
     def __init__(
         self,
@@ -443,7 +447,8 @@ class ChoraleRolls(Dataset):
     ) -> None:
         self.pieces = pieces
         self.seq_len = seq_len
-        self.rolls = [notes_to_roll(n) for _, n in pieces]
+        silent = np.zeros((1, HIGH - LOW), dtype=np.float32)
+        self.rolls = [np.concatenate([silent, notes_to_roll(n)]) for _, n in pieces]
         self.windows = [
             (i, s) for i, r in enumerate(self.rolls) for s in range(0, max(1, len(r) - seq_len), seq_len // 2)
         ]
