@@ -124,7 +124,7 @@ def test_global_forecaster_learns_many_seasonal_series_and_beats_seasonal_naive_
 
 def test_ensemble_calibration_widens_overconfident_bands_and_needs_room() -> None:
     model = gz.create("forecast_ensemble", members=["autotheta"], calibration_origins=3, calibration_scale="sigma",
-                      **TINY)
+                      calibration_gaussian_floor=False, **TINY)
     rng = np.random.default_rng(1)
     jumpy = np.cumsum(rng.standard_t(1.5, 80))  # heavy tails: the members' Gaussian bands are too narrow
     assert model.combine(jumpy, 6, 1)[2].factors[0] > 1.0
@@ -185,7 +185,8 @@ def test_conformal_quantile_covers_held_out_gaussian_errors_and_warp_keeps_both_
 
 def test_ensemble_conformal_bands_cover_about_their_level_on_gaussian_series() -> None:
     model = gz.create("forecast_ensemble", members=["seasonal_naive"], calibration_origins=3, network_weight=0.0,
-                      calibration_scale="naive", calibration_tail=1.0, **TINY)
+                      calibration_scale="naive", calibration_tail=1.0, calibration_growth="scale",
+                      calibration_gaussian_floor=False, **TINY)
     rng = np.random.default_rng(2)
     hits80, hits95 = [], []
     for _ in range(40):
@@ -213,7 +214,8 @@ def test_fitted_growth_widens_the_far_steps_of_a_trend_the_naive_scale_underrate
     widths = {}
     for growth in ("scale", "fitted"):
         model = gz.create("forecast_ensemble", members=["seasonal_naive"], calibration_origins=3, network_weight=0.0,
-                          calibration_scale="naive", calibration_growth=growth, calibration_tail=1.0, **TINY)
+                          calibration_scale="naive", calibration_growth=growth, calibration_tail=1.0,
+                          calibration_gaussian_floor=False, **TINY)
         point, scale, warp = model.combine(y[:74], 6, 1)
         widths[growth] = scale * warp.half_width(0)
         assert np.all(np.diff(widths[growth]) > 0), widths[growth]  # bands widen with the step

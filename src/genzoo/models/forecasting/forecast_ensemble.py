@@ -56,10 +56,10 @@ class ForecastEnsembleConfig(GlobalForecasterConfig):
     network_weight: float = 1.0  # multiplies the network's inverse-error weight (0 leaves it out)
     network_min_history: int = 150  # histories shorter than this leave the network out
     weight_power: float = 2.0  # weights are 1 / MAE**power: 2 leans harder on the member that replays best
-    calibration_scale: str = "naive"  # "sigma" (the mix's own) or "naive" (in-sample naive error x sqrt(step))
-    calibration_tail: float = 0.75  # shrinks the miscoverage the conformal rank aims at (<= 1: wider bands)
-    calibration_growth: str = "scale"  # "scale" (the scale's own growth over steps) or "fitted" (refitted on replays)
-    calibration_gaussian_floor: bool = False  # bands never narrower than the mix's own Gaussian band
+    calibration_scale: str = "sigma"  # "sigma" (the mix's own) or "naive" (in-sample naive error x sqrt(step))
+    calibration_tail: float = 1.0  # shrinks the miscoverage the conformal rank aims at (<= 1: wider bands)
+    calibration_growth: str = "fitted"  # "scale" (the scale's own growth over steps) or "fitted" (refitted on replays)
+    calibration_gaussian_floor: bool = True  # bands never narrower than the mix's own Gaussian band, nor thinner-tailed
 
 
 @register_model(
