@@ -55,6 +55,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     # and more synthetic series to learn from instead
     "mix_6k_ema_rr10": {**MIX, "steps": 6000, "ema": 0.999, "real_repeat": 10},
     "mix_12k_ema_rr5_syn5k": {**MIX, "steps": 12000, "ema": 0.999, "real_repeat": 5, "synthetic": 5000},
+    # further along the direction that helped (more synthetic series, fewer real repeats, more steps)
+    "mix_16k_ema_rr5_syn10k": {**MIX, "steps": 16000, "ema": 0.999, "real_repeat": 5, "synthetic": 10000},
     # the validation MASE swings from one evaluation to the next: three averaged networks (~6 MB together)
     "baseline_ema_x3": {**BASELINE, "ema": 0.999, "config": {"members": 3, "hidden": 192}},
 }
