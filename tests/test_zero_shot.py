@@ -72,20 +72,20 @@ def test_shrink_moves_the_forecast_to_seasonal_naive_and_keeps_its_spread() -> N
         gz.create("global_forecaster", shrink=1.5)
 
 
-def test_members_are_independent_networks_whose_quantiles_are_averaged() -> None:
+def test_networks_are_independent_and_their_quantiles_are_averaged() -> None:
     tiny = dict(context_length=24, prediction_length=6, hidden=16, blocks=1)
     one = gz.create("global_forecaster", **tiny)
     assert not any(k.startswith("others") for k in one.state_dict())  # one network: the weights it always had
-    three = gz.create("global_forecaster", members=3, **tiny)
+    three = gz.create("global_forecaster", networks=3, **tiny)
     x = torch.randn(5, three.n_in)
-    outs = three.member_outputs(x)
+    outs = three.network_outputs(x)
     assert outs.shape == (3, 5, 6, 13) and torch.allclose(three(x), outs.mean(0))
-    assert not torch.allclose(outs[0], outs[1])  # each member has its own initialisation
+    assert not torch.allclose(outs[0], outs[1])  # each network has its own initialisation
     batch = {"x": x, "target": torch.randn(5, 6), "target_mask": torch.ones(5, 6)}
     three.loss(batch)["loss"].backward()
     assert all(stack[0].mlp[0].weight.grad.abs().sum() > 0 for stack in (three.blocks, *three.others))
-    with pytest.raises(GenzooError, match="members"):
-        gz.create("global_forecaster", members=0, **tiny)
+    with pytest.raises(GenzooError, match="networks"):
+        gz.create("global_forecaster", networks=0, **tiny)
 
 
 def test_the_shipped_checkpoint_never_trained_on_its_held_out_series() -> None:

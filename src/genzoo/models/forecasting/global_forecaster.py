@@ -56,7 +56,7 @@ class GlobalForecasterConfig:
     shrink: float = 0.0
     # Independent networks (own initialisation, own loss) whose quantiles are averaged: a seed ensemble, against
     # the step-to-step swings of one small network's forecasts. 1 (the default) is one network.
-    members: int = 1
+    networks: int = 1
 
 
 def season_features(m: int) -> np.ndarray:
@@ -135,8 +135,8 @@ class GlobalForecaster(GenerativeModel, Forecaster):
             raise GenzooError(f"min_context must be in 1..context_length, got {c.min_context}")
         if not 0.0 <= c.shrink <= 1.0:
             raise GenzooError(f"shrink must be in [0, 1], got {c.shrink}")
-        if c.members < 1:
-            raise GenzooError(f"members must be at least 1, got {c.members}")
+        if c.networks < 1:
+            raise GenzooError(f"networks must be at least 1, got {c.networks}")
         self.n_in = 2 * c.context_length + c.prediction_length + len(SEASON_BUCKETS) + 1
         n_out = c.prediction_length * len(LEVELS)
 
@@ -146,7 +146,7 @@ class GlobalForecaster(GenerativeModel, Forecaster):
             )
 
         self.blocks = stack()
-        self.others = nn.ModuleList(stack() for _ in range(c.members - 1))  # no weights when members == 1
+        self.others = nn.ModuleList(stack() for _ in range(c.networks - 1))  # no weights when networks == 1
         self.register_buffer("levels", torch.tensor(LEVELS), persistent=False)
 
     @classmethod
@@ -170,8 +170,8 @@ class GlobalForecaster(GenerativeModel, Forecaster):
         return 2
 
     # -- the network ------------------------------------------------------------------------------------
-    def member_outputs(self, x: Tensor) -> Tensor:
-        """Encoded windows (B, n_in) -> each member's quantiles (members, B, prediction_length, levels)."""
+    def network_outputs(self, x: Tensor) -> Tensor:
+        """Encoded windows (B, n_in) -> each network's quantiles (networks, B, prediction_length, levels)."""
         outs = []
         for blocks in (self.blocks, *self.others):
             residual, out = x, 0.0
@@ -184,13 +184,13 @@ class GlobalForecaster(GenerativeModel, Forecaster):
 
     def forward(self, x: Tensor) -> Tensor:
         """Encoded windows (B, n_in) -> quantiles (B, prediction_length, levels) in scale-free units (the
-        members' mean)."""
-        return self.member_outputs(x).mean(0)
+        networks' mean)."""
+        return self.network_outputs(x).mean(0)
 
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Mean pinball loss over the levels and the observed target steps (scale-free units); each member is
-        scored on its own quantiles, so the members stay independent forecasters."""
-        q = self.member_outputs(batch["x"].float())
+        """Mean pinball loss over the levels and the observed target steps (scale-free units); each network is
+        scored on its own quantiles, so the networks stay independent forecasters."""
+        q = self.network_outputs(batch["x"].float())
         err = batch["target"].float().unsqueeze(-1) - q
         pinball = torch.maximum(self.levels * err, (self.levels - 1) * err).mean(-1)
         mask = batch["target_mask"].float()
