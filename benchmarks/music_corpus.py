@@ -26,7 +26,7 @@ row is the mean over the seeds, each seed's value in `per_seed`:
   `-d composer=palestrina` was silently ignored).
 `--split val` judges against the val pieces instead (every 10th + 1) and writes music_corpus_val.json: the
 split the settings were chosen on; music_corpus.json (test) is reported once.
-Run: python benchmarks/music_corpus.py [--split val]  (about 20 minutes on one CPU thread, parsing included;
+Run: python benchmarks/music_corpus.py [--split val]  (about 10 minutes on one CPU thread, parsing included;
 `--smoke` runs in a minute into music_corpus_smoke.json).
 """
 
