@@ -18,15 +18,16 @@ row is the mean over the seeds, each seed's value in `per_seed`:
   decoded without the longest-note cap, and the same runs' last iterate (no EMA). N_SAMPLES is 64, not 8: a
   composed piece keeps to one key, so the pooled histogram of 8 pieces is mostly the luck of their keys (8 real
   8-bar train excerpts scatter 0.01 to 0.12 nats from the val pieces, while the keyless unigram's barely
-  moves); and the EMA: a last iterate composes in the keys of its last few batches (on the val pieces its KL
-  swung between 0.01 and 0.19 nats from one checkpoint to the next 5 s later; the EMA's by a third of that);
+  moves); and the EMA: a last iterate's key balance swings from one checkpoint to the next (on the val
+  pieces, one run's KL ranged over 0.05-0.16 nats across checkpoints 5 s apart, the EMA's over 0.01-0.04
+  after 15 s);
 - bars_written: `genzoo compose --bars 8` through the CLI, the MIDI's length in bars of the corpus's meter as
   music21's MIDI reader counts it (`genzoo.metrics.music.midi_bars`; should be 8.0, for every model);
 - the issue's case: the chorales model's samples scored against Palestrina (what a user got when
   `-d composer=palestrina` was silently ignored).
 `--split val` judges against the val pieces instead (every 10th + 1) and writes music_corpus_val.json: the
 split the settings were chosen on; music_corpus.json (test) is reported once.
-Run: python benchmarks/music_corpus.py [--split val]  (about 20 minutes on one CPU thread, parsing included;
+Run: python benchmarks/music_corpus.py [--split val]  (about 10 minutes on one CPU thread, parsing included;
 `--smoke` runs in a minute into music_corpus_smoke.json).
 """
 

@@ -37,11 +37,12 @@ class PianoRollLSTM(GenerativeModel, Sampler, Likelihood, Composer):
 
     Config = PianoRollLSTMConfig
     default_lr = 2e-3
-    #: keep a weight EMA (`fit` samples from it): each key's Bernoulli has its own output bias, which Adam's
-    #: last steps tilt towards the few pieces, in a few keys, of the last batches, so the last iterate composes
-    #: in whichever keys it saw last. On the val pieces, the pitch-class KL of 64 samples swung between 0.02
-    #: and 0.19 nats from one checkpoint to the next 5 s later; the EMA's stayed at 0.01-0.05 (benchmarks/
-    #: music_corpus.py), for some 0.15 nats/frame more NLL while the loss still falls fast
+    #: keep a weight EMA (`fit` samples from it): the key balance of a last iterate's compositions swings
+    #: from one checkpoint to the next. On the val pieces the pitch-class KL of 64 samples ranged over 0.02-0.19
+    #: nats at checkpoints 5 s apart (as much with batches of 64 windows as of 16: the free-running sampler's
+    #: sensitivity to the weights, more than the keys of the last batches); the EMA's over 0.01-0.05.
+    #: Palestrina, 2 seeds: 0.049 -> 0.011 on val, 0.050 -> 0.020 on test (benchmarks/results/music_corpus*.json),
+    #: for 0.04-0.19 nats/frame more NLL at 45 s, while the loss still falls fast
     default_ema = 0.99
     default_precision = "32-true"
 
