@@ -266,8 +266,7 @@ def main() -> None:
         vq_curve = [
             stages.train_to(steps, 64, None, None, lambda m: matches(reconstruct(m, ("val",)))) for steps in vq_steps
         ]
-        stages.train_to(vq_steps[-1], 64, None, None)  # the last point's weights, if it was done
-        vq, vq_s = stages.model, vq_curve[-1]["train_seconds"]
+        vq, vq_s = gz.load(runs / "vqvae").eval(), vq_curve[-1]["train_seconds"]  # what dalle / t2i_ldm load
         recon = reconstruct(vq)
         stats = vq.codebook_stats(evals["seen"].images.to(vq.device))
         add(
