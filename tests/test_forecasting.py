@@ -124,7 +124,7 @@ def test_global_forecaster_learns_many_seasonal_series_and_beats_seasonal_naive_
 
 def test_ensemble_calibration_widens_overconfident_bands_and_needs_room() -> None:
     model = gz.create("forecast_ensemble", members=["autotheta"], calibration_origins=3, calibration_scale="sigma",
-                      calibration_gaussian_floor=False, **TINY)
+                      calibration_growth="scale", calibration_gaussian_floor=False, **TINY)
     rng = np.random.default_rng(1)
     jumpy = np.cumsum(rng.standard_t(1.5, 80))  # heavy tails: the members' Gaussian bands are too narrow
     assert model.combine(jumpy, 6, 1)[2].factors[0] > 1.0
