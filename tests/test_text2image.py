@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import warnings
 import zipfile
 
@@ -178,6 +179,16 @@ def test_guidance_changes_samples_and_save_load_reproduces(dalle, vq_run, tmp_pa
     again = gz.load(tmp_path / "dalle")
     kw = {"prompt": "a large 3", "seed": 1, "top_k": 8}
     assert torch.equal(again.sample(6, **kw), dalle.sample(6, **kw))
+    assert again.config.caption_slots is True
+
+
+def test_a_dalle_saved_before_caption_slots_loads_with_word_prefixes(dalle, tmp_path):
+    """A run saved before the option existed was trained on word prefixes: it must not read slots."""
+    gz.save(dalle, tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "config.json").read_text())
+    del meta["config"]["caption_slots"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(meta))
+    assert gz.load(tmp_path / "old").config.caption_slots is False
 
 
 def test_reranking_keeps_better_read_candidates(dalle, reader):

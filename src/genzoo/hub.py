@@ -82,7 +82,10 @@ def load(directory: str | os.PathLike[str], map_location: str | torch.device = "
     try:
         if not isinstance(meta.get("config") or {}, dict):
             raise GenzooError("its config is not a JSON object")
-        config = build_config(entry.cls.Config, meta.get("config") or {})
+        saved = meta.get("config") or {}
+        # options added after a run was saved take the value that reproduces that run, not today's default
+        older = getattr(entry.cls.Config, "BEFORE_OPTION", {})
+        config = build_config(entry.cls.Config, {**{k: v for k, v in older.items() if k not in saved}, **saved})
         info = DataInfo.from_dict(meta.get("data_info"))
     except GenzooError as e:
         raise GenzooError(f"{cfg} is not a usable config: {e}") from None

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -78,6 +78,9 @@ def scene_slots(ids: Tensor, tokenizer: CaptionTokenizer) -> Tensor:
 
 @dataclass
 class DalleConfig:
+    #: saved runs whose config predates an option were trained as these values say (read by `genzoo.hub.load`)
+    BEFORE_OPTION: ClassVar[dict[str, Any]] = {"caption_slots": False}
+
     tokens_of: str = ""  # a trained vqvae run: its token grids are the image vocabulary
     tokenizer: str = ""  # caption tokenizer JSON (from the dataset); "" = captioned_digits' words
     text_length: int = 12
