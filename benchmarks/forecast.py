@@ -33,7 +33,7 @@ Metrics per series (mean over its origins): MASE (seasonal scale from the histor
 scaled CRPS (CRPS over the same scale, so series can be averaged), coverage of the 80% and 95% bands.
 Summaries: mean and median over series, means per frequency.
 
-Run: PYTHONPATH=src python benchmarks/forecast.py [--smoke]   (~15 min on one shared CPU core)
+Run: PYTHONPATH=src python benchmarks/forecast.py [--smoke]   (~7 min on one shared CPU core)
 """
 
 from __future__ import annotations
