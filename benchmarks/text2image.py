@@ -316,6 +316,7 @@ def main() -> None:
             + f"; {n_train} training canvases"
         )
         config = {**model_args[name], **({"lr": lr} if lr else {})}
+        trained = {"steps": last["steps"], "train_seconds": last["train_seconds"], "config": config}
         for guidance in sorted({0.0, 1.0, w}):
             images = draw(stages.model, guidance)
             extra_fields = {"curve": curve} if guidance == w else {}
@@ -324,10 +325,8 @@ def main() -> None:
                 f"{label}-guidance{guidance:g}",
                 matches(images),
                 budget,
-                steps=last["steps"],
-                train_seconds=last["train_seconds"],
                 guidance=guidance,
-                config=config,
+                **trained,
                 attributes=attributes(images),
                 **extra_fields,
             )
@@ -342,10 +341,8 @@ def main() -> None:
                 f"{label}-" + knob_name(guidance, knobs),
                 {"val": tried[-1][0]},
                 budget,
-                steps=last["steps"],
-                train_seconds=last["train_seconds"],
                 guidance=guidance,
-                config=config,
+                **trained,
                 **knobs,
             )
         _, guidance, knobs = max(tried, key=lambda t: t[0])  # the first best on validation
@@ -355,11 +352,9 @@ def main() -> None:
             f"{label}-chosen",
             matches(images),
             budget,
-            steps=last["steps"],
-            train_seconds=last["train_seconds"],
             guidance=guidance,
             chosen_on="val: " + knob_name(guidance, knobs),
-            config=config,
+            **trained,
             attributes=attributes(images),
             **knobs,
         )

@@ -51,16 +51,9 @@ def synth(n: int, length: int = 256, max_kernels: int = 3, seed: int = 0) -> lis
     if n < 1 or length < 8:
         raise GenzooError(f"kernel_synth needs n >= 1 and length >= 8, got n={n}, length={length}")
     rng = np.random.default_rng(seed)
-    t = np.linspace(0.0, 1.0, length)
     out = []
     for i in range(n):
-        kernel, period = _base_kernel(rng, t)
-        for _ in range(int(rng.integers(0, max_kernels))):
-            other, p = _base_kernel(rng, t)
-            kernel = kernel + other if rng.random() < 0.5 else kernel * other
-            period = max(period, p)
-        chol = np.linalg.cholesky(kernel + 1e-6 * np.eye(length))
-        values = chol @ rng.standard_normal(length)
+        values, period = _gp(rng, length, max_kernels)
         values = values * rng.uniform(0.5, 20.0) + rng.uniform(-10, 100)
         out.append(Series(f"kernel-synth-{i}", values, "", "0", period))
     return out
