@@ -11,7 +11,7 @@ which is how benchmarks/forecast.py finds them.
 
 While it trains, the validation MASE (never the held-out series: the benchmark windows of the series it
 trains on, which it never sees, and held-out synthetic draws) is logged against wall-clock; that learning
-curve is stored in the checkpoint's config.json and copied into zero_shot.json by benchmarks/zero_shot_eval.py.
+curve is stored in the checkpoint's config.json and copied into zero_shot.json by benchmarks/zero_shot.py.
 The recipe (CHOSEN of RECIPES) was chosen there, on a validation split of the training half (see that script).
 
 Run: PYTHONPATH=src python scripts/pretrain_zero_shot.py [--recipe NAME]   (~6 min: 16000 steps on one CPU thread)
@@ -40,7 +40,7 @@ from genzoo.models.forecasting.global_forecaster import seasonal_naive
 
 ORIGINS = 2  # the benchmark's rolling origins: each series' last ORIGINS horizons are never trained on
 CONFIG = dict(context_length=96, prediction_length=18, hidden=256, blocks=3)
-# The candidate recipes benchmarks/zero_shot_eval.py compares on validation; "baseline" is the first one shipped.
+# The candidate recipes benchmarks/zero_shot.py compares on validation; "baseline" is the first one shipped.
 # mix: GP draws plus synth_mix's walks and S-curves; ema: the decay of the averaged weights that are kept.
 BASELINE: dict[str, Any] = dict(steps=3000, batch=128, lr=1e-3, synthetic=1500, mix="gp", real_repeat=25)
 MIX: dict[str, Any] = {**BASELINE, "mix": "mix", "weights": (0.6, 0.3, 0.1)}

@@ -52,7 +52,7 @@ class GlobalForecasterConfig:
     # of its median). A hedge for a network that over-extrapolates on series unlike its training data: per
     # series the MAE of the blend is at most the blend of the MAEs, so every series the network beats seasonal
     # naive on stays won. 0 (the default) is the network alone; the zero-shot checkpoint's value is chosen on
-    # validation series it never saw (benchmarks/zero_shot_eval.py).
+    # validation series it never saw (benchmarks/zero_shot.py).
     shrink: float = 0.0
     # Independent networks (own initialisation, own loss) whose quantiles are averaged: a seed ensemble, against
     # the step-to-step swings of one small network's forecasts. 1 (the default) is one network.

@@ -22,8 +22,8 @@ recipe is chosen here on data that is not the test:
 
 Budgets: one CPU thread; each candidate's steps x batch and wall-clock are in its rows.
 
-Run: PYTHONPATH=src python benchmarks/zero_shot_eval.py --select baseline   (~2-16 min per candidate)
-     PYTHONPATH=src python benchmarks/zero_shot_eval.py --test shipped      (~1 min)
+Run: PYTHONPATH=src python benchmarks/zero_shot.py --select baseline   (~2-16 min per candidate)
+     PYTHONPATH=src python benchmarks/zero_shot.py --test shipped      (~1 min)
 """
 
 from __future__ import annotations
