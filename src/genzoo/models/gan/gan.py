@@ -26,7 +26,7 @@ from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
 from genzoo.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from genzoo.models.gan.optim import adam_pair
+from genzoo.models.gan.optim import adam_pair, ema_update
 from genzoo.protocols import ClassConditional, NoiseGenerator, Sampler
 
 
@@ -202,14 +202,10 @@ class GAN(GenerativeModel, Sampler, ClassConditional, NoiseGenerator):
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        """EMA with warm-up: decay (1+t)/(10+t) up to ema_decay, so short runs do not average their start."""
-        if self.generator_ema is None:
-            return
-        t = float(self.updates) / self.config.n_critic
-        decay = min(self.config.ema_decay, (1.0 + t) / (10.0 + t))
-        torch._foreach_lerp_(list(self.generator_ema.parameters()), list(self.generator.parameters()), 1.0 - decay)
-        for eb, mb in zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True):
-            eb.copy_(mb)
+        """The generator EMA's step, counted in generator updates (`ema_update`)."""
+        if self.generator_ema is not None:
+            steps = float(self.updates) / self.config.n_critic
+            ema_update(self.generator_ema, self.generator, self.config.ema_decay, steps)
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
         """Validation objective: the discriminator loss on real vs generated (GANs have no likelihood)."""

@@ -30,7 +30,7 @@ from genzoo.base import GenerativeModel, Recipe
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.gan import losses
-from genzoo.models.gan.optim import adam_pair
+from genzoo.models.gan.optim import adam_pair, ema_update
 from genzoo.models.style.images import yiq_to_rgb
 from genzoo.protocols import ImageToImage
 from genzoo.registry import register_model
@@ -254,18 +254,10 @@ class Pix2Pix(GenerativeModel, ImageToImage):
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        """EMA with warm-up: decay (1+t)/(10+t) up to ema_decay, so a short run does not keep its start.
-
-        Batch-norm statistics are copied from the live generator: they belong to its activations, and
-        the averaged weights stay close to the live ones.
-        """
+        """The generator EMA's step (`ema_update`: warm-up, batch-norm statistics from the live generator)."""
         if self.generator_ema is None:
             return
-        t = float(self.ema_updates)
-        decay = min(self.config.ema_decay, (1.0 + t) / (10.0 + t))
-        torch._foreach_lerp_(list(self.generator_ema.parameters()), list(self.generator.parameters()), 1.0 - decay)
-        for eb, mb in zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True):
-            eb.copy_(mb)
+        ema_update(self.generator_ema, self.generator, self.config.ema_decay, float(self.ema_updates))
         self.ema_updates += 1
 
     def loss(self, batch: Any) -> dict[str, Tensor]:
