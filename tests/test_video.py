@@ -132,6 +132,22 @@ def test_frame_prediction_and_inpainting_keep_known_pixels(run: tuple[Path, list
         model.predict(clips)
 
 
+def test_predict_samples_is_the_mean_of_seeded_single_draws(run: tuple[Path, list[float]]) -> None:
+    model = gz.load(run[0])
+    first = tiny_data("test", n=2).videos[:, :, :2]
+    g = torch.Generator().manual_seed(3)
+    singles = [model.predict(first, steps=3, generator=g) for _ in range(3)]
+    mean = model.predict(first, steps=3, samples=3, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(mean, torch.stack(singles).mean(0), atol=1e-6)
+    assert not torch.allclose(singles[0], singles[1])  # the draws differ, so the mean is not one of them
+    assert torch.equal(mean[:, :, :2], first)  # given frames unchanged
+    one = model.predict(first, steps=3, samples=1, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(one, singles[0])  # K=1 is the plain single draw
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(GenzooError, match="samples must be a positive integer"):
+            model.predict(first, steps=3, samples=bad)
+
+
 def test_wrong_data_kind_is_refused() -> None:
     with pytest.raises(GenzooError, match="needs video data"):
         gz.create("video_ddpm", data=gz.data.load("digits"))
@@ -149,6 +165,10 @@ def test_animate_cli(run: tuple[Path, list[float]], tmp_path: Path) -> None:
     assert main(["animate", out, "--first-frames", str(start), "--predict", "2", "--steps", "2",
                  "-n", "1", "--scale", "1", "-o", str(cont)]) == 0
     assert read_clip(cont).shape[1:] == (4, 16, 16)
+    mean = tmp_path / "mean.gif"
+    assert main(["animate", out, "--first-frames", str(start), "--samples", "3", "--steps", "2",
+                 "-n", "1", "--scale", "1", "-o", str(mean)]) == 0
+    assert read_clip(mean).shape[1:] == (4, 16, 16)
 
 
 def test_animate_cli_errors(run: tuple[Path, list[float]], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -164,6 +184,19 @@ def test_animate_cli_errors(run: tuple[Path, list[float]], tmp_path: Path, capsy
     assert "a different aspect ratio" in capsys.readouterr().err
     assert main(["animate", out, "-o", str(tmp_path / "z.png"), "--steps", "1", "-n", "1"]) == 2
     assert "use .gif or .mp4" in capsys.readouterr().err
+    start = tmp_path / "start.gif"
+    write_clip(tiny_data("test", n=1).videos[0, :, :2], start)
+    for k in ("0", "-2"):
+        assert main(["animate", out, "--first-frames", str(start), "--samples", k, "-o", str(tmp_path / "s.gif")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("genzoo: error:") and "--samples: must be at least 1" in err and err.count("\n") == 1
+    assert main(["animate", out, "--samples", "2", "-o", str(tmp_path / "s.gif")]) == 2
+    assert "it needs --first-frames" in capsys.readouterr().err
+    simvp_run = tmp_path / "simvp"
+    gz.save(gz.create("simvp", data=tiny_data(n=4)), simvp_run)
+    assert main(["animate", str(simvp_run), "--first-frames", str(start), "--samples", "2",
+                 "-o", str(tmp_path / "s.gif")]) == 2
+    assert "predicts deterministically; --samples needs a generative model" in capsys.readouterr().err
     mask = tmp_path / "mask.npy"
     import numpy as np
 

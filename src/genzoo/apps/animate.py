@@ -3,6 +3,7 @@
     genzoo train video_ddpm moving_digits --max-steps 2000 --out runs/video
     genzoo animate runs/video -n 4 -o clips.gif                              # new clips, side by side
     genzoo animate runs/video --first-frames clip.gif --predict 4 -o out.gif  # continue a clip
+    genzoo animate runs/video --first-frames clip.gif --samples 8 -o mean.gif  # mean of 8 continuations
     genzoo animate runs/video --inpaint clip.gif --mask hole.png -o filled.gif  # fill a region in every frame
 
 The clip given with --first-frames is resized to the model's frame size and channels (a different
@@ -53,6 +54,8 @@ def cmd_animate(args: argparse.Namespace) -> None:
         raise GenzooError(f"-n must be at least 1, got {args.n}")
     if args.steps < 1:
         raise GenzooError(f"--steps must be at least 1, got {args.steps}")
+    if args.samples > 1 and not args.first_frames:
+        raise GenzooError("--samples averages continuations; it needs --first-frames")
     if args.fps <= 0:
         raise GenzooError(f"--fps must be positive, got {args.fps}")
     suffix = Path(args.output).suffix.lower()
@@ -66,6 +69,11 @@ def cmd_animate(args: argparse.Namespace) -> None:
         raise GenzooError("give either --first-frames or --inpaint, not both")
     if args.first_frames:
         first = _read_for(model, args.first_frames)
+        if args.samples > 1:
+            if not can(model, Sampler):
+                raise GenzooError(f"model {model.model_name!r} predicts deterministically; --samples needs a "
+                                  "generative model (video_ddpm)")
+            opts["samples"] = args.samples
         clips = model.predict(first.unsqueeze(0).expand(args.n, -1, -1, -1, -1), args.predict, **opts)
     elif args.inpaint:
         if not can(model, Inpainter):
@@ -98,6 +106,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--first-frames", default=None, help="a GIF/MP4 whose frames start every clip")
     p.add_argument("--predict", type=int, default=None,
                    help="frames to add after --first-frames (default: up to the model's clip length)")
+    p.add_argument("--samples", type=int, default=1,
+                   help="with --first-frames: average K sampled continuations (lower MSE, blurrier; default 1)")
     p.add_argument("--inpaint", default=None, help="a GIF/MP4 clip to fill in (with --mask)")
     p.add_argument("--mask", default=None, help="image of the frame size; white = fill, in every frame")
     p.add_argument("--method", default="conditioned", choices=("conditioned", "replace"))

@@ -192,7 +192,7 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
 
     @torch.no_grad()
     def predict(self, first_frames: Tensor, predict: int | None = None, init: Tensor | None = None,
-                **kwargs: Any) -> Tensor:
+                samples: int = 1, **kwargs: Any) -> Tensor:
         """Continue clips: (N, C, k, H, W) known first frames -> (N, C, k + predict, H, W), the given
         frames unchanged. `predict` defaults to filling the model's T frames.
 
@@ -200,7 +200,19 @@ class VideoDDPM(DiffusionModel, Sampler, VideoPredictor, Inpainter):
         out autoregressively: each pass conditions on the last T//2 frames and adds up to T - T//2 more.
         `init` (N, C, k + predict, H, W), e.g. another predictor's output, with `strength` < 1 starts
         each pass from that guess instead of noise (SDEdit; see `complete`).
+
+        `samples` K > 1 returns the mean of K conditional draws (each a full roll-out, drawn one after
+        another from the same `generator`): one sample is a plausible future, sharp but scored as if it
+        were a guess of the true one, while the conditional mean is the MSE-optimal point forecast, and
+        the mean of K draws approaches it. It trades sharpness for MSE and costs K passes.
         """
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise GenzooError(f"samples must be a positive integer, got {samples!r}")
+        if samples > 1:
+            draws = [self.predict(first_frames, predict, init, **kwargs) for _ in range(samples)]
+            k = first_frames.shape[-3]  # given frames, for (N, C, k, H, W) and one (C, k, H, W) clip alike
+            # the given frames exactly as given (a float mean of K equal values can round off them)
+            return torch.cat([draws[0][:, :, :k], torch.stack(draws).mean(0)[:, :, k:]], dim=2)
         first = first_frames.unsqueeze(0) if first_frames.ndim == 4 else first_frames
         if first.ndim != 5:
             raise GenzooError(f"first frames must be (N, C, k, H, W), got shape {tuple(first_frames.shape)}")
