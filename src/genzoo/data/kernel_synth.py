@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.signal import lfilter
 
 from genzoo.data.registry import register_dataset
 from genzoo.data.series import Series
@@ -80,12 +81,15 @@ def _season(rng: np.random.Generator, length: int) -> tuple[np.ndarray, int]:
     return np.resize(profile, length) * drift, period
 
 
+def _ar1(innovations: np.ndarray, phi: float) -> np.ndarray:
+    """The AR(1) series x[i] = phi * x[i-1] + innovations[i], started at x[0] = innovations[0]."""
+    return lfilter([1.0], [1.0, -phi], innovations)
+
+
 def _walk(rng: np.random.Generator, length: int) -> tuple[np.ndarray, int]:
     """An integrated series: cumulated AR(1) steps with a drift, optionally a season and observation noise."""
     phi = rng.uniform(-0.3, 0.9)
-    steps = rng.standard_normal(length)
-    for i in range(1, length):
-        steps[i] += phi * steps[i - 1]
+    steps = _ar1(rng.standard_normal(length), phi)
     drift = rng.normal(0.0, 0.5) if rng.random() < 0.6 else 0.0
     values = np.cumsum(steps + drift)
     period = 1
@@ -99,11 +103,9 @@ def _curve(rng: np.random.Generator, length: int) -> tuple[np.ndarray, int]:
     """A saturating S-shaped trend (logistic, centre anywhere around the window) with AR noise."""
     t = np.linspace(0.0, 1.0, length)
     trend = 1.0 / (1.0 + np.exp(-rng.uniform(3.0, 20.0) * (t - rng.uniform(-0.3, 1.3))))
-    noise = np.zeros(length)
     e = rng.standard_normal(length)
-    phi = rng.uniform(0.0, 0.9)
-    for i in range(1, length):
-        noise[i] = phi * noise[i - 1] + e[i]
+    e[0] = 0.0  # the noise starts at zero
+    noise = _ar1(e, rng.uniform(0.0, 0.9))
     return trend * rng.choice([-1.0, 1.0]) + noise * rng.uniform(0.002, 0.05), 1
 
 
