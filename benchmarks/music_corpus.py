@@ -119,14 +119,6 @@ def bars_written(model: Any, bars: int) -> float:
         return midi_bars(out)
 
 
-def capped(pieces: list[np.ndarray], longest: int | None) -> list[np.ndarray]:
-    """The pieces with no note longer than `longest` steps: the unigram sampler decoded as the event models'
-    samples are (`compose_from_events` caps every note at the corpus's longest)."""
-    if longest is None:
-        return pieces
-    return [np.column_stack([p[:, :2], np.minimum(p[:, 2], p[:, 1] + longest)]) for p in pieces]
-
-
 def real_excerpts(train: list[np.ndarray], n: int, length: int, seed: int) -> list[np.ndarray]:
     """`n` train pieces (drawn without replacement while they last) cut to their first `length` steps: what
     a composer that wrote exactly like the corpus would score at this number and length of samples."""
@@ -182,10 +174,10 @@ def main() -> None:
         longest = info.get("max_note_steps")
         for cap in (None, longest):
             add(corpus, "unigram" if cap is None else "unigram note cap", "pitch_class_kl",
-                [pitch_class_kl(music_stats(capped(unigram_pieces(train, N_SAMPLES, BARS * bar, seed=s), cap)),
-                                real) for s in SEEDS],
+                [pitch_class_kl(music_stats(unigram_pieces(train, N_SAMPLES, BARS * bar, seed=s, longest=cap)), real)
+                 for s in SEEDS],
                 f"unigram event sampler fit on train, {samples_note}, sampling seed = seed, "
-                + ("decoded as genzoo.metrics.music does (no note cap)" if cap is None else
+                + ("decoded with no note cap" if cap is None else
                    f"decoded as the event models are (no note longer than the corpus's longest, {cap} steps)")
                 + "; " + data_note)
         res.add(corpus, "unigram", "nll_per_event", unigram_event_nll(splits["train"].pieces, test_pieces), False,

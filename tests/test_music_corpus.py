@@ -114,6 +114,9 @@ def test_pitch_class_kl_prefers_a_sampler_that_matches_the_corpus() -> None:
     assert all(p[:, 2].max() <= 64 for p in unigram)
     pcs = {int(p) % 12 for piece in unigram for p in piece[:, 0]}
     assert pcs <= {int(p) % 12 for p in C_MAJOR}  # the unigram sampler plays only the corpus's pitches
+    capped = unigram_pieces(corpus, 3, 64, longest=4)
+    assert all((p[:, 2] - p[:, 1]).max() <= 4 for p in capped)
+    assert max((p[:, 2] - p[:, 1]).max() for p in unigram) > 4  # without the cap some note outlasts it
 
 
 def test_a_piano_roll_model_learns_how_pieces_open() -> None:

@@ -289,7 +289,8 @@ def pitch_class_kl(model: Any, data: Any, ctx: Context) -> dict[str, float]:
     pieces = model.compose(n, bars)
     fake, real = music_stats(pieces), music_stats([notes for _, notes in data.pieces])
     train = [notes for _, notes in getattr(_train_split(data, ctx), "pieces", data.pieces)]
-    unigram = music_stats(unigram_pieces(train, n, bars * bar_steps(data.info), seed=ctx.seed))
+    unigram = music_stats(unigram_pieces(train, n, bars * bar_steps(data.info), seed=ctx.seed,
+                                         longest=(data.info.extra or {}).get("max_note_steps")))
     return {"pitch_class_kl": pitch_class_kl(fake, real), "unigram_pitch_class_kl": pitch_class_kl(unigram, real),
             **stats_distance(fake, real)}
 

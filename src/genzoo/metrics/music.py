@@ -73,9 +73,14 @@ def pitch_class_kl(fake: dict[str, Any], real: dict[str, Any], eps: float = 1e-4
     return float((p * np.log(p / q)).sum())
 
 
-def unigram_pieces(corpus: list[Any], n: int, length: int, seed: int = 0) -> list[Any]:
+def unigram_pieces(corpus: list[Any], n: int, length: int, seed: int = 0,
+                   longest: int | None = None) -> list[Any]:
     """`n` pieces of `length` steps from the unigram event sampler of `corpus` (note arrays): every event
-    drawn independently with its frequency in the corpus (EOS excluded, so a piece runs its length)."""
+    drawn independently with its frequency in the corpus (EOS excluded, so a piece runs its length).
+
+    `longest`: no note lasts more than this many steps, as the event models' samples are decoded
+    (`compose_from_events` caps every note at the corpus's longest); without it a note-on whose note-off
+    never comes rings to the end of the piece and swamps the pitch histogram."""
     counts = np.zeros(VOCAB_SIZE)
     for notes in corpus:
         np.add.at(counts, notes_to_events(notes), 1)
@@ -94,7 +99,10 @@ def unigram_pieces(corpus: list[Any], n: int, length: int, seed: int = 0) -> lis
                 now += int(steps[tok])
                 if now >= length:
                     break
-        out.append(fit_to_length(events_to_notes(events, strict=False, end=length), length))
+        notes = fit_to_length(events_to_notes(events, strict=False, end=length), length)
+        if longest is not None:
+            notes = np.column_stack([notes[:, :2], np.minimum(notes[:, 2], notes[:, 1] + longest)])
+        out.append(notes)
     return out
 
 
