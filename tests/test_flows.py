@@ -254,7 +254,7 @@ def test_dequantised_image_probabilities_sum_to_at_most_one() -> None:
 def test_flow_image_recipe_defaults_and_shift_augmentation() -> None:
     train = gz.data.load("digits")
     glow = gz.create("glow", data=train)
-    assert (glow.config.num_layers, glow.config.channels, glow.config.levels) == (4, 64, 2)
+    assert (glow.config.num_layers, glow.config.channels, glow.config.levels) == (12, 128, 2)
     assert gz.create("realnvp", data=train).config.num_layers == 2
     assert gz.create("maf", data=gz.data.load("moons")).config.num_layers == 6  # vector flows keep theirs
     m = gz.create("glow", data=train, num_layers=1, channels=8, levels=1, augment_shift=1)
