@@ -65,11 +65,11 @@ def score(model, images: torch.Tensor) -> float:
     return float(nll) if binarised(model) else float(nll) / (images[0].numel() * math.log(2))
 
 
-def train_with_curve(model, train, val, test, seconds: float, lr: float, ema_decay: float) -> tuple:
+def train_with_curve(model, train, val, test, seconds: float, lr: float, ema_decay: float, seed: int = 0) -> tuple:
     """Train for `seconds` (evaluation excluded); returns (best EMA model, steps, curve, best point)."""
     opt = adam(model.parameters(), lr=lr)
     ema = copy.deepcopy(model).eval()
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     steps, spent, next_eval, running = 0, 0.0, 0.0, None
     curve: list[list[float]] = []
     best = (math.inf, None, None)  # (val, test, state)
@@ -140,6 +140,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16, help="sample grid size (pixel models: slow on CPU)")
     ap.add_argument("--append", action="store_true", help="keep every row but those of the same model and budget")
     ap.add_argument("-o", dest="options", action="append", default=[], help="KEY=VALUE config override")
+    ap.add_argument("--seed", type=int, default=0, help="weights and batch order; rows of seed > 0 say it")
     ap.add_argument("--smoke", action="store_true", help="tiny models, 64 test images, 1 s: that the script runs")
     args = ap.parse_args()
     torch.set_num_threads(1)  # the shared machine: one thread per run
@@ -149,6 +150,7 @@ def main() -> None:
     models = args.models.split(",")
     extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.options)}
     tag = "".join(f"_{k}{v}" for k, v in extra.items())  # names the rows and grids of a run with overrides
+    tag += f"_seed{args.seed}" if args.seed else ""
     if args.append and (RESULTS / f"{res.name}.json").is_file():
         rows = json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
         redo = {(f"genzoo-{m}{tag}", round(args.seconds * TRAINING[m]["share"])) for m in models}
@@ -166,14 +168,14 @@ def main() -> None:
     test_binary = torch.bernoulli(test_set.images, generator=g)
     baselines(res, train, test_set.images, test_binary)
     for name in models:
-        torch.manual_seed(0)
+        torch.manual_seed(args.seed)
         tiny = {"channels": 8, "num_layers": 1} if args.smoke else {}
         model = gz.create(name, data=full, **{**OPTIONS.get(name, {}), **extra, **tiny})
         spec = TRAINING[name]
         seconds = args.seconds * spec["share"]
         bern = binarised(model)
         val, test = (val_binary, test_binary) if bern else (val_images, test_set.images)
-        ema, steps, curve, best = train_with_curve(model, train, val, test, seconds, spec["lr"], spec["ema"])
+        ema, steps, curve, best = train_with_curve(model, train, val, test, seconds, spec["lr"], spec["ema"], args.seed)
         budget = {
             "steps": steps,
             "seconds": round(seconds),
