@@ -25,7 +25,7 @@ class Glow(FlowModel):
 
     image_native = True
     # From benchmarks/pixelcnn.py (mnist5k, 1540 s on one thread): 12 steps per level, width 128 reached
-    # 1.408 bits/dim; 8 x 128 1.558 (its validation NLL blew up on a few images after 770 s) and the old
+    # 1.408 bits/dim; 8 x 128 1.558 (its mean validation NLL blew up after 770 s) and the old
     # 4 x 64 1.901 in 198 s. 12 steps trail 8 only at the first curve point (257 s) and lead from 513 s on.
     image_defaults = {"num_layers": 12, "channels": 128, "levels": 2}
 
