@@ -15,7 +15,8 @@ the slope at the end of the budget are visible.
 Baselines beside them: a per-pixel-position histogram of the 256 levels (8-bit) and a per-position
 Bernoulli (binarised), both fitted on the same 3,500 training images. Published context, not like for like
 (60,000 images, GPU-days): ~1.05 bits/dim for Glow/RealNVP on MNIST, 81.3 nats for PixelCNN binarised.
-Samples: flows at temperature 0.7 (as the Glow paper shows them), pixel models at temperature 1.
+Samples: flows at temperature 0.7 (as the Glow paper shows them), pixel models at temperature 1, unless
+--temperatures names others (one grid each; a row's `samples` maps temperature to grid).
 
     PYTHONPATH=src python benchmarks/pixelcnn.py [--models glow,pixelcnn] [--seconds 180] [--append]
 
@@ -65,8 +66,16 @@ def score(model, images: torch.Tensor) -> float:
     return float(nll) if binarised(model) else float(nll) / (images[0].numel() * math.log(2))
 
 
-def train_with_curve(model, train, val, test, seconds: float, lr: float, ema_decay: float, seed: int = 0) -> tuple:
-    """Train for `seconds` (evaluation excluded); returns (best EMA model, steps, curve, best point)."""
+def train_with_curve(
+    model, train, val, test, seconds: float, lr: float, ema_decay: float, seed: int = 0, bf16: bool = False
+) -> tuple:
+    """Train for `seconds` (evaluation excluded); returns (best EMA model, steps, curve, best point).
+
+    `bf16`: training steps under bf16 autocast with channels-last weights (2.1x faster for the gated
+    PixelCNN on an AMX CPU); the weights, the EMA and every evaluation stay fp32.
+    """
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
     opt = adam(model.parameters(), lr=lr)
     ema = copy.deepcopy(model).eval()
     g = torch.Generator().manual_seed(seed)
@@ -91,7 +100,8 @@ def train_with_curve(model, train, val, test, seconds: float, lr: float, ema_dec
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (steps + 1) / WARMUP) * 0.5 * (1 + math.cos(math.pi * frac))
         idx = torch.randint(0, len(train.images), (BATCH,), generator=g)
-        out = model.loss((train.images[idx], train.labels[idx]))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model.loss((train.images[idx], train.labels[idx]))
         opt.zero_grad()
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -141,6 +151,9 @@ def main() -> None:
     ap.add_argument("--append", action="store_true", help="keep every row but those of the same model and budget")
     ap.add_argument("-o", dest="options", action="append", default=[], help="KEY=VALUE config override")
     ap.add_argument("--seed", type=int, default=0, help="weights and batch order; rows of seed > 0 say it")
+    ap.add_argument("--precision", choices=("32", "bf16"), default="32", help="training steps (evaluation: fp32)")
+    ap.add_argument("--temperatures", default="", help="comma list: one sample grid per temperature")
+    ap.add_argument("--save", default="", help="folder: the best EMA model of each run is saved there")
     ap.add_argument("--smoke", action="store_true", help="tiny models, 64 test images, 1 s: that the script runs")
     args = ap.parse_args()
     torch.set_num_threads(1)  # the shared machine: one thread per run
@@ -151,6 +164,7 @@ def main() -> None:
     extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.options)}
     tag = "".join(f"_{k}{v}" for k, v in extra.items())  # names the rows and grids of a run with overrides
     tag += f"_seed{args.seed}" if args.seed else ""
+    tag += "_bf16" if args.precision == "bf16" else ""
     if args.append and (RESULTS / f"{res.name}.json").is_file():
         rows = json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
         redo = {(f"genzoo-{m}{tag}", round(args.seconds * TRAINING[m]["share"])) for m in models}
@@ -175,11 +189,21 @@ def main() -> None:
         seconds = args.seconds * spec["share"]
         bern = binarised(model)
         val, test = (val_binary, test_binary) if bern else (val_images, test_set.images)
-        ema, steps, curve, best = train_with_curve(model, train, val, test, seconds, spec["lr"], spec["ema"], args.seed)
+        ema, steps, curve, best = train_with_curve(
+            model, train, val, test, seconds, spec["lr"], spec["ema"], args.seed, args.precision == "bf16"
+        )
+        ema = ema.to(memory_format=torch.contiguous_format)
+        if args.save:
+            gz.save(ema, str(Path(args.save) / f"{name}{tag}"))
+        is_pixel = name.endswith("pixelcnn")
+        temperatures = [float(t) for t in args.temperatures.split(",") if t] or [1.0 if is_pixel else 0.7]
+        suffix = {t: f"_T{t:g}" if args.temperatures else "" for t in temperatures}
+        grids = {t: f"{args.name}_{name}{tag}{suffix[t]}.png" for t in temperatures}
         budget = {
             "steps": steps,
             "seconds": round(seconds),
             "threads": 1,
+            "precision": "bf16-mixed (training steps; evaluation fp32)" if args.precision == "bf16" else "fp32",
             "machine": machine(),
             "batch": BATCH,
             "data": f"mnist5k: {len(train.images)} train, {len(val)} validation (early stopping), {len(test)} test",
@@ -200,15 +224,12 @@ def main() -> None:
             curve_columns=["train_seconds", "test", "validation", "running_train_loss"],
             curve=curve,
             published_reference=PUBLISHED["pixelcnn" if bern else "flow"],
-            samples=f"{args.name}_{name}{tag}.png" if args.samples else None,
+            samples={f"{t:g}": file for t, file in grids.items()} if args.samples else None,
         )
-        if args.samples:
+        for t, file in grids.items() if args.samples else ():
             torch.manual_seed(0)
-            is_pixel = name.endswith("pixelcnn")
-            samples = ema.sample(args.samples) if is_pixel else ema.sample(args.samples, temperature=0.7)
-            save_grid(
-                samples.cpu(), res.file(f"{args.name}_{name}{tag}.png"), nrow=int(math.sqrt(args.samples)), scale=2
-            )
+            grid = ema.sample(args.samples, temperature=t)
+            save_grid(grid.cpu(), res.file(file), nrow=int(math.sqrt(args.samples)), scale=2)
 
 
 if __name__ == "__main__":

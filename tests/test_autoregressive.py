@@ -6,10 +6,12 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 import genzoo as gz
 from genzoo.errors import GenzooError
 from genzoo.models.autoregressive.made import MADENet
+from genzoo.models.autoregressive.pixelcnn import CausalConv2d
 
 
 def test_made_outputs_ignore_future_inputs() -> None:
@@ -53,6 +55,25 @@ def test_gated_pixelcnn_has_no_blind_spot() -> None:
     m = gz.create("gated_pixelcnn", data=gz.data.load("digits"), channels=8, num_layers=3)
     dep = _pixel_dependencies(m, 4, 3)
     assert dep[3, 3 - 2 : 3 + 3].all() and dep[2, 1:6].all() and dep[4, 0:3].all()
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+@pytest.mark.parametrize("centre", [True, False])
+def test_causal_conv_equals_the_masked_full_kernel(vertical: bool, centre: bool) -> None:
+    """The padded small kernel computes what the masked k x k (or 1 x k) kernel does."""
+    torch.manual_seed(0)
+    k = 5
+    conv = CausalConv2d(3, 4, k, include_centre=centre, vertical=vertical)
+    full = torch.zeros(4, 3, k if vertical else 1, k)
+    kh, kw = conv.weight.shape[2:]
+    if vertical:
+        full[:, :, :kh] = conv.weight
+    else:
+        full[:, :, :, :kw] = conv.weight
+    x = torch.randn(2, 3, 7, 9)
+    expected = F.conv2d(x, full, conv.bias, padding=(k // 2 if vertical else 0, k // 2))
+    assert conv(x).shape == x.shape[:1] + (4,) + x.shape[2:]
+    assert torch.allclose(conv(x), expected, atol=1e-5)
 
 
 def test_known_bits_per_dim_of_a_uniform_model() -> None:

@@ -36,25 +36,42 @@ LIKELIHOODS = ("categorical", "bernoulli")
 
 class MaskedConv2d(nn.Conv2d):
     """Convolution whose kernel only sees rows above the centre, and in the centre row the columns to the
-    left (plus the centre itself when `include_centre`); `rows_only` drops the centre row entirely (the
-    vertical stack) and a height-1 kernel is a horizontal-stack convolution."""
+    left (plus the centre itself when `include_centre`): PixelCNN's masks A and B."""
 
-    def __init__(
-        self, cin: int, cout: int, kernel: tuple[int, int], include_centre: bool, rows_only: bool = False
-    ) -> None:
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], include_centre: bool) -> None:
         kh, kw = kernel
         super().__init__(cin, cout, kernel, padding=(kh // 2, kw // 2))
         mask = torch.zeros(kh, kw)
         mask[: kh // 2] = 1
-        if rows_only:
-            if include_centre:
-                mask[kh // 2] = 1
-        else:
-            mask[kh // 2, : kw // 2 + (1 if include_centre else 0)] = 1
+        mask[kh // 2, : kw // 2 + (1 if include_centre else 0)] = 1
         self.register_buffer("mask", mask[None, None], persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class CausalConv2d(nn.Conv2d):
+    """The gated stacks' causal convolutions, made causal by one-sided padding instead of a mask, so the
+    masked kernel's zero rows (or columns) are neither stored nor multiplied: a 5x5 vertical-stack kernel
+    is 3x5 (2x5 in the first layer) and a 1x5 horizontal one 1x3 (1x2), 40-60% of a masked conv's work.
+
+    `vertical`: output row i sees rows i - k//2 .. i (.. i - 1 without the centre), all columns within
+    k//2; otherwise (a horizontal-stack convolution) the same row, columns j - k//2 .. j (.. j - 1).
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, include_centre: bool, vertical: bool) -> None:
+        reach = kernel // 2 + (1 if include_centre else 0)
+        super().__init__(cin, cout, (reach, kernel) if vertical else (1, reach))
+        half = kernel // 2
+        self.pad = (half, half, half, 0) if vertical else (half, 0, 0, 0)  # left, right, top, bottom
+        self.vertical, self.trim = vertical, not include_centre
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = super().forward(F.pad(x, self.pad))
+        if not self.trim:
+            return y
+        # without the centre the output is one row (column) too long; its last one would see the centre
+        return y[..., :-1, :] if self.vertical else y[..., :-1]
 
 
 def _gate(x: Tensor) -> Tensor:
@@ -71,8 +88,8 @@ class GatedLayer(nn.Module):
         self.first = first
         self.drop = nn.Dropout(dropout)
         # first layer: vertical rows < i, horizontal cols < j. Later: their own features up to (and at) i / j.
-        self.v_conv = MaskedConv2d(cin, 2 * channels, (kernel, kernel), include_centre=not first, rows_only=True)
-        self.h_conv = MaskedConv2d(cin, 2 * channels, (1, kernel), include_centre=not first)
+        self.v_conv = CausalConv2d(cin, 2 * channels, kernel, include_centre=not first, vertical=True)
+        self.h_conv = CausalConv2d(cin, 2 * channels, kernel, include_centre=not first, vertical=False)
         self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.h_out = nn.Conv2d(channels, channels, 1)
         self.cond = nn.Linear(cond_dim, 4 * channels) if cond_dim else None
