@@ -17,7 +17,7 @@ Rows beside the models, at the same sample count: the test images themselves (th
 the per-pixel-position histogram fitted on the training images (independent pixels: the trivial floor).
 The models come from `benchmarks/pixelcnn.py --save DIR` (their rows there hold bits/dim and budgets):
 
-    PYTHONPATH=src python benchmarks/pixel_samples.py --models DIR/glow,DIR/gated_pixelcnn... [--n 100]
+    PYTHONPATH=src python benchmarks/pixel_samples.py --models DIR/glow@0.5/0.7,DIR/gated_pixelcnn... [--n 100]
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def histogram_samples(train: torch.Tensor, n: int, generator: torch.Generator) -
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="", help="comma list of saved model folders")
-    ap.add_argument("--temperatures", default="", help="comma list; default: 1 for pixel models, 0.7 for flows")
+    ap.add_argument("--models", default="", help="comma list of saved model folders, each FOLDER[@T1/T2...] "
+                    "(sampling temperatures; default 1 for pixel models, 0.7 for flows)")
     ap.add_argument("--n", type=int, default=100, help="samples per row (pixel models sample 784 steps each)")
     ap.add_argument("--name", default="pixel_samples")
     ap.add_argument("--smoke", action="store_true", help="no models, 16 images: that the script runs")
@@ -85,10 +85,11 @@ def main() -> None:
 
     add("test-images", real, 0.0, note="the ceiling: held-out digits, scored like samples")
     add("per-pixel-histogram", histogram_samples(train, n, g), 0.0, note="independent pixels: the floor")
-    for folder in [m for m in args.models.split(",") if m]:
+    for spec in [m for m in args.models.split(",") if m]:
+        folder, _, temperatures = spec.partition("@")
         model = gz.load(folder).eval()
         is_pixel = model.model_name.endswith("pixelcnn")
-        temps = [float(t) for t in args.temperatures.split(",") if t] or [1.0 if is_pixel else 0.7]
+        temps = [float(t) for t in temperatures.split("/") if t] or [1.0 if is_pixel else 0.7]
         for t in temps:
             torch.manual_seed(0)
             start = time.perf_counter()

@@ -152,7 +152,7 @@ def test_pixel_recipe_defaults_dropout_and_shift_touch_training_only() -> None:
     m = gz.create("pixelcnn", data=train)
     assert (m.config.channels, m.config.num_layers) == (24, 5)  # the mnist5k recipe (benchmarks/pixelcnn.py)
     gated = gz.create("gated_pixelcnn", data=train, channels=8).config
-    assert (gated.channels, gated.num_layers, gated.kernel) == (8, 5, 5)  # the caller wins, the rest is the recipe
+    assert (gated.channels, gated.num_layers, gated.kernel) == (8, 10, 5)  # the caller wins, the rest is the recipe
     torch.manual_seed(0)
     m = gz.create("gated_pixelcnn", data=train, channels=8, num_layers=2, dropout=0.5, augment_shift=1)
     x = train.images[:16]

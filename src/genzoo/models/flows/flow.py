@@ -56,14 +56,45 @@ class Chain(FlowLayer):
         return z
 
 
+class SplitPrior(nn.Module):
+    """Glow's learned prior for the channels a level factors out: z ~ N(mu(h), exp(log_s(h))^2), read off
+    the channels h that go deeper by a zero-initialised 3x3 convolution (so it starts as N(0, 1)).
+
+    Written as a flow step, eps = (z - mu(h)) / exp(log_s(h)), so the model's standard-normal base on eps
+    is exactly that conditional prior, and sampling at temperature T draws z = mu + exp(log_s) T eps, as the
+    Glow paper does. Without it the factored-out half is independent noise given the rest, and samples come
+    out as disconnected stroke fragments.
+    """
+
+    def __init__(self, kept: int, out: int) -> None:
+        super().__init__()
+        self.net = nn.Conv2d(kept, 2 * out, 3, padding=1)
+        nn.init.zeros_(self.net.weight)
+        nn.init.zeros_(self.net.bias)
+
+    def params(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        mu, log_s = self.net(h).chunk(2, 1)
+        return mu, torch.tanh(log_s / 3) * 3  # bounded log-scale: a step that is never near-singular
+
+    def forward(self, z: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        mu, log_s = self.params(h)
+        return (z - mu) * torch.exp(-log_s), -log_s.flatten(1).sum(1)
+
+    def inverse(self, eps: Tensor, h: Tensor) -> Tensor:
+        mu, log_s = self.params(h)
+        return mu + eps * torch.exp(log_s)
+
+
 class MultiScale(FlowLayer):
     """Multi-scale image flow (Dinh et al. 2017): after each level but the last, half the channels leave
-    as latents (standard-normal prior) and the rest go deeper. Forward returns the flat latent (N, D)."""
+    as latents and the rest go deeper. Forward returns the flat latent (N, D). The factored-out latents
+    have a standard-normal prior (RealNVP), or with `split_prior` Glow's learned one (`SplitPrior`)."""
 
-    def __init__(self, levels: list[Chain], shape: tuple[int, int, int]) -> None:
+    def __init__(self, levels: list[Chain], shape: tuple[int, int, int], split_prior: bool = False) -> None:
         super().__init__()
         self.levels = nn.ModuleList(levels)
         self.shapes: list[tuple[int, ...]] = []  # shape of each latent piece, in forward order
+        priors = []
         c, h, w = shape
         for level in levels:
             for layer in level.layers:
@@ -71,8 +102,10 @@ class MultiScale(FlowLayer):
                     c, h, w = c * 4, h // 2, w // 2
             if level is not levels[-1]:
                 self.shapes.append((c - c // 2, h, w))
+                priors.append(SplitPrior(c // 2, c - c // 2))
                 c = c // 2
         self.shapes.append((c, h, w))
+        self.priors = nn.ModuleList(priors) if split_prior else None
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         out, logdet = [], x.new_zeros(len(x))
@@ -81,8 +114,11 @@ class MultiScale(FlowLayer):
             logdet = logdet + ld
             if i < len(self.levels) - 1:
                 keep = x.shape[1] // 2
-                out.append(x[:, keep:].flatten(1))
-                x = x[:, :keep]
+                z, x = x[:, keep:], x[:, :keep]
+                if self.priors is not None:
+                    z, ld = self.priors[i](z, x)
+                    logdet = logdet + ld
+                out.append(z.flatten(1))
         out.append(x.flatten(1))
         return torch.cat(out, 1), logdet
 
@@ -92,7 +128,8 @@ class MultiScale(FlowLayer):
         x = pieces[-1]
         for i in range(len(self.levels) - 1, -1, -1):
             if i < len(self.levels) - 1:
-                x = torch.cat([x, pieces[i]], 1)
+                z = pieces[i] if self.priors is None else self.priors[i].inverse(pieces[i], x)
+                x = torch.cat([x, z], 1)
             x = self.levels[i].inverse(x, context)
         return x
 
@@ -105,6 +142,7 @@ class FlowConfig:
     hidden: tuple[int, ...] = (64, 64)  # conditioner MLP widths (vectors, and flattened images for MAF/NSF)
     channels: int = 64  # conditioner CNN width for RealNVP/Glow images
     levels: int = 2  # multi-scale levels for RealNVP/Glow images
+    split_prior: bool = False  # images: Glow's learned prior for the factored-out latents (flow.SplitPrior)
     num_classes: int = 0  # > 0: class-conditional (sample(n, labels=...))
     context_dim: int = 0  # > 0: conditioned on a feature vector (context=...)
     intensity_levels: int = 256  # images: discrete levels per pixel (set from the dataset)

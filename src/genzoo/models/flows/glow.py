@@ -57,4 +57,4 @@ class Glow(FlowModel):
             levels.append(Chain(layers))
             if lvl < cfg.levels - 1:
                 c = c // 2
-        return MultiScale(levels, shape)
+        return MultiScale(levels, shape, cfg.split_prior)
