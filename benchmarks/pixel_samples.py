@@ -23,6 +23,7 @@ The models come from `benchmarks/pixelcnn.py --save DIR` (their rows there hold 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -31,7 +32,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Results  # noqa: E402
+from common import RESULTS, Results  # noqa: E402
 
 import genzoo as gz  # noqa: E402
 from genzoo.metrics.features import feature_net_for  # noqa: E402
@@ -62,10 +63,20 @@ def main() -> None:
                     "(sampling temperatures; default 1 for pixel models, 0.7 for flows)")
     ap.add_argument("--n", type=int, default=100, help="samples per row (pixel models sample 784 steps each)")
     ap.add_argument("--name", default="pixel_samples")
+    ap.add_argument("--append", action="store_true", help="keep the rows of the models not sampled in this run")
     ap.add_argument("--smoke", action="store_true", help="no models, 16 images: that the script runs")
     args = ap.parse_args()
     torch.set_num_threads(1)
     res = Results(args.name, smoke=args.smoke)
+    if args.append and (RESULTS / f"{res.name}.json").is_file():
+        rows = json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
+        models = {Path(spec.partition("@")[0]).name: spec.partition("@")[2] for spec in args.models.split(",") if spec}
+        # references are redone, and a model's rows at the temperatures it is sampled at (all, if none are named)
+        def redone(r: dict) -> bool:
+            temps = models.get(r["model"])
+            return temps is not None and (not temps or f"{r['temperature']:g}" in temps.split("/"))
+
+        res.rows = [r for r in rows if r.get("model") and not redone(r)]
     n = 16 if args.smoke else args.n
     full, test = gz.data.load("mnist5k"), gz.data.load("mnist5k", split="test")
     train = full.images[:-500]  # the training split of benchmarks/pixelcnn.py (the last 500 validate)

@@ -208,7 +208,7 @@ def main() -> None:
             "batch": BATCH,
             "data": f"mnist5k: {len(train.images)} train, {len(val)} validation (early stopping), {len(test)} test",
         }
-        fields = ("channels", "num_layers", "kernel", "levels", "likelihood", "dropout", "augment_shift")
+        fields = ("channels", "num_layers", "kernel", "levels", "likelihood", "dropout", "augment_shift", "split_prior")
         config = {f: getattr(model.config, f) for f in fields if hasattr(model.config, f)}
         res.add(
             "mnist5k-binarised" if bern else "mnist5k",
