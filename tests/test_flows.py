@@ -124,7 +124,7 @@ def test_glow_split_prior_inverts_matches_jacobian_and_is_learned() -> None:
     """The learned prior of the factored-out half is an exact flow step: log-det by autograd, inversion, and
     at initialisation (zero convolution) the model equals the same Glow without it."""
     torch.manual_seed(0)
-    plain = _model("glow", (1, 4, 4), num_layers=2, channels=8, levels=2)
+    plain = _model("glow", (1, 4, 4), num_layers=2, channels=8, levels=2, split_prior=False)
     _perturb(plain, 0.1)
     m = _model("glow", (1, 4, 4), num_layers=2, channels=8, levels=2, split_prior=True)
     assert set(m.state_dict()) - set(plain.state_dict()) == {"flow.priors.0.net.weight", "flow.priors.0.net.bias"}
@@ -276,6 +276,7 @@ def test_flow_image_recipe_defaults_and_shift_augmentation() -> None:
     train = gz.data.load("digits")
     glow = gz.create("glow", data=train)
     assert (glow.config.num_layers, glow.config.channels, glow.config.levels) == (12, 128, 2)
+    assert glow.config.split_prior and not gz.create("realnvp", data=train).config.split_prior
     assert gz.create("realnvp", data=train).config.num_layers == 2
     assert gz.create("maf", data=gz.data.load("moons")).config.num_layers == 6  # vector flows keep theirs
     m = gz.create("glow", data=train, num_layers=1, channels=8, levels=1, augment_shift=1)
