@@ -60,18 +60,21 @@ def test_gated_pixelcnn_has_no_blind_spot() -> None:
 @pytest.mark.parametrize("vertical", [True, False])
 @pytest.mark.parametrize("centre", [True, False])
 def test_causal_conv_equals_the_masked_full_kernel(vertical: bool, centre: bool) -> None:
-    """The padded small kernel computes what the masked k x k (or 1 x k) kernel does."""
+    """The padded small kernel computes what the masked k x k (or 1 x k) kernel does with the same live
+    weights (the rows or columns the mask lets through)."""
     torch.manual_seed(0)
     k = 5
-    conv = CausalConv2d(3, 4, k, include_centre=centre, vertical=vertical)
-    full = torch.zeros(4, 3, k if vertical else 1, k)
-    kh, kw = conv.weight.shape[2:]
+    full = torch.randn(4, 3, k if vertical else 1, k)
+    mask = torch.zeros_like(full[0, 0])
     if vertical:
-        full[:, :, :kh] = conv.weight
+        mask[: k // 2 + centre] = 1
     else:
-        full[:, :, :, :kw] = conv.weight
+        mask[:, : k // 2 + centre] = 1
+    conv = CausalConv2d(3, 4, k, include_centre=centre, vertical=vertical)
+    kh, kw = conv.weight.shape[2:]
+    conv.load_state_dict({"weight": full[..., :kh, :kw], "bias": torch.randn(4)})
     x = torch.randn(2, 3, 7, 9)
-    expected = F.conv2d(x, full, conv.bias, padding=(k // 2 if vertical else 0, k // 2))
+    expected = F.conv2d(x, full * mask, conv.bias, padding=(k // 2 if vertical else 0, k // 2))
     assert conv(x).shape == x.shape[:1] + (4,) + x.shape[2:]
     assert torch.allclose(conv(x), expected, atol=1e-5)
 
