@@ -7,10 +7,11 @@ nats for PixelCNN (Bernoulli pixels; the test images are binarised once with a f
 Recipe for 4,000 images on one thread (each model's `image_defaults` hold its architecture, so
 `genzoo.create(name, data=mnist5k)` builds what is measured here): the last 500 training images are a
 validation split; Adam with a short warm-up and a cosine decay over the wall-clock budget, gradient-norm
-clip 1, batch 32; the test figure is that of the weight-EMA copy at its best validation point (early
-stopping on the validation split). Each row carries its learning curve: [training seconds, test, validation,
-running training loss] every budget/6 s (evaluation time is not counted), so the train-validation gap and
-the slope at the end of the budget are visible.
+clip 1, batch 32; the test figure is that of the weight-EMA copy at its best validation point (early stopping
+on the validation split; where the validation mean jumps to over twice its best, the row's
+`validation_outliers` lists [seconds, the 5 worst validation images' indices, their values]). Each row carries
+its learning curve: [training seconds, test, validation, running training loss] every budget/6 s (evaluation
+time is not counted), so the train-validation gap and the slope at the end of the budget are visible.
 
 Baselines beside them: a per-pixel-position histogram of the 256 levels (8-bit) and a per-position
 Bernoulli (binarised), both fitted on the same 3,500 training images. Published context, not like for like
@@ -60,10 +61,15 @@ def binarised(model) -> bool:
 
 
 @torch.no_grad()
+def per_image(model, images: torch.Tensor) -> torch.Tensor:
+    """Each image's bits/dim (8-bit) or nats (binarised)."""
+    nll = -torch.cat([model.log_prob(b) for b in images.split(250)]).double()
+    return nll if binarised(model) else nll / (images[0].numel() * math.log(2))
+
+
 def score(model, images: torch.Tensor) -> float:
-    """Test figure: bits/dim (8-bit) or nats per image (binarised)."""
-    nll = -torch.cat([model.log_prob(b) for b in images.split(250)]).double().mean()
-    return float(nll) if binarised(model) else float(nll) / (images[0].numel() * math.log(2))
+    """Test figure: the mean of `per_image`."""
+    return float(per_image(model, images).mean())
 
 
 def train_with_curve(
@@ -82,11 +88,16 @@ def train_with_curve(
     steps, spent, next_eval, running = 0, 0.0, 0.0, None
     curve: list[list[float]] = []
     best = (math.inf, None, None)  # (val, test, state)
+    outliers: list[list] = []  # where the validation mean jumps: which images, and their values
 
     def evaluate() -> None:
         nonlocal best
-        v, t = score(ema, val), score(ema, test)
+        values = per_image(ema, val)
+        v, t = float(values.mean()), score(ema, test)
         curve.append([round(spent, 1), round(t, 4), round(v, 4), round(running or math.nan, 4)])
+        if v > 2 * best[0]:
+            top = values.topk(5)
+            outliers.append([round(spent, 1), top.indices.tolist(), [float(f"{x:.4g}") for x in top.values]])
         if v < best[0]:
             best = (v, t, copy.deepcopy(ema.state_dict()))
 
@@ -118,7 +129,7 @@ def train_with_curve(
         spent += time.perf_counter() - start
     evaluate()
     ema.load_state_dict(best[2])
-    return ema, steps, curve, {"val": best[0], "test": best[1]}
+    return ema, steps, curve, {"val": best[0], "test": best[1], "outliers": outliers}
 
 
 class Split:
@@ -221,6 +232,7 @@ def main() -> None:
             config=config,
             training={k: v for k, v in spec.items() if k != "share"} | {"warmup": WARMUP, "schedule": "cosine"},
             best_validation=best["val"],
+            validation_outliers=best["outliers"] or None,
             curve_columns=["train_seconds", "test", "validation", "running_train_loss"],
             curve=curve,
             published_reference=PUBLISHED["pixelcnn" if bern else "flow"],
