@@ -33,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Results  # noqa: E402
+from pixelcnn import level_histogram  # noqa: E402
 
 import genzoo as gz  # noqa: E402
 from genzoo.metrics.features import feature_net_for  # noqa: E402
@@ -50,10 +51,9 @@ def readability(images: torch.Tensor, net, train: torch.Tensor) -> dict[str, flo
 
 
 def histogram_samples(train: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-    levels = torch.round(train * 255).long().flatten(1)
-    counts = torch.zeros(levels.shape[1], 256)
-    counts.scatter_add_(1, levels.T.contiguous(), torch.ones(levels.shape[1], len(levels)))
-    draws = torch.multinomial(counts + 0.1, n, replacement=True, generator=generator)  # (pixels, n)
+    """Independent pixels from the per-position histogram that is pixelcnn.py's bits/dim baseline."""
+    probs = level_histogram(train).float()
+    draws = torch.multinomial(probs, n, replacement=True, generator=generator)  # (pixels, n)
     return (draws.T.float() / 255).view(n, *train.shape[1:])
 
 
