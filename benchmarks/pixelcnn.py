@@ -224,7 +224,17 @@ def main() -> None:
             "batch": BATCH,
             "data": f"mnist5k: {len(train.images)} train, {len(val)} validation (early stopping), {len(test)} test",
         }
-        fields = ("channels", "num_layers", "kernel", "levels", "likelihood", "dropout", "augment_shift", "split_prior")
+        fields = (
+            "channels",
+            "num_layers",
+            "kernel",
+            "levels",
+            "likelihood",
+            "dropout",
+            "augment_shift",
+            "split_prior",
+            "coupling_scale",
+        )
         config = {f: getattr(model.config, f) for f in fields if hasattr(model.config, f)}
         res.add(
             "mnist5k-binarised" if bern else "mnist5k",

@@ -14,7 +14,8 @@ from genzoo.cli import main
 from genzoo.data.info import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.metrics.likelihood import bits_per_dim
-from genzoo.models.flows import layers
+from genzoo.models.flows import layers, transforms
+from genzoo.models.flows.dequantization import VariationalDequantizer
 from genzoo.models.flows.transforms import rq_spline
 
 
@@ -77,6 +78,7 @@ def test_image_layers_logdet_and_inverse() -> None:
     for layer in (
         layers.ImageCoupling(layers.checkerboard(2, 4, 4, 1), 8, context_dim=2),
         layers.ImageCoupling(layers.channel_mask(2, 4, 4, 0), 8, context_dim=2),
+        layers.ImageCoupling(layers.channel_mask(2, 4, 4, 1), 8, context_dim=2, scale="sigmoid"),
         layers.ActNorm(2),
         layers.InvertibleLinearLU(2),
         layers.Squeeze(),
@@ -95,14 +97,16 @@ def test_rq_spline_is_monotonic_and_inverts() -> None:
     assert torch.equal(y[x.abs() > 3], x[x.abs() > 3]) and (ld[x.abs() > 3] == 0).all()
 
 
-@pytest.mark.parametrize("name", ["realnvp", "glow", "maf", "nsf"])
+@pytest.mark.parametrize("name", ["realnvp", "glow", "glow-sigmoid", "maf", "nsf"])
 def test_whole_models_invert_and_match_jacobian(name: str) -> None:
     """End to end on 4x4 images (multi-scale for RealNVP/Glow) and on vectors, with a class condition."""
     torch.manual_seed(0)
+    name, _, scale = name.partition("-")
     for shape in ((1, 4, 4), (6,)):
         m = _model(
             name,
             shape,
+            coupling_scale=scale or "tanh",
             num_layers=2,
             hidden=(16,),
             channels=8,
@@ -257,19 +261,52 @@ def test_fresh_glow_density_equals_identity_flow_closed_form() -> None:
     assert torch.allclose(m._log_density(x, None, noise=False), by_hand.sum(1), atol=1e-3)
 
 
-def test_dequantised_image_probabilities_sum_to_at_most_one() -> None:
+def test_sigmoid_coupling_starts_as_identity_and_bounds_expansion() -> None:
+    """Glow's sigmoid scale: a zero conditioner is the identity, and however large the conditioner's output,
+    a step expands by at most 1 / sigmoid(2) (the guard against inputs blown up across many couplings)."""
+    x = torch.randn(4, 3)
+    y, log_s = transforms.affine_sigmoid(x, torch.zeros(4, 3, 2))
+    assert torch.allclose(y, x, atol=1e-6) and torch.allclose(log_s, torch.zeros(4, 3), atol=1e-6)
+    big = torch.stack([torch.full((4, 3), 1e4), torch.zeros(4, 3)], -1)
+    _, log_s = transforms.affine_sigmoid(x, big)
+    assert torch.allclose(log_s.exp(), torch.full((4, 3), 1 + math.exp(-2)))
+    with pytest.raises(GenzooError, match="coupling scale"):
+        layers.ImageCoupling(layers.channel_mask(2, 4, 4, 0), 8, scale="softplus")
+
+
+@pytest.mark.parametrize("dequantization", ["uniform", "variational"])
+def test_dequantised_image_probabilities_sum_to_at_most_one(dequantization: str) -> None:
     """Over all 16 binary 2x2 images, E_u exp(log_prob) is P(image) under the dequantised density restricted
     to the logit map's range: the sum is at most 1, and near 1, only if every Jacobian and the D log L
-    offset are counted."""
+    offset are counted. With variational noise it is an importance-sampling estimate of the same P(image),
+    so it holds only if log q(u | x) is counted too."""
     torch.manual_seed(0)
     info = DataInfo("t", "image", (1, 2, 2), None, None, {"levels": 2})
-    m = gz.create("glow", data=_Data(info), num_layers=2, channels=8, levels=1)
+    m = gz.create("glow", data=_Data(info), num_layers=2, channels=8, levels=1, dequantization=dequantization)
     _perturb(m, 0.1)
     m.eval()
     images = torch.tensor([[(k >> b) & 1 for b in range(4)] for k in range(16)]).float().view(16, 1, 2, 2)
     draws = m.log_prob(images.repeat(4000, 1, 1, 1)).exp().view(4000, 16)  # 4000 noise draws per image
     total = float(draws.mean(0).sum())
     assert 0.8 < total < 1.02, total
+
+
+def test_variational_dequantizer_log_q_is_its_density() -> None:
+    """log q(u | x) equals the change of variables from the Gaussian draw, against autograd's Jacobian;
+    u stays inside (0, 1); and unknown modes are refused."""
+    torch.manual_seed(0)
+    q = VariationalDequantizer((1, 2, 2), hidden=8, steps=2)
+    _perturb(q, 0.3)
+    x = torch.tensor([[[[0.0, 1.0], [1.0, 0.0]]]])
+    eps = torch.randn(1, 1, 2, 2)
+    with torch.no_grad():
+        u, log_q = q(x, eps)
+    jac = jacobian(lambda e: q(x, e.view(1, 1, 2, 2))[0].flatten(), eps.flatten()).double()
+    by_hand = (-0.5 * eps.pow(2) - 0.5 * math.log(2 * math.pi)).sum() - torch.linalg.slogdet(jac)[1]
+    assert torch.allclose(log_q.double(), by_hand, atol=1e-4)
+    assert 0 < float(u.min()) and float(u.max()) < 1
+    with pytest.raises(GenzooError, match="dequantization"):
+        _model("glow", (1, 4, 4), dequantization="learned")
 
 
 def test_flow_image_recipe_defaults_and_shift_augmentation() -> None:

@@ -3,7 +3,8 @@
 It gives a standard-normal base, an invertible stack built by the subclass, exact
 `log_prob`, `sample`, `encode`/`decode`, and optional conditioning (class one-hot and/or a context vector).
 
-Images: pixels k in {0..L-1} are dequantised y = (k + u) / L with u ~ U(0, 1)^D, mapped to logit space
+Images: pixels k in {0..L-1} are dequantised y = (k + u) / L with u ~ U(0, 1)^D (or u from a learned
+q(u | x), `dequantization="variational"`, whose log q is subtracted), mapped to logit space
 w = logit(a + (1 - 2a) y) (log-det counted), and `log_prob` returns log p(y) - D log L — a lower bound on
 the log-probability of the discrete image, so `bits_per_dim` of it is the number the papers report
 (the [0, 255] -> [0, 1] scaling costs log2(256) = 8 bits per dimension; see `metrics.likelihood`).
@@ -30,6 +31,7 @@ from genzoo.models.autoregressive.common import (
     prepare_input,
     random_shift,
 )
+from genzoo.models.flows.dequantization import VariationalDequantizer
 from genzoo.models.flows.layers import FlowLayer, Squeeze
 from genzoo.protocols import ClassConditional, LatentModel, Likelihood, Sampler
 
@@ -144,11 +146,13 @@ class FlowConfig:
     channels: int = 64  # conditioner CNN width for RealNVP/Glow images
     levels: int = 2  # multi-scale levels for RealNVP/Glow images
     split_prior: bool = False  # images: Glow's learned prior for the factored-out latents (flow.SplitPrior)
+    coupling_scale: str = "tanh"  # images, RealNVP/Glow: "tanh" (soft-clamped exp) or "sigmoid" (Glow's bounded scale)
     num_classes: int = 0  # > 0: class-conditional (sample(n, labels=...))
     context_dim: int = 0  # > 0: conditioned on a feature vector (context=...)
     intensity_levels: int = 256  # images: discrete levels per pixel (set from the dataset)
     logit_alpha: float = 0.05  # images: w = logit(a + (1 - 2a) y)
     augment_shift: int = 0  # images: training images moved by up to this many pixels (0: off)
+    dequantization: str = "uniform"  # images: "uniform" noise, or "variational" (a learned q(u | x), Flow++)
 
 
 class FlowModel(GenerativeModel, Sampler, ClassConditional, Likelihood, LatentModel):
@@ -171,12 +175,16 @@ class FlowModel(GenerativeModel, Sampler, ClassConditional, Likelihood, LatentMo
             raise GenzooError(f"image data must be (C, H, W), got {tuple(config.data_shape)}")
         if config.augment_shift < 0:
             raise GenzooError(f"augment_shift must be at least 0 pixels, got {config.augment_shift}")
+        if config.dequantization not in ("uniform", "variational"):
+            raise GenzooError(f"dequantization must be uniform or variational, got {config.dequantization!r}")
         self.dim = math.prod(config.data_shape)
         ctx = config.num_classes + config.context_dim
         if config.kind == "image" and self.image_native:
             self.flow: FlowLayer = self.build_image(tuple(config.data_shape), ctx)
         else:
             self.flow = self.build_vector(self.dim, ctx)
+        variational = config.kind == "image" and config.dequantization == "variational"
+        self.dequantizer = VariationalDequantizer(tuple(config.data_shape)) if variational else None
 
     @classmethod
     def config_from_data(cls, info: DataInfo) -> dict[str, Any]:
@@ -201,16 +209,23 @@ class FlowModel(GenerativeModel, Sampler, ClassConditional, Likelihood, LatentMo
 
     # -- data space <-> flow space ----------------------------------------------------------------------
     def _preprocess(self, x: Tensor, noise: bool) -> tuple[Tensor, Tensor]:
-        """Images: dequantise and map to logit space, with the log-det of that map. Vectors: unchanged."""
+        """Images: dequantise and map to logit space, with the log-det of that map (less log q(u | x) where
+        the noise is variational, so the density of w gives the dequantisation bound). Vectors: unchanged."""
         if self.config.kind != "image":
             return x, x.new_zeros(len(x))
         levels, a = self.config.intensity_levels, self.config.logit_alpha
         k = torch.round(x.clamp(0, 1) * (levels - 1))
-        u = torch.rand_like(x) if noise else torch.full_like(x, 0.5)
+        log_q = x.new_zeros(len(x))
+        if not noise:
+            u = torch.full_like(x, 0.5)
+        elif self.dequantizer is not None:
+            u, log_q = self.dequantizer(k / (levels - 1))
+        else:
+            u = torch.rand_like(x)
         y = (k + u) / levels
         s = a + (1 - 2 * a) * y
         w = torch.log(s) - torch.log1p(-s)
-        logdet = (math.log(1 - 2 * a) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1)
+        logdet = (math.log(1 - 2 * a) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1) - log_q
         if not self.image_native:
             w = w.flatten(1)
         return w, logdet

@@ -54,7 +54,7 @@ class Glow(FlowModel):
                 layers += [
                     ActNorm(c),
                     InvertibleLinearLU(c, seed=100 * lvl + i),
-                    ImageCoupling(channel_mask(c, h, w, 0), cfg.channels, context_dim),
+                    ImageCoupling(channel_mask(c, h, w, 0), cfg.channels, context_dim, cfg.coupling_scale),
                 ]
             levels.append(Chain(layers))
             if lvl < cfg.levels - 1:

@@ -190,12 +190,20 @@ def channel_mask(channels: int, h: int, w: int, parity: int) -> Tensor:
     return m
 
 
+COUPLING_SCALES = {"tanh": transforms.affine, "sigmoid": transforms.affine_sigmoid}
+
+
 class ImageCoupling(FlowLayer):
     """Masked affine coupling on images (RealNVP): masked pixels pass through and, via a small CNN,
-    set the log-scale and shift of the others. Masks are checkerboard or channel-wise."""
+    set the log-scale and shift of the others. Masks are checkerboard or channel-wise; `context` is a vector
+    per example (N, K), or a feature map (N, K, H, W) of the image's size. `scale` is "tanh"
+    (RealNVP's soft-clamped exp, `transforms.affine`) or "sigmoid" (Glow's, `transforms.affine_sigmoid`)."""
 
-    def __init__(self, mask: Tensor, hidden: int, context_dim: int = 0) -> None:
+    def __init__(self, mask: Tensor, hidden: int, context_dim: int = 0, scale: str = "tanh") -> None:
         super().__init__()
+        if scale not in COUPLING_SCALES:
+            raise GenzooError(f"coupling scale must be one of {sorted(COUPLING_SCALES)}, got {scale!r}")
+        self.affine = COUPLING_SCALES[scale]
         c = mask.shape[1]
         self.register_buffer("mask", mask, persistent=False)
         self.context_dim = context_dim
@@ -214,19 +222,20 @@ class ImageCoupling(FlowLayer):
         inp = x_masked
         if context is not None and self.context_dim:
             n, _, h, w = x_masked.shape
-            inp = torch.cat([x_masked, context[:, :, None, None].expand(n, -1, h, w)], 1)
+            spatial = context if context.ndim == 4 else context[:, :, None, None].expand(n, -1, h, w)
+            inp = torch.cat([x_masked, spatial], 1)
         out = self.net(inp)
         n, c2, h, w = out.shape
         return out.view(n, 2, c2 // 2, h, w).movedim(1, -1)
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         m = self.mask
-        y, log_s = transforms.affine(x, self._params(x * m, context))
+        y, log_s = self.affine(x, self._params(x * m, context))
         return m * x + (1 - m) * y, ((1 - m) * log_s).sum((1, 2, 3))
 
     def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
         m = self.mask
-        x, _ = transforms.affine(z, self._params(z * m, context), inverse=True)
+        x, _ = self.affine(z, self._params(z * m, context), inverse=True)
         return m * z + (1 - m) * x
 
 

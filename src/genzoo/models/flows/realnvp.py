@@ -43,13 +43,16 @@ class RealNVP(FlowModel):
         for lvl in range(cfg.levels):
             layers: list[FlowLayer] = []
             for i in range(cfg.num_layers):
-                layers += [ImageCoupling(checkerboard(c, h, w, i % 2), cfg.channels, context_dim), ActNorm(c)]
+                layers += [
+                    ImageCoupling(checkerboard(c, h, w, i % 2), cfg.channels, context_dim, cfg.coupling_scale),
+                    ActNorm(c),
+                ]
             if lvl < cfg.levels - 1:
                 layers.append(Squeeze())
                 c, h, w = c * 4, h // 2, w // 2
                 for i in range(cfg.num_layers):
                     layers += [
-                        ImageCoupling(channel_mask(c, h, w, i % 2), cfg.channels, context_dim),
+                        ImageCoupling(channel_mask(c, h, w, i % 2), cfg.channels, context_dim, cfg.coupling_scale),
                         ActNorm(c),
                     ]
                 c = c // 2

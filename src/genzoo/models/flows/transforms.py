@@ -7,6 +7,8 @@ spline of Durkan et al. (2019), "Neural Spline Flows", on [-bound, bound] with i
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -22,6 +24,24 @@ def affine(x: Tensor, params: Tensor, inverse: bool = False) -> tuple[Tensor, Te
     if inverse:
         return (x - t) * torch.exp(-log_s), -log_s
     return x * torch.exp(log_s) + t, log_s
+
+
+#: offset of the sigmoid scale: Glow's sigmoid(raw + 2), divided by sigmoid(2) so a zero conditioner is the identity
+SIGMOID_OFFSET = 2.0
+
+
+def affine_sigmoid(x: Tensor, params: Tensor, inverse: bool = False) -> tuple[Tensor, Tensor]:
+    """Glow's coupling, y = (x + t) * s with s = sigmoid(raw + 2) / sigmoid(2) in (0, 1.14); returns (y, log s).
+
+    Unlike `affine`'s exp(+-3), a step can expand by at most 14%, so an unusual input cannot be blown up by
+    the product of many couplings' scales on the way to the latent (the data -> latent direction is the one
+    `log_prob` runs).
+    """
+    log_s = F.logsigmoid(params[..., 0] + SIGMOID_OFFSET) + math.log1p(math.exp(-SIGMOID_OFFSET))
+    t = params[..., 1]
+    if inverse:
+        return x * torch.exp(-log_s) - t, -log_s
+    return (x + t) * torch.exp(log_s), log_s
 
 
 def spline_params(bins: int) -> int:
@@ -61,12 +81,8 @@ def rq_spline(
     knots = cum_h if inverse else cum_w
     idx = torch.sum(xc[..., None] >= knots[..., 1:-1], dim=-1, keepdim=True)
     # one gather for all six per-bin quantities instead of six
-    table = torch.stack(
-        [cum_w[..., :-1], widths, cum_h[..., :-1], heights, derivs[..., :-1], derivs[..., 1:]], -1
-    )
-    x_k, w_k, y_k, h_k, d_k, d_k1 = table.gather(-2, idx[..., None].expand(*idx.shape, 6))[..., 0, :].unbind(
-        -1
-    )
+    table = torch.stack([cum_w[..., :-1], widths, cum_h[..., :-1], heights, derivs[..., :-1], derivs[..., 1:]], -1)
+    x_k, w_k, y_k, h_k, d_k, d_k1 = table.gather(-2, idx[..., None].expand(*idx.shape, 6))[..., 0, :].unbind(-1)
     delta = h_k / w_k
     two = d_k + d_k1 - 2 * delta
 
