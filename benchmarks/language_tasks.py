@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -305,10 +306,11 @@ def run_summarization(
 
 # -- classification ----------------------------------------------------------------------------------------
 def run_classification(
-    res: Results, budget: float, samples: list[str], smoke: bool, mlm_share: float, lr: float
+    res: Results, budget: float, samples: list[str], smoke: bool, mlm_share: float, lr: float, poolings: list[str]
 ) -> None:
-    """MLM for `mlm_share` of the budget, fine-tuning for the rest; logistic regression on word and char
-    n-gram tf-idf (scikit-learn) beside, trained on the same train messages."""
+    """Per pooling (one row each, side by side): MLM for `mlm_share` of the budget, fine-tuning for the rest;
+    logistic regression on word and char n-gram tf-idf (scikit-learn) beside, on the same train messages.
+    The samples are the last pooling's."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -328,20 +330,24 @@ def run_classification(
             right += int((model.classify(ids).argmax(1) == torch.tensor([ds.labels[i] for i in chunk])).sum())
         return right / len(idx)
 
-    torch.manual_seed(0)
-    model = gz.create("bert_classifier", data=data, d_model=128, n_layer=2, n_head=4, dropout=0.1)
-    mlm_bought, _ = train_timed(model, mlm, mlm_share * budget, lambda: 0.0, points=1, lr=1e-3, batch=64)
-    ft_bought, curve = train_timed(model, data, (1 - mlm_share) * budget, lambda: accuracy(model, val, val_idx),
-                                   lr=lr, batch=64, warmup=50)
-    model.eval()
     idx = list(range(len(test)))
     where = (f"{len(test)} messages of held-out programs, {len(classes)} locales {','.join(classes)} "
              f"({data.info.extra['catalogs']} catalogs, list sha1 {data.info.extra['catalogs_sha1'][:12]})")
-    res.add("gettext_languages", "genzoo-bert_classifier", "accuracy", accuracy(model, test, idx), True,
-            f"2x128 BERT, BPE 4000: {mlm_share * budget:.0f} s MLM ({mlm_bought}) + {(1 - mlm_share) * budget:.0f} s "
-            f"fine-tuning at lr {lr:g} ({ft_bought}), {len(data)} train messages; {where}",
-            learning_curve={"x": "fine-tuning seconds", "y": f"accuracy, {len(val_idx)} val messages",
-                            "points": curve})
+    for pool in poolings:
+        torch.manual_seed(0)
+        model = gz.create("bert_classifier", data=data, d_model=128, n_layer=2, n_head=4, dropout=0.1, pooling=pool)
+        mlm_bought, _ = train_timed(model, mlm, mlm_share * budget, lambda: 0.0, points=1, lr=1e-3, batch=64)
+        ft_bought, curve = train_timed(model, data, (1 - mlm_share) * budget,
+                                       functools.partial(accuracy, model, val, val_idx), lr=lr, batch=64, warmup=50)
+        model.eval()
+        system = "genzoo-bert_classifier" + ("" if pool == "cls" else f"-{pool}")
+        head = "[CLS] head" if pool == "cls" else "head on the mean of the token vectors"
+        res.add("gettext_languages", system, "accuracy", accuracy(model, test, idx), True,
+                f"2x128 BERT, {head}, BPE 4000: {mlm_share * budget:.0f} s MLM ({mlm_bought}) + "
+                f"{(1 - mlm_share) * budget:.0f} s fine-tuning at lr {lr:g} ({ft_bought}), {len(data)} train "
+                f"messages; {where}",
+                learning_curve={"x": "fine-tuning seconds", "y": f"accuracy, {len(val_idx)} val messages",
+                                "points": curve})
     for system, vec in (
         ("tfidf-words-logreg", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", sublinear_tf=True)),
         ("tfidf-char1-4-logreg", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True)),
@@ -442,6 +448,7 @@ def main() -> None:
     parser.add_argument("--bucket", action="store_true", help="length-bucketed batches (translation, summarization)")
     parser.add_argument("--max-chars", type=int, default=400, help="summarization: description characters read")
     parser.add_argument("--mlm-share", type=float, default=0.4, help="classification: share of the budget for MLM")
+    parser.add_argument("--pooling", default="cls,mean", help="classification: BERT heads to run, comma list")
     parser.add_argument("--smoke", action="store_true", help="10 s budgets, few test items, a temporary file")
     args = parser.parse_args()
     if args.smoke:
@@ -459,7 +466,7 @@ def main() -> None:
     elif args.task == "summarization":
         run_summarization(res, args.budget, samples, args.smoke, args.lr, args.bucket, args.max_chars)
     elif args.task == "classification":
-        run_classification(res, args.budget, samples, args.smoke, args.mlm_share, args.lr)
+        run_classification(res, args.budget, samples, args.smoke, args.mlm_share, args.lr, args.pooling.split(","))
     else:
         run_chat(res, args.budget, samples, args.smoke)
     if samples:

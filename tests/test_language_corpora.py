@@ -237,6 +237,23 @@ def test_bert_classifier_pretrains_then_fine_tunes_on_language_labels(locale_roo
         gz.create("bert_classifier", data=gz.data.load("gettext_pairs", root=str(locale_root), vocab_size=300))
 
 
+def test_bert_classifier_mean_pooling_ignores_padding(locale_root: Path) -> None:
+    """Mean pooling averages the token vectors only: more padding leaves the logits as they were."""
+    opts = {"root": str(locale_root), "languages": "fr,es", "vocab_size": 300, "max_len": 24}
+    data = gz.data.load("gettext_languages", **opts)
+    torch.manual_seed(0)
+    model = gz.create("bert_classifier", data=data, n_layer=1, d_model=32, n_head=2, pooling="mean").eval()
+    ids = data[0][0][None]
+    length = int((ids != model.config.pad_id).sum())
+    short, padded = ids[:, :length], torch.nn.functional.pad(ids[:, :length], (0, 5), value=model.config.pad_id)
+    assert torch.allclose(model.class_logits(short), model.class_logits(padded), atol=1e-5)
+    cls = gz.create("bert_classifier", data=data, n_layer=1, d_model=32, n_head=2).eval()
+    cls.load_state_dict(model.state_dict())
+    assert not torch.allclose(cls.class_logits(short), model.class_logits(short))
+    with pytest.raises(GenzooError, match="pooling"):
+        gz.create("bert_classifier", data=data, n_layer=1, d_model=32, n_head=2, pooling="max")
+
+
 @pytest.fixture(scope="module")
 def chat_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("chat")

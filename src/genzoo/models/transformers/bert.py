@@ -42,6 +42,7 @@ class BERTConfig:
     dropout: float = 0.1
     mask_prob: float = 0.15
     num_labels: int = 0
+    pooling: str = "cls"  # classifier input: "cls" (the first position, BERT's) or "mean" (of the non-padding)
     tokenizer: str = ""
     post_norm: bool = False  # BERT's post-norm blocks (then no final LayerNorm)
     embed_norm: bool = False  # LayerNorm over the summed embeddings (BERT's)

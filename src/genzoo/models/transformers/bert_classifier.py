@@ -1,5 +1,5 @@
 """BERT fine-tuned for text classification (Devlin et al. 2019, section 4.1): the `bert` encoder with a
-linear head on its first position (<bos>, BERT's [CLS]).
+linear head on its first position (<bos>, BERT's [CLS]) or on the mean of its token vectors.
 
 Train it as BERT is trained: masked-LM pretraining on the task's own text (a batch without `labels`),
 then fine-tuning of encoder and head together on labelled examples (a batch with `labels`, dataset
@@ -36,6 +36,8 @@ class BERTClassifier(BERTEncoder, Classifier):
     def __init__(self, config: Any, data_info: DataInfo | None = None) -> None:
         if config.num_labels < 2:
             raise GenzooError(f"bert_classifier needs at least 2 classes, got num_labels={config.num_labels}")
+        if config.pooling not in ("cls", "mean"):
+            raise GenzooError(f"pooling must be 'cls' or 'mean', got {config.pooling!r}")
         super().__init__(config, data_info)
 
     @classmethod
@@ -51,8 +53,15 @@ class BERTClassifier(BERTEncoder, Classifier):
         return int(self.config.num_labels)
 
     def class_logits(self, ids: Tensor) -> Tensor:
+        """Logits from the first position's vector, or with `pooling="mean"` from the mean over the tokens:
+        after a short masked-LM pretraining the first position has learnt little (MLM never asks it to
+        predict anything), while every token's vector has."""
         assert self.classifier is not None  # num_labels >= 2, checked at construction
-        return self.classifier(self.encode(ids)[:, 0])
+        hidden = self.encode(ids)
+        if self.config.pooling == "cls":
+            return self.classifier(hidden[:, 0])
+        keep = (torch.as_tensor(ids, device=hidden.device) != self.config.pad_id).unsqueeze(-1).to(hidden.dtype)
+        return self.classifier((hidden * keep).sum(1) / keep.sum(1).clamp_min(1))
 
     @torch.no_grad()
     def classify(self, x: Tensor) -> Tensor:
