@@ -234,6 +234,7 @@ def main() -> None:
             "augment_shift",
             "split_prior",
             "coupling_scale",
+            "dequantization",
         )
         config = {f: getattr(model.config, f) for f in fields if hasattr(model.config, f)}
         res.add(
