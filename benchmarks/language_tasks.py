@@ -43,17 +43,20 @@ except ImportError:  # pragma: no cover
 
 
 class MergedResults(Results):
-    """language_tasks.json shared by several runs: rows of the tasks this run does not own are kept."""
+    """language_tasks.json shared by several runs: rows of the tasks this run does not own are kept, and with
+    `append` also its own tasks' rows of systems it did not rerun (a variant beside the rows it is compared to)."""
 
-    def __init__(self, name: str, owned: set[str], smoke: bool = False) -> None:
+    def __init__(self, name: str, owned: set[str], smoke: bool = False, append: bool = False) -> None:
         super().__init__(name, smoke)
-        self.owned = owned
+        self.owned, self.append = owned, append
 
     def write(self) -> Any:
         path = RESULTS / f"{self.name}.json"
         mine = self.rows
         try:
-            old = [r for r in json.loads(path.read_text())["rows"] if r["task"] not in self.owned]
+            rerun = {(r["task"], r["system"]) for r in mine}
+            old = [r for r in json.loads(path.read_text())["rows"]
+                   if r["task"] not in self.owned or (self.append and (r["task"], r["system"]) not in rerun)]
         except (OSError, ValueError, KeyError):
             old = []
         self.rows = old + mine
@@ -306,7 +309,8 @@ def run_summarization(
 
 # -- classification ----------------------------------------------------------------------------------------
 def run_classification(
-    res: Results, budget: float, samples: list[str], smoke: bool, mlm_share: float, lr: float, poolings: list[str]
+    res: Results, budget: float, samples: list[str], smoke: bool, mlm_share: float, lr: float, poolings: list[str],
+    vocab_size: int = 4000,
 ) -> None:
     """Per pooling (one row each, side by side): MLM for `mlm_share` of the budget, fine-tuning for the rest;
     logistic regression on word and char n-gram tf-idf (scikit-learn) beside, on the same train messages.
@@ -314,7 +318,7 @@ def run_classification(
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    opts = {"per_language": 200 if smoke else 3000, "max_len": 64, "vocab_size": 4000}
+    opts = {"per_language": 200 if smoke else 3000, "max_len": 64, "vocab_size": vocab_size}
     data = gz.data.load("gettext_languages", **opts)
     mlm = gz.data.load("gettext_languages", objective="mlm", **opts)
     val = gz.data.load("gettext_languages", split="val", **opts)
@@ -341,9 +345,10 @@ def run_classification(
                                        functools.partial(accuracy, model, val, val_idx), lr=lr, batch=64, warmup=50)
         model.eval()
         system = "genzoo-bert_classifier" + ("" if pool == "cls" else f"-{pool}")
+        system += "" if vocab_size == 4000 else f"-bpe{vocab_size}"
         head = "[CLS] head" if pool == "cls" else "head on the mean of the token vectors"
         res.add("gettext_languages", system, "accuracy", accuracy(model, test, idx), True,
-                f"2x128 BERT, {head}, BPE 4000: {mlm_share * budget:.0f} s MLM ({mlm_bought}) + "
+                f"2x128 BERT, {head}, BPE {vocab_size}: {mlm_share * budget:.0f} s MLM ({mlm_bought}) + "
                 f"{(1 - mlm_share) * budget:.0f} s fine-tuning at lr {lr:g} ({ft_bought}), {len(data)} train "
                 f"messages; {where}",
                 learning_curve={"x": "fine-tuning seconds", "y": f"accuracy, {len(val_idx)} val messages",
@@ -449,6 +454,8 @@ def main() -> None:
     parser.add_argument("--max-chars", type=int, default=400, help="summarization: description characters read")
     parser.add_argument("--mlm-share", type=float, default=0.4, help="classification: share of the budget for MLM")
     parser.add_argument("--pooling", default="cls,mean", help="classification: BERT heads to run, comma list")
+    parser.add_argument("--append", action="store_true", help="keep the owned tasks' rows of systems not rerun")
+    parser.add_argument("--vocab-size", type=int, default=4000, help="classification: BPE vocabulary size")
     parser.add_argument("--smoke", action="store_true", help="10 s budgets, few test items, a temporary file")
     args = parser.parse_args()
     if args.smoke:
@@ -457,7 +464,7 @@ def main() -> None:
     owned = {"translation": {"gettext_en_fr", "cpu-bf16"}, "copy_ablation": {"gettext_en_fr_copy_ablation"},
              "summarization": {"manpage_summaries", "manpage_summaries_non_gcloud"},
              "classification": {"gettext_languages"}, "chat": {"manpage_chat"}}[args.task]
-    res = MergedResults("language_tasks", owned, smoke=args.smoke)
+    res = MergedResults("language_tasks", owned, smoke=args.smoke, append=args.append)
     samples: list[str] = []
     if args.task == "translation":
         run_translation(res, args.budget, args.n_test, samples, args.smoke, args.lr, args.bucket)
@@ -466,7 +473,8 @@ def main() -> None:
     elif args.task == "summarization":
         run_summarization(res, args.budget, samples, args.smoke, args.lr, args.bucket, args.max_chars)
     elif args.task == "classification":
-        run_classification(res, args.budget, samples, args.smoke, args.mlm_share, args.lr, args.pooling.split(","))
+        run_classification(res, args.budget, samples, args.smoke, args.mlm_share, args.lr, args.pooling.split(","),
+                           args.vocab_size)
     else:
         run_chat(res, args.budget, samples, args.smoke)
     if samples:
