@@ -336,7 +336,7 @@ def test_flow_image_recipe_defaults_and_shift_augmentation() -> None:
     glow = gz.create("glow", data=train)
     assert (glow.config.num_layers, glow.config.channels, glow.config.levels) == (12, 128, 2)
     assert glow.config.split_prior and not gz.create("realnvp", data=train).config.split_prior
-    assert (glow.config.coupling_scale, glow.config.dequantization) == ("sigmoid", "variational")
+    assert (glow.config.coupling_scale, glow.config.dequantization) == ("tanh", "uniform")
     assert gz.create("glow", data=gz.data.load("moons")).config.dequantization == "uniform"  # vectors: unused
     assert gz.create("realnvp", data=train).config.num_layers == 2
     assert gz.create("maf", data=gz.data.load("moons")).config.num_layers == 6  # vector flows keep theirs

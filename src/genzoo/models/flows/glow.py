@@ -26,19 +26,12 @@ class Glow(FlowModel):
     image_native = True
     # From benchmarks/pixelcnn.py (mnist5k, one thread): 12 steps per level, width 128 reached 1.408 bits/dim
     # in 1540 s; 8 x 128 1.558 (its mean validation NLL blew up after 770 s) and the old 4 x 64 1.901 in
-    # 198 s. The learned split prior: 1.417 against 1.419 at the same budget, and better samples. Glow's
-    # bounded sigmoid scale keeps bf16 training steps stable (tanh broke one of two bf16 seeds; sigmoid none
-    # of six runs), and variational dequantisation gave 1.366 / 1.368 / 1.376 over three seeds in 1210 s
-    # against 1.406 / 1.415 for uniform noise in 1540 s, with sample precision 0.82-0.89 against 0.80
-    # (benchmarks/pixel_samples.py).
-    image_defaults = {
-        "num_layers": 12,
-        "channels": 128,
-        "levels": 2,
-        "split_prior": True,
-        "coupling_scale": "sigmoid",
-        "dequantization": "variational",
-    }
+    # 198 s. The learned split prior: 1.417 against 1.419 at the same budget, and better samples.
+    # Glow's bounded sigmoid scale (`coupling_scale="sigmoid"`, which keeps bf16 steps stable) and variational
+    # dequantisation (`dequantization="variational"`) together gave 1.366-1.376 on mnist5k and helped on 8x8
+    # digits, but are not defaults: they did not carry over to natural images (benchmarks/glow_datasets.py,
+    # photos, fp32, 480 s: tanh + uniform 3.972, sigmoid 4.144, variational 4.005, both 4.168).
+    image_defaults = {"num_layers": 12, "channels": 128, "levels": 2, "split_prior": True}
 
     def build_vector(self, dim: int, context_dim: int) -> FlowLayer:
         c = self.config
