@@ -13,7 +13,8 @@ as pixelcnn.py's rows:
 
 One results file per dataset (`glow_datasets_photos.json`, `glow_datasets_digits.json`). Each row: test
 bits/dim of the best-validation EMA weights, and the curve (test, validation, running training loss every
-budget/6 s of training). Glow's other defaults (12 x 128, two levels, split prior) are kept, so
+budget/6 s of training), beside the per-position histogram of the training images (independent pixels, the
+trivial baseline; `--variants ""` adds only it). Glow's other defaults (12 x 128, two levels, split prior) are kept, so
 on 8x8 digits the network is far larger than the data needs; every variant shares that.
 
     PYTHONPATH=src python benchmarks/glow_datasets.py --data photos --seconds 480 [--variants ...] [--seed 1] [--append]
@@ -30,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Results, machine  # noqa: E402
-from pixelcnn import Split, train_with_curve  # noqa: E402
+from pixelcnn import Split, histogram_bits, train_with_curve  # noqa: E402
 
 import genzoo as gz  # noqa: E402
 
@@ -61,10 +62,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     res = Results(args.name or f"glow_datasets_{args.data}", smoke=args.smoke)
-    variants = {v: VARIANTS[v] for v in args.variants.split(",")}
+    variants = {v: VARIANTS[v] for v in args.variants.split(",") if v}
     tag = f"{args.data}-seed{args.seed}"
     if args.append and (RESULTS / f"{res.name}.json").is_file():
-        redo = {(tag, f"genzoo-glow {v}") for v in variants}
+        redo = {(tag, f"genzoo-glow {v}") for v in variants} | {(tag, "per-pixel-histogram")}
         res.rows = [r for r in json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
                     if (r["task"], r["system"]) not in redo]
     train, test = split(args.data, "train"), split(args.data, "test")
@@ -78,6 +79,9 @@ def main() -> None:
     if args.smoke:
         args.seconds = 2.0
         val, test = (Split(s.images[:64], s.labels[:64]) for s in (val, test))
+    levels = int(info.extra.get("levels", 256))
+    res.add(tag, "per-pixel-histogram", "bits_per_dim", histogram_bits(train.images, test.images, levels), False,
+            f"counts of the {len(train.images)} training images at {levels} levels (independent pixels)")
     for system, options in variants.items():
         torch.manual_seed(args.seed)
         model = gz.create("glow", data=gz.data.load(args.data), **options, **small)

@@ -137,19 +137,24 @@ class Split:
         self.images, self.labels = images, labels
 
 
-def level_histogram(images: torch.Tensor) -> torch.Tensor:
-    """(pixels, 256) probabilities of each 8-bit level at each pixel position, add-0.1 smoothed."""
-    k = torch.round(images * 255).long().flatten(1)
-    counts = torch.zeros(k.shape[1], 256, dtype=torch.float64)
+def level_histogram(images: torch.Tensor, levels: int = 256) -> torch.Tensor:
+    """(pixels, levels) probabilities of each intensity level at each pixel position, add-0.1 smoothed."""
+    k = torch.round(images * (levels - 1)).long().flatten(1)
+    counts = torch.zeros(k.shape[1], levels, dtype=torch.float64)
     counts.scatter_add_(1, k.T.contiguous(), torch.ones(k.shape[1], len(k), dtype=torch.float64))
     return (counts + 0.1) / (counts + 0.1).sum(1, keepdim=True)
 
 
+def histogram_bits(train: torch.Tensor, test: torch.Tensor, levels: int = 256) -> float:
+    """Test bits/dim of the per-position histogram of the training images: independent pixels, the floor."""
+    probs = level_histogram(train, levels)
+    k = torch.round(test * (levels - 1)).long().flatten(1)
+    return float(-probs.gather(1, k.T.contiguous()).log2().mean())
+
+
 def baselines(res: Results, train: Split, test: torch.Tensor, test_binary: torch.Tensor) -> None:
     """Per-position histogram (8-bit) and per-position Bernoulli (binarised)."""
-    probs = level_histogram(train.images)
-    kt = torch.round(test * 255).long().flatten(1)
-    bits = float(-probs.gather(1, kt.T.contiguous()).log2().mean())
+    bits = histogram_bits(train.images, test)
     fitted = f"counts of the {len(train.images)} training images (no validation split needed)"
     res.add("mnist5k", "per-pixel-histogram", "bits_per_dim", bits, False, fitted)
     p = train.images.flatten(1).double().mean(0).clamp(1e-3, 1 - 1e-3)  # E[bernoulli(x)] = x
