@@ -6,10 +6,11 @@ ablations side by side on two other offline image sets, with the same loop, opti
 as pixelcnn.py's rows:
 
 - `photos`: 32x32 RGB crops of ~18 natural photos, test crops only from the held-out china and flower photos
-  (256 levels). The set has no validation photos (its `val` split is its test split), so validation here is
-  512 other crops of the training photos: early stopping sees the training distribution only, and the curve
-  holds the test value at every point;
-- `digits`: scikit-learn's 8x8 digits (17 levels), its own validation and test splits.
+  (256 levels); validation: 512 other crops of the training photos;
+- `digits`: scikit-learn's 8x8 digits (17 levels); validation: the last seventh of its training split.
+
+The loaders' `val` split is their test split, so validation never comes from it here: early stopping sees
+training data only, and the curve holds the test value at every point.
 
 One results file per dataset (`glow_datasets_photos.json`, `glow_datasets_digits.json`). Each row: test
 bits/dim of the best-validation EMA weights, and the curve (test, validation, running training loss every
@@ -69,11 +70,14 @@ def main() -> None:
         res.rows = [r for r in json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
                     if (r["task"], r["system"]) not in redo]
     train, test = split(args.data, "train"), split(args.data, "test")
+    # genzoo's image loaders give the test split for "val": validation must come out of the training split
     if args.data == "photos":
         crops = gz.data.load("photos", split="train", n=512, seed=7)
         val = Split(crops.images, torch.zeros(len(crops.images)).long())
     else:
-        val = split(args.data, "val")
+        n_val = len(train.images) // 7
+        val = Split(train.images[-n_val:], train.labels[-n_val:])
+        train = Split(train.images[:-n_val], train.labels[:-n_val])
     info = gz.data.load(args.data).info
     small = {"num_layers": 1, "channels": 8} if args.smoke else {}
     if args.smoke:
