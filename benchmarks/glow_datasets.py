@@ -12,7 +12,8 @@ as pixelcnn.py's rows:
 The loaders' `val` split is their test split, so validation never comes from it here: early stopping sees
 training data only, and the curve holds the test value at every point.
 
-One results file per dataset (`glow_datasets_photos.json`, `glow_datasets_digits.json`). Each row: test
+One results file per dataset (`glow_datasets_photos.json`, `glow_datasets_digits.json`; `--name` for runs in
+parallel, which must not share a file). Each row: test
 bits/dim of the best-validation EMA weights, and the curve (test, validation, running training loss every
 budget/6 s of training), beside the per-position histogram of the training images (independent pixels, the
 trivial baseline; `--variants ""` adds only it). Glow's other defaults (12 x 128, two levels, split prior) are kept, so
@@ -27,6 +28,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -45,8 +47,7 @@ VARIANTS = {
 LR, EMA = 1e-3, 0.998  # pixelcnn.py's Glow settings
 
 
-def split(name: str, which: str) -> Split:
-    data = gz.data.load(name, split=which)
+def as_split(data: Any) -> Split:
     labels = data.labels if getattr(data, "labels", None) is not None else torch.zeros(len(data.images))
     return Split(data.images, torch.as_tensor(labels).long())
 
@@ -69,7 +70,8 @@ def main() -> None:
         redo = {(tag, f"genzoo-glow {v}") for v in variants} | {(tag, "per-pixel-histogram")}
         res.rows = [r for r in json.loads((RESULTS / f"{res.name}.json").read_text())["rows"]
                     if (r["task"], r["system"]) not in redo]
-    train, test = split(args.data, "train"), split(args.data, "test")
+    train_data = gz.data.load(args.data)  # loaded once: its info builds every model
+    train, test = as_split(train_data), as_split(gz.data.load(args.data, split="test"))
     # genzoo's image loaders give the test split for "val": validation must come out of the training split
     if args.data == "photos":
         crops = gz.data.load("photos", split="train", n=512, seed=7)
@@ -78,7 +80,7 @@ def main() -> None:
         n_val = len(train.images) // 7
         val = Split(train.images[-n_val:], train.labels[-n_val:])
         train = Split(train.images[:-n_val], train.labels[:-n_val])
-    info = gz.data.load(args.data).info
+    info = train_data.info
     small = {"num_layers": 1, "channels": 8} if args.smoke else {}
     if args.smoke:
         args.seconds = 2.0
@@ -88,7 +90,7 @@ def main() -> None:
             f"counts of the {len(train.images)} training images at {levels} levels (independent pixels)")
     for system, options in variants.items():
         torch.manual_seed(args.seed)
-        model = gz.create("glow", data=gz.data.load(args.data), **options, **small)
+        model = gz.create("glow", data=train_data, **options, **small)
         _, steps, curve, best = train_with_curve(
             model, train, val.images, test.images, args.seconds, LR, EMA, args.seed
         )
